@@ -395,7 +395,7 @@ def parse_canonical(text: str) -> Spec:
     for piece in text.split(","):
         name, sep, raw = piece.partition("=")
         if not sep or name not in SPEC_PARAMS or name in params or name == "dpr":
-            raise InvalidSpecError("malformed canonical spec", param=name or None)
+            raise InvalidSpecError("malformed canonical spec", param=name if name in ALL_PARAMS else None)
         params[name] = raw
     spec = build(params)
     if spec.canonical() != text:

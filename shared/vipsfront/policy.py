@@ -1,0 +1,83 @@
+"""Who may ask for what: the unsigned policy and the signature check, on parsed values only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from vipsfront.errors import SignatureError
+from vipsfront.signing import verify
+from vipsfront.spec import Spec, build
+
+
+@dataclass(frozen=True, slots=True)
+class UnsignedPolicy:
+    """Which specs need no signature when signing keys are configured.
+
+    ``widths``/``heights``: allowed output sizes (after ``dpr`` folding); ``None`` allows any size, an
+    empty tuple none. A spec that is exactly a preset's expansion is always allowed, and with
+    ``presets_only`` nothing else is. ``max_side`` caps both sides.
+    """
+
+    widths: tuple[int, ...] | None = None
+    heights: tuple[int, ...] | None = None
+    max_side: int | None = None
+    presets_only: bool = False
+    allow_original: bool = True
+
+    def allows(self, spec: Spec, preset_specs: frozenset[str] = frozenset()) -> bool:
+        if spec.is_identity:
+            return self.allow_original
+        if spec.signing_canonical() in preset_specs:
+            return True
+        if self.presets_only:
+            return False
+        for side, allowed in ((spec.w, self.widths), (spec.h, self.heights)):
+            if side is None:
+                continue
+            if allowed is not None and side not in allowed:
+                return False
+            if self.max_side is not None and side > self.max_side:
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Signing keys (``kid -> secret``), presets and the unsigned policy, validated at start-up."""
+
+    keys: Mapping[str, bytes] = field(default_factory=dict)
+    unsigned: UnsignedPolicy = UnsignedPolicy()
+    presets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    preset_specs: frozenset[str] = frozenset()
+
+    @classmethod
+    def create(
+        cls,
+        keys: Mapping[str, bytes] | None = None,
+        unsigned: UnsignedPolicy | None = None,
+        presets: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> Policy:
+        presets = dict(presets or {})
+        specs = frozenset(build(params).signing_canonical() for params in presets.values())
+        return cls(dict(keys or {}), unsigned or UnsignedPolicy(), presets, specs)
+
+    @property
+    def signed(self) -> bool:
+        return bool(self.keys)
+
+    def authorize(
+        self, key: str, spec: Spec, *, signature: str | None, expires: int | None, now: float
+    ) -> None:
+        """Raise ``SignatureError`` unless this request may be served.
+
+        A given signature is always checked (a tampered one is refused even for an unsigned-allowed
+        spec). Without signing keys everything within the hard limits is allowed.
+        """
+        if signature is not None and self.keys:
+            verify(key, spec, signature, self.keys, expires=expires, now=now)
+            return
+        if not self.keys:
+            return
+        if not self.unsigned.allows(spec, self.preset_specs):
+            raise SignatureError("this transform needs a signed URL", param="s")
