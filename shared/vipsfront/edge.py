@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 from vipsfront.errors import InvalidSpecError
 from vipsfront.policy import Policy
-from vipsfront.spec import REQUEST_PARAMS, Spec, parse_params, parse_path, split_query, variant_key, variant_path
+from vipsfront.spec import (
+    REQUEST_PARAMS,
+    Spec,
+    parse_params,
+    parse_path,
+    split_query,
+    variant_key,
+    variant_path,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,9 @@ def parse_keys(text: str) -> dict[str, bytes]:
     for item in filter(None, (part.strip() for part in text.split(","))):
         kid, sep, secret = item.partition(":")
         if not sep or not _KID.fullmatch(kid) or len(secret) < 16:
-            raise ValueError("signing keys must be 'kid:secret' pairs, kid [A-Za-z0-9_-]{1,32}, secret >= 16 chars")
+            raise ValueError(
+                "signing keys must be 'kid:secret' pairs: kid [A-Za-z0-9_-]{1,32}, secret of 16+ characters"
+            )
         keys[kid] = secret.encode()
     return keys
 
