@@ -1,0 +1,196 @@
+"""Build the transform Lambda's code folder without Docker.
+
+The folder holds ``functions/transform/*`` at its root (so the handler is ``handler.handler``), the
+``vipsfront`` package from ``shared/vipsfront`` and the runtime dependencies, installed by pip for the
+Lambda's architecture and Python version with ``--platform ... --only-binary=:all:``. pyvips-binary
+brings libvips itself, so no system library is needed.
+
+pyvips 3.x is published as an sdist only (``--only-binary`` would silently pick a 2019 release), so
+its pure-Python wheel is built first and handed to pip with ``--find-links``. boto3 and botocore are in
+the Lambda runtime and are not bundled.
+
+The CDK construct calls :func:`build` through local bundling; by hand::
+
+    python3 layers/build.py --arch arm64 --out build/lambda-arm64
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON_VERSION = "3.12"
+PLATFORMS = {
+    "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
+    "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
+}
+ELF_MACHINES = {"arm64": 0xB7, "x86_64": 0x3E}
+# Lambda rejects a function whose unzipped code is larger than this.
+MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
+
+# In the pyproject dependencies for the local server, not for the Lambda (boto3 is in the runtime).
+EXCLUDED = frozenset({"boto3", "botocore", "moto", "uvicorn"})
+# Needed in the Lambda beyond pyproject's lists: Powertools' Tracer imports the X-Ray SDK.
+EXTRA = ("aws-xray-sdk>=2.12",)
+# Published as an sdist only: build a wheel first.
+SDIST_ONLY = frozenset({"pyvips"})
+# Provided by the Lambda runtime; removed after pip pulled them in as dependencies.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+SKIP_DIRS = frozenset({"__pycache__", "tests", "test", ".pytest_cache", ".mypy_cache"})
+
+
+def _name(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    if not match:
+        raise ValueError(f"cannot read a package name from {requirement!r}")
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower()
+
+
+def requirements(root: Path = ROOT) -> list[str]:
+    """The Lambda's requirements: pyproject's dependencies and ``lambda`` extra, less the local-only ones."""
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    listed = [*project.get("dependencies", []), *project.get("optional-dependencies", {}).get("lambda", [])]
+    wanted = [req for req in listed if _name(req) not in EXCLUDED]
+    names = {_name(req) for req in wanted}
+    return wanted + [req for req in EXTRA if _name(req) not in names]
+
+
+def _files(folder: Path) -> Iterable[Path]:
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not SKIP_DIRS.intersection(path.relative_to(folder).parts):
+            if path.suffix not in {".pyc", ".pyo"}:
+                yield path
+
+
+def source_folders(root: Path = ROOT) -> dict[str, Path]:
+    """Destination in the asset -> source folder: the handler at the root, the package beside it."""
+    return {".": root / "functions" / "transform", "vipsfront": root / "shared" / "vipsfront"}
+
+
+def fingerprint(arch: str, *, deps: bool = True, root: Path = ROOT, python_version: str = PYTHON_VERSION) -> str:
+    """A hash of everything that goes into the folder, so CDK rebuilds only when an input changed."""
+    digest = hashlib.sha256(f"{arch}|{python_version}|deps={deps}".encode())
+    if deps:
+        digest.update("\n".join(requirements(root)).encode())
+    digest.update(Path(__file__).read_bytes())
+    for dest, folder in source_folders(root).items():
+        if folder.is_dir():
+            for path in _files(folder):
+                digest.update(f"{dest}/{path.relative_to(folder).as_posix()}".encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _pip(*args: str) -> None:
+    cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", *args]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def install_dependencies(out: Path, arch: str, reqs: list[str], python_version: str = PYTHON_VERSION) -> None:
+    with tempfile.TemporaryDirectory(prefix="vipsfront-wheels-") as wheels:
+        for req in reqs:
+            if _name(req) in SDIST_ONLY:
+                bare = re.sub(r"\[[^\]]*\]", "", req)
+                _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", wheels, bare)
+        platforms = [arg for platform in PLATFORMS[arch] for arg in ("--platform", platform)]
+        _pip(
+            "install", "--quiet", "--no-compile", "--upgrade", "--target", str(out),
+            *platforms, "--only-binary=:all:", "--python-version", python_version,
+            "--implementation", "cp", "--find-links", wheels, *reqs,
+        )  # fmt: skip
+
+
+def prune(out: Path) -> None:
+    """Drop what the runtime provides or never runs: boto3/botocore, scripts, caches, test suites."""
+    for name in RUNTIME_PROVIDED:
+        shutil.rmtree(out / name, ignore_errors=True)
+        for info in out.glob(f"{name}-*.dist-info"):
+            shutil.rmtree(info)
+    shutil.rmtree(out / "bin", ignore_errors=True)
+    for path in sorted(out.rglob("*"), reverse=True):
+        if path.is_dir() and path.name in SKIP_DIRS:
+            shutil.rmtree(path)
+        elif path.is_file() and (path.suffix in {".pyc", ".pyo"} or path.name == "RECORD"):
+            path.unlink()
+
+
+def copy_sources(out: Path, root: Path = ROOT) -> None:
+    for dest, folder in source_folders(root).items():
+        if not folder.is_dir():
+            continue
+        for path in _files(folder):
+            target = out / dest / path.relative_to(folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+
+
+def folder_size(out: Path) -> int:
+    return sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
+
+
+def libvips_files(out: Path) -> list[Path]:
+    return sorted(path for path in out.rglob("libvips*.so*") if path.is_file())
+
+
+def elf_machine(path: Path) -> int:
+    """The ``e_machine`` field of an ELF file (0xB7 AArch64, 0x3E x86-64)."""
+    header = path.read_bytes()[:20]
+    if header[:4] != b"\x7fELF":
+        raise ValueError(f"{path} is not an ELF file")
+    return int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
+
+
+def check(out: Path, arch: str, *, deps: bool = True) -> None:
+    """Raise unless the folder can run on Lambda for ``arch``."""
+    size = folder_size(out)
+    if size > MAX_UNZIPPED_BYTES:
+        raise RuntimeError(f"the asset is {size / 2**20:.0f} MB unzipped, over Lambda's 250 MB limit")
+    if deps:
+        libs = libvips_files(out)
+        if not libs:
+            raise RuntimeError("no libvips shared library in the asset")
+        wrong = [lib for lib in libs if elf_machine(lib) != ELF_MACHINES[arch]]
+        if wrong:
+            raise RuntimeError(f"libvips built for another architecture than {arch}: {wrong}")
+
+
+def build(
+    out: Path, arch: str = "arm64", *, deps: bool = True, root: Path = ROOT, python_version: str = PYTHON_VERSION
+) -> Path:
+    """Fill ``out`` with the Lambda's code; ``deps=False`` copies the sources only (fast, not deployable)."""
+    if arch not in PLATFORMS:
+        raise ValueError(f"arch must be one of {sorted(PLATFORMS)}, not {arch!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    if deps:
+        install_dependencies(out, arch, requirements(root), python_version)
+        prune(out)
+    copy_sources(out, root)
+    check(out, arch, deps=deps)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--arch", choices=sorted(PLATFORMS), default="arm64")
+    parser.add_argument("--python-version", default=PYTHON_VERSION)
+    parser.add_argument("--out", type=Path, required=True, help="folder to fill (emptied first)")
+    parser.add_argument("--no-deps", action="store_true", help="copy the sources only")
+    args = parser.parse_args(argv)
+    shutil.rmtree(args.out, ignore_errors=True)
+    out = build(args.out, args.arch, deps=not args.no_deps, python_version=args.python_version)
+    libs = ", ".join(str(lib.relative_to(out)) for lib in libvips_files(out)) or "none"
+    print(f"{out}: {folder_size(out) / 2**20:.1f} MB unzipped, libvips: {libs}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
