@@ -32,10 +32,32 @@ class Route:
     variant_key: str
     uri: str
     vary_accept: bool
+    signature: str | None = None
+    expires: int | None = None
+
+    @property
+    def location(self) -> str:
+        """The canonical URL of this variant, signed as the request was (for redirects)."""
+        query = "&".join(
+            f"{name}={value}" for name, value in (("s", self.signature), ("exp", self.expires)) if value
+        )
+        return f"{self.uri}?{query}" if query else self.uri
 
 
-def route(raw_path: str, query: str, accept: str | None, policy: Policy, *, now: float) -> Route:
-    """Resolve a query-form or canonical path-form request to its variant, or raise a typed error."""
+def route(
+    raw_path: str,
+    query: str,
+    accept: str | None,
+    policy: Policy,
+    *,
+    now: float,
+    trust_path_form: bool = False,
+) -> Route:
+    """Resolve a query-form or canonical path-form request to its variant, or raise a typed error.
+
+    With ``trust_path_form`` the canonical path form skips the policy: behind CloudFront only the edge
+    function, which has already checked it, can send that form.
+    """
     path = parse_path(raw_path)
     params = split_query(query)
     if path.canonical is not None:
@@ -47,5 +69,14 @@ def route(raw_path: str, query: str, accept: str | None, policy: Policy, *, now:
     else:
         request = parse_params(params, presets=policy.presets, accept=accept)
         spec, vary = request.spec, request.spec.negotiated
-    policy.authorize(path.key, spec, signature=request.signature, expires=request.expires, now=now)
-    return Route(path.key, spec, variant_key(path.key, spec), variant_path(path.key, spec), vary)
+    if not (trust_path_form and path.canonical is not None):
+        policy.authorize(path.key, spec, signature=request.signature, expires=request.expires, now=now)
+    return Route(
+        path.key,
+        spec,
+        variant_key(path.key, spec),
+        variant_path(path.key, spec),
+        vary,
+        request.signature,
+        request.expires,
+    )

@@ -1,0 +1,216 @@
+"""The FastAPI origin: HTTP in, ``edge.route`` → ``Origin.serve`` → HTTP out.
+
+``GET``/``HEAD /{key}?{params}`` (what a browser sends) and ``/{key}/_vf/{canonical}`` (what CloudFront
+forwards after its viewer-request rewrite) reach the same code. Errors are the domain's typed errors,
+rendered once as JSON; nothing internal reaches a client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from http import HTTPStatus
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vipsfront import engine
+from vipsfront.config import Settings
+from vipsfront.edge import route
+from vipsfront.errors import VipsfrontError
+from vipsfront.origin import Origin
+from vipsfront.spec import check_key
+from vipsfront.storage import ImageStore, S3Store, s3_client
+from vipsfront.telemetry import Observer, Outcome, RequestRecord, ignore
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+}
+LAMBDA_SAFETY_S = 1.0  # leave this much of the Lambda's remaining time for writing the response
+
+
+def etag_of(data: bytes) -> str:
+    return '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+def _server_timing(timings: dict[str, float]) -> str:
+    return ", ".join(f"{name};dur={ms:.1f}" for name, ms in timings.items())
+
+
+def _raw_path(request: Request) -> str:
+    raw = request.scope.get("raw_path")
+    if raw:
+        return bytes(raw).decode("latin-1")
+    return quote(request.scope["path"], safe="/")
+
+
+def _deadline(request: Request, budget_s: float) -> float:
+    deadline = time.monotonic() + budget_s
+    context = request.scope.get("aws.context")
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is not None:
+        deadline = min(deadline, time.monotonic() + remaining() / 1000 - LAMBDA_SAFETY_S)
+    return deadline
+
+
+def get_store(request: Request) -> ImageStore:
+    store: ImageStore = request.app.state.store
+    return store
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+StoreDep = Annotated[ImageStore, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def error_response(error: VipsfrontError, settings: Settings) -> JSONResponse:
+    client_error = error.status < 500
+    cache_control = settings.error_cache_control if client_error else "no-store"
+    return JSONResponse(error.to_dict(), status_code=error.status, headers={"cache-control": cache_control})
+
+
+def create_app(
+    settings: Settings | None = None,
+    store: ImageStore | None = None,
+    observer: Observer | None = None,
+) -> FastAPI:
+    """The origin app; with no arguments, settings come from the environment and S3 from boto3."""
+    settings = settings or Settings.from_env(os.environ)
+    if store is None:
+        client = s3_client(settings.s3_endpoint, settings.region)
+        store = S3Store(client, settings.originals_bucket, settings.variants_bucket)
+    observe = observer or ignore
+
+    app = FastAPI(title="vipsfront", docs_url=None, redoc_url=None, openapi_url="/_vf/openapi.json")
+    app.state.settings = settings
+    app.state.store = store
+
+    @app.exception_handler(VipsfrontError)
+    async def vipsfront_error(request: Request, error: VipsfrontError) -> JSONResponse:
+        return error_response(error, settings)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {
+                "error": str(error.detail),
+                "code": HTTPStatus(error.status_code).phrase.lower().replace(" ", "_"),
+                "param": None,
+            },
+            status_code=error.status_code,
+            headers={"cache-control": settings.error_cache_control, **(error.headers or {})},
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return JSONResponse(
+            {"error": "internal error", "code": "internal_error", "param": None},
+            status_code=500,
+            headers={"cache-control": "no-store"},
+        )
+
+    @app.api_route("/_vf/health", methods=["GET", "HEAD"])
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "libvips": engine.libvips_version()}
+
+    @app.api_route("/_vf/info/{key:path}", methods=["GET", "HEAD"])
+    async def info(key: str, store: StoreDep, settings: SettingsDep) -> JSONResponse:
+        found = await run_in_threadpool(Origin(settings, store).info, check_key(key))
+        body = {
+            "key": key,
+            "width": found.oriented_width,
+            "height": found.oriented_height,
+            "stored_width": found.width,
+            "stored_height": found.height,
+            "format": found.format,
+            "bytes": found.bytes,
+            "alpha": found.alpha,
+            "frames": found.pages,
+            "animated": found.animated,
+            "orientation": found.orientation,
+        }
+        return JSONResponse(body, headers={"cache-control": "public, max-age=300"})
+
+    @app.api_route("/{path:path}", methods=["GET", "HEAD"])
+    async def image(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+        started = time.perf_counter()
+        record = RequestRecord()
+        try:
+            response = await _image(request, store, settings, record)
+        except VipsfrontError as error:
+            record.status, record.error_code, record.outcome = int(error.status), error.code, Outcome.ERROR
+            if error.status >= 500:
+                log.warning("%s on %s: %s", error.code, record.key, error.message, exc_info=error)
+            else:
+                log.info("%s on %s: %s", error.code, record.key, error.message)
+            response = error_response(error, settings)
+        record.timings["total"] = (time.perf_counter() - started) * 1000
+        try:
+            observe(record)
+        except Exception:
+            log.exception("observer failed")
+        return response
+
+    async def _image(
+        request: Request, store: ImageStore, settings: Settings, record: RequestRecord
+    ) -> Response:
+        routed = route(
+            _raw_path(request),
+            request.scope.get("query_string", b"").decode("latin-1"),
+            request.headers.get("accept"),
+            settings.policy,
+            now=time.time(),
+            trust_path_form=settings.trust_path_form,
+        )
+        origin = Origin(settings, store)
+        served = await run_in_threadpool(
+            origin.serve, routed, record, deadline=_deadline(request, settings.request_budget_s)
+        )
+        etag = etag_of(served.data)
+        headers = {
+            "cache-control": settings.cache_control,
+            "etag": etag,
+            "x-vipsfront-variant": "hit" if served.outcome is Outcome.HIT else "miss",
+            "server-timing": _server_timing(record.timings),
+            **SECURITY_HEADERS,
+        }
+        if routed.vary_accept:
+            headers["vary"] = "Accept"
+        if _matches(request.headers.get("if-none-match"), etag):
+            record.status, record.outcome = 304, Outcome.NOT_MODIFIED
+            return Response(status_code=304, headers=headers)
+        if served.outcome is Outcome.MISS and len(served.data) > settings.payload_limit:
+            # Too big for a Lambda response: it is stored, so the canonical URL serves it from S3.
+            record.status = 307
+            return JSONResponse(
+                {"location": routed.location, "bytes": len(served.data)},
+                status_code=307,
+                headers={"location": routed.location, "cache-control": "no-store"},
+            )
+        record.status = 200
+        headers["content-length"] = str(len(served.data))
+        body = b"" if request.method == "HEAD" else served.data
+        return Response(body, media_type=served.media_type, headers=headers)
+
+    return app

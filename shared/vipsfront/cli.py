@@ -1,0 +1,247 @@
+"""The ``vipsfront`` command: ``serve`` the origin locally, ``sign`` and build ``url``s.
+
+``vipsfront serve`` with no AWS configuration starts moto's S3 server in-process on 127.0.0.1, creates
+both buckets, uploads sample originals (or ``--seed DIR``) and serves the origin with uvicorn. With
+``AWS_ENDPOINT_URL_S3`` set, or AWS credentials and both bucket names set, it serves from that S3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import mimetypes
+import os
+import socket
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from vipsfront.config import ConfigError, Settings
+from vipsfront.errors import VipsfrontError
+
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def uses_real_s3(env: Mapping[str, str]) -> bool:
+    """True when the environment names an S3 to use instead of the embedded one."""
+    if env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"):
+        return True
+    has_credentials = bool(env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_PROFILE"))
+    return has_credentials and bool(
+        env.get("VIPSFRONT_ORIGINALS_BUCKET") and env.get("VIPSFRONT_VARIANTS_BUCKET")
+    )
+
+
+def seed_files(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory``, keyed by its path relative to it (``/``-separated)."""
+    if not directory.is_dir():
+        raise ConfigError(f"--seed: {directory} is not a directory")
+    files = {
+        path.relative_to(directory).as_posix(): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(directory).parts)
+    }
+    if not files:
+        raise ConfigError(f"--seed: {directory} holds no files")
+    return files
+
+
+def upload(client: object, bucket: str, files: Mapping[str, bytes]) -> None:
+    for key, data in files.items():
+        content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+        client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)  # type: ignore[attr-defined]
+
+
+def ensure_bucket(client: object, bucket: str) -> None:
+    try:
+        client.head_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    except Exception:
+        client.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from vipsfront.storage import s3_client
+
+    moto_server = None
+    env = os.environ
+    if not uses_real_s3(env):
+        from moto.server import ThreadedMotoServer
+
+        for name, value in LOCAL_CREDENTIALS.items():
+            env.setdefault(name, value)
+        s3_port = args.s3_port or _free_port()
+        moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
+        moto_server.start()
+        env["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{s3_port}"
+    try:
+        settings = Settings.from_env(env)
+        client = s3_client(settings.s3_endpoint, settings.region)
+        if moto_server is not None or args.seed:
+            for bucket in (settings.originals_bucket, settings.variants_bucket):
+                ensure_bucket(client, bucket)
+        if args.seed:
+            files = seed_files(Path(args.seed))
+        elif moto_server is not None:
+            from vipsfront.samples import generate
+
+            files = generate()
+        else:
+            files = {}
+        upload(client, settings.originals_bucket, files)
+
+        base = f"http://{args.host}:{args.port}"
+        where = "embedded S3 (moto)" if moto_server is not None else "S3"
+        print(f"vipsfront: {where} at {settings.s3_endpoint or 'AWS'}", flush=True)
+        print(f"  originals: s3://{settings.originals_bucket}  variants: s3://{settings.variants_bucket}")
+        if files:
+            print(f"  uploaded {len(files)} originals")
+        print(f"vipsfront: serving on {base}  (Ctrl-C stops)")
+        print(f"  {base}/_vf/health")
+        for key in list(files)[:4]:
+            print(f"  {base}/{key}?w=400&fm=webp")
+        if files:
+            first = next(iter(files))
+            print(f"  {base}/{first}?w=800&h=400&fit=cover&pos=attention&fm=auto")
+            print(f"  {base}/_vf/info/{first}")
+        sys.stdout.flush()
+        if args.workers > 1:
+            uvicorn.run(
+                "vipsfront.app:create_app",
+                factory=True,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                log_level=args.log_level,
+            )
+        else:
+            from vipsfront.app import create_app
+
+            uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    finally:
+        if moto_server is not None:
+            moto_server.stop()
+    return 0
+
+
+def _signing_key(args: argparse.Namespace) -> tuple[str, bytes] | None:
+    from vipsfront.signing import parse_keys
+
+    if args.secret:
+        return (args.key_id, args.secret.encode())
+    keys = parse_keys(os.environ.get("VIPSFRONT_SIGNING_KEYS", ""))
+    if not keys:
+        return None
+    kid = args.key_id if args.key_id in keys else next(iter(keys))
+    return (kid, keys[kid])
+
+
+def sign_command(args: argparse.Namespace) -> int:
+    from vipsfront.spec import split_query
+    from vipsfront.urls import expires_in, url
+
+    key, _, query = args.target.lstrip("/").partition("?")
+    signing_key = _signing_key(args)
+    if signing_key is None:
+        raise ConfigError("no signing key: pass --secret (and --key-id) or set VIPSFRONT_SIGNING_KEYS")
+    params = split_query(query)
+    presets = Settings.from_env(os.environ).policy.presets
+    if "p" in params:
+        from vipsfront.spec import parse_params
+
+        parse_params(params, presets=presets)
+        params = {**presets[params.pop("p")], **params}
+    expires = expires_in(args.expires_in) if args.expires_in else None
+    print(url(key, params, base=args.base, signing_key=signing_key, expires=expires))
+    return 0
+
+
+URL_OPTIONS = (
+    "w",
+    "h",
+    "dpr",
+    "fit",
+    "pos",
+    "fx",
+    "fy",
+    "enlarge",
+    "fm",
+    "q",
+    "blur",
+    "sharpen",
+    "rot",
+    "flip",
+    "bg",
+)
+
+
+def url_command(args: argparse.Namespace) -> int:
+    from vipsfront.urls import expires_in, url
+
+    params = {name: getattr(args, name) for name in URL_OPTIONS if getattr(args, name) is not None}
+    signing_key = _signing_key(args) if args.sign else None
+    if args.sign and signing_key is None:
+        raise ConfigError("--sign needs --secret or VIPSFRONT_SIGNING_KEYS")
+    expires = expires_in(args.expires_in) if args.expires_in else None
+    print(url(args.key, params, base=args.base, signing_key=signing_key, expires=expires))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="vipsfront", description="On-demand image transformation origin.")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("serve", help="run the origin on 127.0.0.1 (embedded S3 unless configured)")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8080)
+    run.add_argument("--s3-port", type=int, default=0, help="port of the embedded S3 (default: a free one)")
+    run.add_argument("--seed", metavar="DIR", help="upload DIR's files as originals (keys relative to DIR)")
+    run.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    run.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    run.set_defaults(func=serve)
+
+    def signing_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--key-id", default="k1", help="key id (default k1)")
+        sub.add_argument("--secret", help="signing secret (default: from VIPSFRONT_SIGNING_KEYS)")
+        sub.add_argument("--expires-in", type=int, metavar="SECONDS", help="make the URL expire")
+        sub.add_argument("--base", default="", help="URL prefix, e.g. https://cdn.example.com")
+
+    sign = commands.add_parser("sign", help="print a signed URL for KEY?PARAMS")
+    sign.add_argument("target", metavar="KEY?PARAMS")
+    signing_options(sign)
+    sign.set_defaults(func=sign_command)
+
+    build = commands.add_parser("url", help="print the canonical URL for a key and options")
+    build.add_argument("key")
+    for name in URL_OPTIONS:
+        build.add_argument(f"--{name}")
+    build.add_argument("--sign", action="store_true", help="sign it (needs a key)")
+    signing_options(build)
+    build.set_defaults(func=url_command)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (VipsfrontError, ConfigError) as error:
+        message = error.message if isinstance(error, VipsfrontError) else str(error)
+        print(f"vipsfront: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

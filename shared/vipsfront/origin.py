@@ -1,0 +1,121 @@
+"""The origin's work for one routed request: stored variant, or original → engine → stored variant.
+
+No HTTP here: the FastAPI app (and the benchmarks) call ``Origin.serve`` with a ``Route`` from
+``vipsfront.edge`` and a deadline, and get bytes and figures back. Every step is timed into the
+request's ``RequestRecord``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from vipsfront import engine
+from vipsfront.config import Settings
+from vipsfront.edge import Route
+from vipsfront.errors import DeadlineExceededError, InputTooLargeError
+from vipsfront.storage import ImageStore, ObjectInfo
+from vipsfront.telemetry import Outcome, RequestRecord
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Media types of originals served unchanged, by the loader that recognised them.
+_ORIGINAL_TYPES = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "tiff": "image/tiff",
+    "heif": "image/heif",
+    "svg": "image/svg+xml",
+    "pdf": "application/pdf",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    data: bytes
+    media_type: str
+    outcome: Outcome
+
+
+class Origin:
+    def __init__(self, settings: Settings, store: ImageStore) -> None:
+        self.settings = settings
+        self.store = store
+
+    def _timed(self, record: RequestRecord, name: str, step: Callable[[], T]) -> T:
+        start = time.perf_counter()
+        try:
+            return step()
+        finally:
+            record.timings[name] = record.timings.get(name, 0.0) + (time.perf_counter() - start) * 1000
+
+    def read_original(self, key: str, record: RequestRecord) -> tuple[ObjectInfo, bytes]:
+        """The original's bytes, after a HEAD proves it is within the byte limit."""
+        limit = self.settings.limits.max_input_bytes
+        head = self._timed(record, "s3-read", lambda: self.store.head_original(key))
+        if head.size > limit:
+            raise InputTooLargeError(f"original is larger than {limit} bytes", param="key")
+        source = self._timed(record, "s3-read", lambda: self.store.get_original(key))
+        record.input_bytes = len(source)
+        return head, source
+
+    def info(self, key: str) -> engine.ImageInfo:
+        """Header facts about an original (no pixel decode)."""
+        _, source = self.read_original(key, RequestRecord(key=key))
+        return engine.probe(source, self.settings.limits)
+
+    def serve(self, route: Route, record: RequestRecord, *, deadline: float) -> Served:
+        """Serve ``route``: the stored variant when there is one, else make and store it."""
+        record.key, record.variant_key = route.key, route.variant_key
+        if self.settings.variant_lookup:
+            stored = self._timed(record, "s3-variant", lambda: self.store.get_variant(route.variant_key))
+            if stored is not None:
+                record.outcome, record.output_bytes = Outcome.HIT, len(stored.data)
+                record.format = stored.content_type.removeprefix("image/")
+                return Served(stored.data, stored.content_type, Outcome.HIT)
+
+        limits = self.settings.limits
+        head, source = self.read_original(route.key, record)
+        if time.monotonic() > deadline:
+            raise DeadlineExceededError("request ran out of time reading the original")
+
+        if route.spec.is_identity:
+            info = self._timed(record, "transform", lambda: engine.probe(source, limits))
+            data, media_type = source, _ORIGINAL_TYPES.get(info.format, "application/octet-stream")
+            if info.format == "heif" and (head.content_type or "").lower() == "image/avif":
+                media_type = "image/avif"
+            record.width, record.height, record.format = info.width, info.height, info.format
+            record.input_megapixels = info.width * info.height / 1e6
+        else:
+            result = self._timed(
+                record, "transform", lambda: engine.transform(source, route.spec, limits, deadline=deadline)
+            )
+            data, media_type = result.data, result.media_type
+            record.width, record.height, record.format = result.width, result.height, result.format.value
+            record.input_megapixels = result.input_info.width * result.input_info.height / 1e6
+
+        if self.settings.store_originals or not route.spec.is_identity:
+            metadata = {
+                "width": str(record.width),
+                "height": str(record.height),
+                "source-bytes": str(len(source)),
+            }
+            self._timed(
+                record,
+                "s3-write",
+                lambda: self.store.put_variant(
+                    route.variant_key,
+                    data,
+                    content_type=media_type,
+                    cache_control=self.settings.cache_control,
+                    metadata=metadata,
+                ),
+            )
+        record.outcome, record.output_bytes = Outcome.MISS, len(data)
+        return Served(data, media_type, Outcome.MISS)
