@@ -1,0 +1,639 @@
+"""The image engine: bytes and a ``Spec`` in, encoded variant out (pyvips and the standard library only).
+
+Pipeline, written down once (``STEPS``; the deadline is checked between steps and, while pixels flow,
+from libvips' ``eval`` signal)::
+
+    probe (header only: format, limits) → plan (all geometry, before any pixel is decoded)
+    → load with shrink-on-load, EXIF auto-orientation, ICC → sRGB (thumbnail)
+    → 8-bit sRGB → rot → flip → crop (cover) → pad (contain) → blur → sharpen → flatten → encode
+
+pyvips is lazy: pixels are decoded, resized and encoded together during the final write, so the
+``encode`` timing includes decoding and resizing.
+
+Decisions (measured on the team corpus, 2560x1600 photos → 400 px, libvips 8.18, see
+``benchmarks/engine_bench.py``):
+
+* JPEG decode scale. libvips' ``thumbnail`` keeps a factor of two after JPEG shrink-on-load (2560 → 1280
+  for a 400 px target); Pillow's ``draft()`` and sharp's default ``fastShrinkOnLoad`` decode at 1/4.
+  The engine decodes at the largest 1/2, 1/4, 1/8 scale that still leaves the decoded image at least
+  ``JPEG_SHRINK_MARGIN`` (1.5) times the target, then resizes with libvips' lanczos3 ``thumbnail_image``.
+  SSIM (luma, 11x11 gaussian window) against a full-resolution lanczos3 reference, 8 photos:
+  ``thumbnail_buffer`` (1/2) 0.9976; this engine at 400 px (1/4, margin 1.6) 0.9951, worst 0.9907;
+  at the margin limit (426 px, margin 1.5) 0.9924; Pillow ``draft`` + LANCZOS 0.9926. Decoding below
+  the target (margin < 1) costs far more (1/8 at 400 px: 0.869), so it is never done.
+* JPEG: q 80, ``optimize_coding`` on, baseline (not interlaced). The libjpeg here is mozjpeg:
+  ``trellis_quant`` saves ~12 % bytes but costs ~5x encode time at 400 px (7.8 ms vs 1.5 ms), so off.
+* WebP: q 80, ``effort = Limits.webp_effort`` (4). AVIF: ``heifsave`` av1, q 50, ``effort =
+  Limits.avif_effort`` (2: 400 px in ~40 ms; effort 4 is 6x slower for <10 % fewer bytes).
+* PNG: lossless, zlib level 6 (level 9 is 1-2 % smaller at twice the time; level 3 is 20 %
+  larger on alpha images). With ``q`` given: 8-bit palette, ``Q = q``, quantiser effort 4 (half the
+  time of the default 7, ~15 % larger). GIF: quantiser effort 4 (up to 2x faster than 7).
+* Metadata: every saver runs with ``keep="none"``: no EXIF, XMP, IPTC, GPS and no ICC profile. Pixels
+  are converted to sRGB first, which is what browsers assume for an untagged image.
+* Animation: GIF/WebP in and GIF/WebP out keeps every frame (with ``delay`` and ``loop``); other
+  outputs get the first frame. Smart crop (``attention``/``entropy``) falls back to centre for
+  animations, as in sharp.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyvips
+
+from vipsfront.errors import (
+    DeadlineExceededError,
+    InputTooLargeError,
+    UndecodableImageError,
+    UnsupportedInputError,
+)
+from vipsfront.spec import Fit, Flip, Format, Position, Spec, output_format
+
+__all__ = [
+    "ImageInfo",
+    "Limits",
+    "TransformResult",
+    "probe",
+    "transform",
+]
+
+log = logging.getLogger(__name__)
+
+# libvips' operation cache only helps repeated identical calls; each request is one-shot.
+pyvips.cache_set_max(0)
+
+JPEG_SHRINK_MARGIN = 1.5
+JPEG_QUALITY = 80
+WEBP_QUALITY = 80
+AVIF_QUALITY = 50
+PNG_COMPRESSION = 6
+PNG_PALETTE_EFFORT = 4
+GIF_EFFORT = 4
+
+_FAIL_ON = "truncated"
+_ANIMATED_FORMATS = frozenset({"gif", "webp"})
+_ALPHA_FORMATS = frozenset({Format.PNG, Format.WEBP, Format.AVIF, Format.GIF})
+
+# libvips loader class name fragment → (format name, buffer loader operation)
+_LOADERS: tuple[tuple[str, str, str], ...] = (
+    ("uhdr", "jpeg", "uhdrload_buffer"),
+    ("jpeg", "jpeg", "jpegload_buffer"),
+    ("png", "png", "pngload_buffer"),
+    ("webp", "webp", "webpload_buffer"),
+    ("heif", "heif", "heifload_buffer"),
+    ("gif", "gif", "gifload_buffer"),
+    ("tiff", "tiff", "tiffload_buffer"),
+    ("svg", "svg", "svgload_buffer"),
+    ("pdf", "pdf", "pdfload_buffer"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What the engine accepts; built once from settings by the shell (the engine reads no env)."""
+
+    max_input_pixels: int = 100_000_000  # per frame
+    max_input_bytes: int = 50 * 1024 * 1024
+    max_output_side: int = 8192  # also bounds the intermediate resized image
+    max_frames: int = 100  # an animation with more frames is refused (InputTooLargeError)
+    allow_svg: bool = False
+    allow_pdf: bool = False
+    avif_effort: int = 2
+    webp_effort: int = 4
+    threads: int = 0  # libvips worker threads; 0 leaves libvips' default
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What the header says. ``width``/``height`` as stored (one frame), ``oriented_*`` after EXIF."""
+
+    width: int
+    height: int
+    oriented_width: int
+    oriented_height: int
+    format: str  # jpeg, png, webp, heif (AVIF/HEIC), gif, tiff, svg, pdf
+    alpha: bool
+    pages: int
+    orientation: int  # EXIF 1..8
+    bytes: int
+    animated: bool  # several frames of a GIF or WebP
+
+
+@dataclass(frozen=True, slots=True)
+class TransformResult:
+    data: bytes
+    format: Format
+    media_type: str
+    width: int
+    height: int  # one frame
+    pages: int
+    input_info: ImageInfo
+    timings: dict[str, float] = field(default_factory=dict)  # ms: probe, pipeline, encode, transform
+
+
+# ---------------------------------------------------------------------------------------------------
+# probe
+
+
+def _loader(data: bytes, limits: Limits) -> tuple[str, str]:
+    """(format name, loader operation) for ``data``, or ``UnsupportedInputError``."""
+    if not data:
+        raise UnsupportedInputError("empty input")
+    pointer = pyvips.vips_lib.vips_foreign_find_load_buffer(data, len(data))
+    if pointer == pyvips.ffi.NULL:
+        pyvips.vips_lib.vips_error_clear()
+        raise UnsupportedInputError("unsupported image format")
+    name = pyvips.ffi.string(pointer).decode("ascii", "replace").lower()
+    found = next(((fmt, op) for fragment, fmt, op in _LOADERS if fragment in name), None)
+    if found is None:
+        raise UnsupportedInputError("unsupported image format")
+    fmt, operation = found
+    if (fmt == "svg" and not limits.allow_svg) or (fmt == "pdf" and not limits.allow_pdf):
+        raise UnsupportedInputError(f"{fmt} input is disabled")
+    return fmt, operation
+
+
+def _header(data: bytes, operation: str) -> Any:
+    try:
+        return pyvips.Operation.call(operation, data, access="sequential", fail_on=_FAIL_ON)
+    except pyvips.Error as exc:
+        log.info("header unreadable: %s", exc)
+        raise UndecodableImageError("image header could not be read") from None
+
+
+def _int_field(image: Any, name: str, default: int) -> int:
+    if image.get_typeof(name) == 0:
+        return default
+    try:
+        return int(image.get(name))
+    except (pyvips.Error, TypeError, ValueError):
+        return default
+
+
+def probe(data: bytes, limits: Limits = Limits()) -> ImageInfo:  # noqa: B008 (frozen default)
+    """Read the header (never the pixels) and check the byte, pixel and frame limits."""
+    return _probe(data, limits)[0]
+
+
+def _probe(data: bytes, limits: Limits) -> tuple[ImageInfo, str]:
+    """``probe``, plus the libvips loader operation to decode with."""
+    if len(data) > limits.max_input_bytes:
+        raise InputTooLargeError(f"input is larger than {limits.max_input_bytes} bytes")
+    fmt, operation = _loader(data, limits)
+    header = _header(data, operation)
+    width, height = int(header.width), int(header.height)
+    pages = max(1, _int_field(header, "n-pages", 1))
+    orientation = _int_field(header, "orientation", 1)
+    if not 1 <= orientation <= 8:
+        orientation = 1
+    animated = fmt in _ANIMATED_FORMATS and pages > 1
+    if width * height > limits.max_input_pixels:
+        raise InputTooLargeError(
+            f"input is {width}x{height} pixels, more than {limits.max_input_pixels} per frame"
+        )
+    if animated and pages > limits.max_frames:
+        raise InputTooLargeError(f"animation has {pages} frames, more than {limits.max_frames}")
+    swapped = orientation >= 5
+    info = ImageInfo(
+        width=width,
+        height=height,
+        oriented_width=height if swapped else width,
+        oriented_height=width if swapped else height,
+        format=fmt,
+        alpha=bool(header.hasalpha()),
+        pages=pages,
+        orientation=orientation,
+        bytes=len(data),
+        animated=animated,
+    )
+    return info, operation
+
+
+# ---------------------------------------------------------------------------------------------------
+# plan: all geometry, from the header alone
+
+
+def _round(value: float) -> int:
+    return max(1, math.floor(value + 0.5))
+
+
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    """Sizes in the output frame (after EXIF orientation and ``rot``), per animation frame."""
+
+    resize: tuple[int, int]  # size after the resize step
+    crop: tuple[int, int] | None = None  # cover: crop box
+    pad: tuple[int, int] | None = None  # contain: canvas
+
+    @property
+    def output(self) -> tuple[int, int]:
+        return self.crop or self.pad or self.resize
+
+
+def geometry(width: int, height: int, spec: Spec) -> Geometry:
+    """Output sizes for a ``width`` x ``height`` source, with sharp's ``fit`` semantics.
+
+    Both ``w`` and ``h``: ``cover`` scales to fill the box then crops the overflow; ``contain`` scales to
+    fit inside then pads to the box; ``fill`` stretches to the box; ``inside`` fits within the box
+    (no padding); ``outside`` covers the box (no cropping). One side only: keep the aspect ratio.
+
+    ``enlarge=False`` is sharp's ``withoutEnlargement``: no axis is scaled up (each scale is capped
+    at 1). So ``cover`` crops the unenlarged image to at most the box (output may be smaller than the
+    box), ``contain`` pads the unenlarged image to exactly the box (as sharp does: its canvas is
+    ``max(image, box)``), ``inside``/``outside``/``fill``/one side return the image unenlarged.
+    """
+    w, h = spec.w, spec.h
+    if w is None and h is None:
+        return Geometry(resize=(width, height))
+    hshrink = vshrink = 1.0
+    fit = spec.fit
+    if w is not None and h is not None:
+        hshrink, vshrink = width / w, height / h
+        if fit in (Fit.COVER, Fit.OUTSIDE):
+            hshrink = vshrink = min(hshrink, vshrink)
+        elif fit in (Fit.CONTAIN, Fit.INSIDE):
+            hshrink = vshrink = max(hshrink, vshrink)
+    elif w is not None:
+        hshrink = vshrink = width / w
+    elif h is not None:
+        hshrink = vshrink = height / h
+    if not spec.enlarge:
+        hshrink, vshrink = max(1.0, hshrink), max(1.0, vshrink)
+    resize = (_round(width / hshrink), _round(height / vshrink))
+    if w is None or h is None:
+        return Geometry(resize=resize)
+    if fit == Fit.COVER:
+        return Geometry(resize=resize, crop=(min(w, resize[0]), min(h, resize[1])))
+    if fit == Fit.CONTAIN:
+        return Geometry(resize=resize, pad=(max(w, resize[0]), max(h, resize[1])))
+    return Geometry(resize=resize)
+
+
+def _jpeg_shrink(source: tuple[int, int], target: tuple[int, int]) -> int:
+    """The largest JPEG decode shrink (1, 2, 4, 8) keeping ``JPEG_SHRINK_MARGIN`` x the target."""
+    for shrink in (8, 4, 2):
+        if all(s / shrink >= JPEG_SHRINK_MARGIN * t for s, t in zip(source, target, strict=True)):
+            return shrink
+    return 1
+
+
+def _parse_bg(bg: str | None) -> tuple[int, int, int, int] | None:
+    if not bg:
+        return None
+    text = bg.removeprefix("#")
+    if len(text) == 3:
+        text = "".join(c * 2 for c in text)
+    values = [int(text[i : i + 2], 16) for i in range(0, len(text), 2)]
+    if len(values) == 3:
+        values.append(255)
+    r, g, b, a = values[:4]
+    return r, g, b, a
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything a step needs, decided before any pixel is decoded."""
+
+    spec: Spec
+    info: ImageInfo
+    format: Format
+    animated: bool  # the output keeps every frame
+    geometry: Geometry
+    load_size: tuple[int, int]  # resize target in the EXIF-oriented frame (before ``rot``)
+    jpeg_shrink: int
+    bg: tuple[int, int, int, int] | None
+
+    @property
+    def keeps_alpha(self) -> bool:
+        return self.format in _ALPHA_FORMATS
+
+
+def make_plan(info: ImageInfo, spec: Spec, limits: Limits = Limits()) -> Plan:  # noqa: B008
+    """Decide output format and every size; refuse outputs over ``limits.max_output_side``."""
+    fmt = output_format(spec.fm, info.format, alpha=info.alpha, animated=info.animated)
+    animated = info.animated and fmt in (Format.GIF, Format.WEBP)
+    turned = spec.rot in (90, 270)
+    ow, oh = info.oriented_width, info.oriented_height
+    source = (oh, ow) if turned else (ow, oh)
+    geo = geometry(*source, spec)
+    for side in (*geo.resize, *geo.output):
+        if side > limits.max_output_side:
+            raise InputTooLargeError(
+                f"output would be {geo.output[0]}x{geo.output[1]} (resized {geo.resize[0]}x{geo.resize[1]}),"
+                f" more than {limits.max_output_side} pixels a side"
+            )
+    load_size = (geo.resize[1], geo.resize[0]) if turned else geo.resize
+    shrink = 1
+    if info.format == "jpeg":
+        shrink = _jpeg_shrink((ow, oh), load_size)
+    return Plan(
+        spec=spec,
+        info=info,
+        format=fmt,
+        animated=animated,
+        geometry=geo,
+        load_size=load_size,
+        jpeg_shrink=shrink,
+        bg=_parse_bg(spec.bg),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# steps
+
+Step = Callable[[Any, Plan], Any]
+
+
+def load(data: bytes, plan: Plan, operation: str) -> Any:
+    """Decode with shrink-on-load and resize to ``plan.load_size`` (auto-orientation, ICC → sRGB)."""
+    width, height = plan.load_size
+    if plan.jpeg_shrink > 1:
+        image = pyvips.Operation.call(
+            operation, data, shrink=plan.jpeg_shrink, access="sequential", fail_on=_FAIL_ON
+        )
+        image = image.thumbnail_image(width, height=height, size="force")
+    else:
+        image = pyvips.Image.thumbnail_buffer(
+            data,
+            width,
+            height=height,
+            size="force",
+            option_string="n=-1" if plan.animated else "",
+            fail_on=_FAIL_ON,
+        )
+    if image.width != width or _page_height(image) != height:  # defensive: rounding in libvips
+        image = _frames(image, plan, lambda f: f.resize(width / f.width, vscale=height / f.height))
+    return image
+
+
+def _page_height(image: Any) -> int:
+    if image.get_typeof("page-height") != 0:
+        page_height = int(image.get("page-height"))
+        if 0 < page_height <= image.height and image.height % page_height == 0:
+            return page_height
+    return int(image.height)
+
+
+def _frames(image: Any, plan: Plan, step: Callable[[Any], Any]) -> Any:
+    """Apply ``step`` to each frame of an animation (a vertical strip of ``page-height`` frames)."""
+    page_height = _page_height(image)
+    if not plan.animated or page_height == image.height:
+        return step(image)
+    count = image.height // page_height
+    frames = [step(image.crop(0, i * page_height, image.width, page_height)) for i in range(count)]
+    joined = pyvips.Image.arrayjoin(frames, across=1).copy()
+    joined.set_type(pyvips.GValue.gint_type, "page-height", frames[0].height)
+    for name in ("delay", "loop", "gif-delay"):
+        if image.get_typeof(name) != 0 and joined.get_typeof(name) == 0:
+            joined.set_type(image.get_typeof(name), name, image.get(name))
+    return joined
+
+
+def to_srgb(image: Any, plan: Plan) -> Any:
+    """8-bit sRGB (or 8-bit grey): what every encoder and later step expects."""
+    interpretation = image.interpretation
+    if interpretation in ("b-w", "grey16"):
+        if interpretation == "grey16" or image.format != "uchar":
+            image = image.colourspace("b-w")
+    elif interpretation != "srgb" or image.format != "uchar":
+        image = image.colourspace("srgb")
+    if image.format != "uchar":
+        image = image.cast("uchar")
+    return image
+
+
+_ROT = {90: "d90", 180: "d180", 270: "d270"}
+
+
+def rotate(image: Any, plan: Plan) -> Any:
+    """``rot``: clockwise, after EXIF auto-orientation."""
+    if plan.spec.rot not in _ROT:
+        return image
+    angle = _ROT[plan.spec.rot]
+    # Rotation reads out of order: materialise the (already resized) image first.
+    return _frames(image.copy_memory(), plan, lambda f: f.rot(angle))
+
+
+def flip(image: Any, plan: Plan) -> Any:
+    """``flip``: ``h`` mirrors left-right, ``v`` top-bottom, ``hv`` both."""
+    how = plan.spec.flip
+    if how is None:
+        return image
+    if how in (Flip.V, Flip.HV):
+        image = _frames(image.copy_memory(), plan, lambda f: f.flip("vertical"))
+    if how in (Flip.H, Flip.HV):
+        image = _frames(image, plan, lambda f: f.flip("horizontal"))
+    return image
+
+
+_GRAVITY: dict[Position, tuple[float, float]] = {
+    Position.CENTER: (0.5, 0.5),
+    Position.TOP: (0.5, 0.0),
+    Position.BOTTOM: (0.5, 1.0),
+    Position.LEFT: (0.0, 0.5),
+    Position.RIGHT: (1.0, 0.5),
+    Position.TOP_LEFT: (0.0, 0.0),
+    Position.TOP_RIGHT: (1.0, 0.0),
+    Position.BOTTOM_LEFT: (0.0, 1.0),
+    Position.BOTTOM_RIGHT: (1.0, 1.0),
+}
+
+
+def _offset(space: int, gravity: float) -> int:
+    if gravity <= 0.0:
+        return 0
+    if gravity >= 1.0:
+        return space
+    return (space + 1) // 2 if space >= 0 else -((-space) // 2)
+
+
+def crop(image: Any, plan: Plan) -> Any:
+    """``cover``: cut the box out of the resized image, at the focal point, ``pos`` or smart crop."""
+    box = plan.geometry.crop
+    if box is None:
+        return image
+    width, height = image.width, _page_height(image)
+    cw, ch = box
+    if (cw, ch) == (width, height):
+        return image
+    spec = plan.spec
+    if spec.pos in (Position.ATTENTION, Position.ENTROPY) and not plan.animated:
+        return image.copy_memory().smartcrop(cw, ch, interesting=spec.pos.value, premultiplied=False)
+    if spec.fx is not None or spec.fy is not None:
+        fx = 0.5 if spec.fx is None else spec.fx
+        fy = 0.5 if spec.fy is None else spec.fy
+        left = min(max(0, round(fx * width - cw / 2)), width - cw)
+        top = min(max(0, round(fy * height - ch / 2)), height - ch)
+    else:
+        gx, gy = _GRAVITY.get(spec.pos, (0.5, 0.5))
+        left, top = _offset(width - cw, gx), _offset(height - ch, gy)
+    return _frames(image, plan, lambda f: f.extract_area(left, top, cw, ch))
+
+
+def pad(image: Any, plan: Plan) -> Any:
+    """``contain``: place the resized image on the ``w`` x ``h`` canvas at ``pos`` with ``bg``.
+
+    Default background: transparent when the output format has alpha, else white.
+    """
+    canvas = plan.geometry.pad
+    if canvas is None:
+        return image
+    width, height = image.width, _page_height(image)
+    cw, ch = canvas
+    if (cw, ch) == (width, height):
+        return image
+    r, g, b, a = plan.bg or ((0, 0, 0, 0) if plan.keeps_alpha else (255, 255, 255, 255))
+    if not plan.keeps_alpha:
+        a = 255
+    if image.bands < 3 and not r == g == b:
+        image = image.colourspace("srgb")
+    if a < 255 and not image.hasalpha():
+        image = image.bandjoin_const([255])
+    colour: list[float] = [r, g, b] if image.bands >= 3 else [r]
+    if image.hasalpha():
+        colour.append(a)
+    gx, gy = _GRAVITY.get(plan.spec.pos, (0.5, 0.5))
+    left, top = _offset(cw - width, gx), _offset(ch - height, gy)
+    return _frames(
+        image, plan, lambda f: f.embed(left, top, cw, ch, extend="background", background=colour)
+    )
+
+
+def blur(image: Any, plan: Plan) -> Any:
+    """Gaussian blur with ``sigma = spec.blur``, premultiplied so edges of transparency stay clean."""
+    sigma = plan.spec.blur
+    if not sigma:
+        return image
+
+    def one(frame: Any) -> Any:
+        if frame.hasalpha():
+            return frame.premultiply().gaussblur(sigma).unpremultiply().cast("uchar")
+        return frame.gaussblur(sigma)
+
+    return _frames(image, plan, one)
+
+
+def sharpen(image: Any, plan: Plan) -> Any:
+    """libvips ``sharpen`` (unsharp mask on L*) with ``sigma = spec.sharpen``."""
+    sigma = plan.spec.sharpen
+    if not sigma:
+        return image
+    return _frames(image, plan, lambda f: f.sharpen(sigma=sigma))
+
+
+def flatten(image: Any, plan: Plan) -> Any:
+    """Drop alpha onto ``bg`` (white by default) when the output format has no alpha."""
+    if plan.keeps_alpha or not image.hasalpha():
+        return image
+    r, g, b, _ = plan.bg or (255, 255, 255, 255)
+    if image.bands == 2:
+        if r == g == b:
+            return image.flatten(background=[r])
+        image = image.colourspace("srgb")
+    return image.flatten(background=[r, g, b])
+
+
+STEPS: tuple[Step, ...] = (to_srgb, rotate, flip, crop, pad, blur, sharpen, flatten)
+
+
+def encode(image: Any, plan: Plan, limits: Limits) -> bytes:
+    """Write the variant; ``keep="none"`` strips EXIF, XMP, IPTC and ICC."""
+    q = plan.spec.q
+    fmt = plan.format
+    if fmt == Format.JPEG:
+        return bytes(image.jpegsave_buffer(Q=q or JPEG_QUALITY, optimize_coding=True, keep="none"))
+    if fmt == Format.WEBP:
+        return bytes(image.webpsave_buffer(Q=q or WEBP_QUALITY, effort=limits.webp_effort, keep="none"))
+    if fmt == Format.AVIF:
+        return bytes(
+            image.heifsave_buffer(
+                Q=q or AVIF_QUALITY, compression="av1", effort=limits.avif_effort, bitdepth=8, keep="none"
+            )
+        )
+    if fmt == Format.PNG:
+        if q is not None:
+            return bytes(image.pngsave_buffer(palette=True, Q=q, effort=PNG_PALETTE_EFFORT, keep="none"))
+        return bytes(image.pngsave_buffer(compression=PNG_COMPRESSION, keep="none"))
+    return bytes(image.gifsave_buffer(effort=GIF_EFFORT, keep="none"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# transform
+
+
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise DeadlineExceededError("transform deadline exceeded")
+
+
+def _watch(image: Any, deadline: float | None) -> None:
+    """Kill the evaluation from libvips' progress signal once the deadline has passed."""
+    if deadline is None:
+        return
+
+    def on_eval(target: Any, _progress: Any) -> None:
+        if time.monotonic() > deadline:
+            target.set_kill(True)
+
+    image.set_progress(True)
+    image.signal_connect("eval", on_eval)
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 3)
+
+
+def transform(
+    data: bytes,
+    spec: Spec,
+    limits: Limits = Limits(),  # noqa: B008 (frozen default)
+    *,
+    deadline: float | None = None,
+) -> TransformResult:
+    """Apply ``spec`` to the image in ``data``.
+
+    ``deadline`` is an absolute ``time.monotonic()`` value. Raises ``UnsupportedInputError``,
+    ``UndecodableImageError``, ``InputTooLargeError`` or ``DeadlineExceededError``; nothing else.
+    """
+    started = time.perf_counter()
+    _check_deadline(deadline)
+    if limits.threads > 0 and pyvips.concurrency_get() != limits.threads:
+        pyvips.concurrency_set(limits.threads)
+    info, operation = _probe(data, limits)
+    the_plan = make_plan(info, spec, limits)
+    timings = {"probe": _ms(started)}
+    step_started = time.perf_counter()
+    try:
+        _check_deadline(deadline)
+        image = load(data, the_plan, operation)
+        for step in STEPS:
+            _check_deadline(deadline)
+            image = step(image, the_plan)
+        _check_deadline(deadline)
+        timings["pipeline"] = _ms(step_started)
+        encode_started = time.perf_counter()
+        _watch(image, deadline)
+        out = encode(image, the_plan, limits)
+        timings["encode"] = _ms(encode_started)
+    except pyvips.Error as exc:
+        _check_deadline(deadline)
+        log.info("transform failed in libvips: %s", exc)
+        raise UndecodableImageError("image could not be decoded") from None
+    height = the_plan.geometry.output[1]
+    pages = image.height // height if the_plan.animated else 1
+    timings["transform"] = _ms(started)
+    return TransformResult(
+        data=out,
+        format=the_plan.format,
+        media_type=the_plan.format.media_type,
+        width=int(image.width),
+        height=int(_page_height(image)) if the_plan.animated else int(image.height),
+        pages=int(pages),
+        input_info=info,
+        timings=timings,
+    )
