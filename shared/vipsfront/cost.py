@@ -138,19 +138,22 @@ def s3_requests(record: RequestRecord, *, variant_lookup: bool = True) -> S3Requ
 
     - hit: the variant lookup GET that found it;
     - miss: the lookup GET (when enabled) that did not, HEAD and GET of the original, PUT of the variant;
-    - not modified: the lookup GET (when enabled) that found the variant's ETag;
+    - not modified: the origin answers 304 after serving, so what the hit or miss underneath cost (a miss
+      when the record has a ``transform`` or ``s3-write`` timing, else a hit);
     - error: none for 400/403 (rejected before storage); lookup + HEAD for 404/413 (stopped at the
       original's size); lookup + HEAD + GET for 415/422 (the original was read, nothing stored);
       lookup + HEAD + GET for other failures (5xx: the worst case before the write).
     """
     lookup = 1 if variant_lookup else 0
-    match record.outcome:
+    outcome = record.outcome
+    if outcome is Outcome.NOT_MODIFIED:
+        made = "transform" in record.timings or "s3-write" in record.timings
+        outcome = Outcome.MISS if made else Outcome.HIT
+    match outcome:
         case Outcome.HIT:
             return S3Requests(gets=1)
         case Outcome.MISS:
             return S3Requests(gets=lookup + 2, puts=1)
-        case Outcome.NOT_MODIFIED:
-            return S3Requests(gets=lookup)
     if record.status in (400, 403):
         return S3Requests()
     if record.status in (404, 413):
@@ -188,5 +191,11 @@ class CostModel:
             lambda_request=p.lambda_requests_per_million / 1_000_000,
             s3_get=requests.gets * p.s3_get_per_1000 / 1000,
             s3_put=requests.puts * p.s3_put_per_1000 / 1000,
-            egress=record.output_bytes / GIB * p.egress_per_gb,
+            egress=self.egress_bytes(record) / GIB * p.egress_per_gb,
         )
+
+    @staticmethod
+    def egress_bytes(record: RequestRecord) -> int:
+        """Image bytes a viewer downloads through CloudFront (a 307's body follows from S3); none for 304s
+        and errors, whose small bodies are left out."""
+        return record.output_bytes if record.outcome in (Outcome.HIT, Outcome.MISS) else 0

@@ -88,7 +88,6 @@ def test_duration_is_billed_in_whole_milliseconds_and_at_least_one() -> None:
         (Outcome.MISS, 200, True, 3, 1),
         (Outcome.MISS, 307, False, 2, 1),
         (Outcome.NOT_MODIFIED, 304, True, 1, 0),
-        (Outcome.NOT_MODIFIED, 304, False, 0, 0),
         (Outcome.ERROR, 400, True, 0, 0),
         (Outcome.ERROR, 403, True, 0, 0),
         (Outcome.ERROR, 404, True, 2, 0),
@@ -100,6 +99,31 @@ def test_duration_is_billed_in_whole_milliseconds_and_at_least_one() -> None:
 def test_s3_requests_by_outcome(outcome: Outcome, status: int, lookup: bool, gets: int, puts: int) -> None:
     requests = s3_requests(record(outcome, status), variant_lookup=lookup)
     assert (requests.gets, requests.puts) == (gets, puts)
+
+
+def test_not_modified_costs_what_was_served_underneath_but_no_egress() -> None:
+    model = CostModel(memory_mb=1024, variant_lookup=True)
+    after_hit = RequestRecord(
+        outcome=Outcome.NOT_MODIFIED, status=304, output_bytes=10_000, timings={"s3-variant": 3, "total": 4}
+    )
+    after_miss = RequestRecord(
+        outcome=Outcome.NOT_MODIFIED,
+        status=304,
+        output_bytes=10_000,
+        timings={"s3-variant": 3, "s3-read": 5, "transform": 20, "s3-write": 6, "total": 35},
+    )
+    hit_cost, miss_cost = model.estimate(after_hit), model.estimate(after_miss)
+    assert (hit_cost.s3_get, hit_cost.s3_put, hit_cost.egress) == (pytest.approx(4e-7), 0.0, 0.0)
+    assert (miss_cost.s3_get, miss_cost.s3_put, miss_cost.egress) == (
+        pytest.approx(1.2e-6),
+        pytest.approx(5e-6),
+        0.0,
+    )
+
+
+def test_errors_pay_no_egress() -> None:
+    model = CostModel(memory_mb=1024)
+    assert model.estimate(record(Outcome.ERROR, status=404, total_ms=3, output_bytes=120)).egress == 0.0
 
 
 def test_bad_spec_costs_only_the_invocation() -> None:
