@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from vipsfront import engine
+from vipsfront import __version__
 from vipsfront.config import Settings
 from vipsfront.edge import route
 from vipsfront.errors import VipsfrontError
@@ -132,7 +132,7 @@ def create_app(
 
     @app.api_route("/_vf/health", methods=["GET", "HEAD"])
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "libvips": engine.libvips_version()}
+        return {"status": "ok", "version": __version__}
 
     @app.api_route("/_vf/info/{key:path}", methods=["GET", "HEAD"])
     async def info(key: str, store: StoreDep, settings: SettingsDep) -> JSONResponse:
@@ -157,7 +157,7 @@ def create_app(
         started = time.perf_counter()
         record = RequestRecord()
         try:
-            response = await _image(request, store, settings, record)
+            response = await _image(request, store, settings, record, started)
         except VipsfrontError as error:
             record.status, record.error_code, record.outcome = int(error.status), error.code, Outcome.ERROR
             if error.status >= 500:
@@ -173,7 +173,7 @@ def create_app(
         return response
 
     async def _image(
-        request: Request, store: ImageStore, settings: Settings, record: RequestRecord
+        request: Request, store: ImageStore, settings: Settings, record: RequestRecord, started: float
     ) -> Response:
         routed = route(
             _raw_path(request),
@@ -188,6 +188,7 @@ def create_app(
             origin.serve, routed, record, deadline=_deadline(request, settings.request_budget_s)
         )
         etag = etag_of(served.data)
+        record.timings["total"] = (time.perf_counter() - started) * 1000
         headers = {
             "cache-control": settings.cache_control,
             "etag": etag,

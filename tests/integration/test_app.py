@@ -1,0 +1,287 @@
+"""The origin app through HTTP (FastAPI's test client) on moto's S3: the request path as users see it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import pyvips
+from fastapi.testclient import TestClient
+
+from vipsfront.app import create_app
+from vipsfront.config import Settings
+from vipsfront.engine import Limits
+from vipsfront.policy import Policy, UnsignedPolicy
+from vipsfront.signing import sign
+from vipsfront.spec import Spec
+from vipsfront.storage import S3Store
+from vipsfront.telemetry import Outcome, RequestRecord
+
+ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
+CHROME_ACCEPT = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"
+
+
+def photo(width: int = 1200, height: int = 800) -> bytes:
+    """A photo-like JPEG: a gradient with texture, so it compresses like a photograph."""
+    xy = pyvips.Image.xyz(width, height)
+    base = (xy[0] * 255 / width).bandjoin([xy[1] * 255 / height, (xy[0] + xy[1]) * 127 / (width + height)])
+    noise = pyvips.Image.perlin(width, height, cell_size=32) * 30
+    return (base + noise).cast("uchar").copy(interpretation="srgb").jpegsave_buffer(Q=90)
+
+
+def decode(data: bytes) -> pyvips.Image:
+    return pyvips.Image.new_from_buffer(data, "")
+
+
+class Origin:
+    """The app on moto with its records, so tests can look at S3 and at what was metered."""
+
+    def __init__(self, s3: Any, settings: Settings) -> None:
+        self.s3 = s3
+        self.records: list[RequestRecord] = []
+        self.app = create_app(settings, S3Store(s3, ORIGINALS, VARIANTS), observer=self.records.append)
+        self.client = TestClient(self.app)
+
+    def put(self, key: str, data: bytes, content_type: str = "image/jpeg") -> None:
+        self.s3.put_object(Bucket=ORIGINALS, Key=key, Body=data, ContentType=content_type)
+
+    def variants(self) -> list[str]:
+        listing = self.s3.list_objects_v2(Bucket=VARIANTS)
+        return [item["Key"] for item in listing.get("Contents", [])]
+
+
+@pytest.fixture
+def origin(s3: Any) -> Iterator[Origin]:
+    made = Origin(s3, Settings())
+    made.put("photos/cat.jpg", photo())
+    yield made
+
+
+def test_miss_then_hit(origin: Origin) -> None:
+    first = origin.client.get("/photos/cat.jpg?w=400&fm=webp")
+    assert first.status_code == 200
+    assert first.headers["content-type"] == "image/webp"
+    assert first.headers["x-vipsfront-variant"] == "miss"
+    image = decode(first.content)
+    assert (image.width, image.height) == (400, 267)
+    assert origin.variants() == ["photos/cat.jpg/_vf/w=400,fm=webp"]
+    timing = first.headers["server-timing"]
+    for name in ("s3-read", "transform", "s3-write", "total"):
+        assert f"{name};dur=" in timing
+
+    second = origin.client.get("/photos/cat.jpg?fm=webp&w=400")  # same variant, other order
+    assert second.status_code == 200
+    assert second.headers["x-vipsfront-variant"] == "hit"
+    assert second.content == first.content
+    assert second.headers["etag"] == first.headers["etag"]
+    assert "transform;dur" not in second.headers["server-timing"]
+    assert [r.outcome for r in origin.records] == [Outcome.MISS, Outcome.HIT]
+    assert origin.records[0].output_bytes == len(first.content)
+    assert origin.records[0].input_megapixels == pytest.approx(0.96)
+
+
+def test_canonical_path_form_reaches_the_same_variant(origin: Origin) -> None:
+    query = origin.client.get("/photos/cat.jpg?w=300&h=300&fm=jpg")
+    path = origin.client.get("/photos/cat.jpg/_vf/w=300,h=300,fm=jpeg")
+    assert query.headers["x-vipsfront-variant"] == "miss"
+    assert path.headers["x-vipsfront-variant"] == "hit"
+    assert path.content == query.content
+    assert (decode(path.content).width, decode(path.content).height) == (300, 300)
+
+
+def test_headers_cache_and_etag(origin: Origin) -> None:
+    response = origin.client.get("/photos/cat.jpg?w=200")
+    assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert response.headers["content-type"] == "image/jpeg"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "vary" not in response.headers
+    etag = response.headers["etag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    again = origin.client.get("/photos/cat.jpg?w=200", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+
+
+def test_format_negotiation_varies_on_accept(origin: Origin) -> None:
+    chrome = origin.client.get("/photos/cat.jpg?w=320&fm=auto", headers={"Accept": CHROME_ACCEPT})
+    curl = origin.client.get("/photos/cat.jpg?w=320&fm=auto", headers={"Accept": "*/*"})
+    assert chrome.headers["content-type"] == "image/avif"
+    assert chrome.headers["vary"] == "Accept"
+    assert decode(chrome.content).width == 320
+    assert curl.headers["content-type"] == "image/jpeg"
+    assert curl.headers["vary"] == "Accept"
+    assert sorted(origin.variants()) == [
+        "photos/cat.jpg/_vf/w=320,fm=auto",
+        "photos/cat.jpg/_vf/w=320,fm=auto-avif-webp",
+    ]
+
+
+def test_head_has_headers_and_no_body(origin: Origin) -> None:
+    response = origin.client.head("/photos/cat.jpg?w=100")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert int(response.headers["content-length"]) > 0
+    assert response.headers["content-type"] == "image/jpeg"
+
+
+def test_no_params_returns_the_original_unchanged(origin: Origin) -> None:
+    original = origin.s3.get_object(Bucket=ORIGINALS, Key="photos/cat.jpg")["Body"].read()
+    response = origin.client.get("/photos/cat.jpg")
+    assert response.status_code == 200
+    assert response.content == original
+    assert response.headers["content-type"] == "image/jpeg"
+    assert origin.variants() == ["photos/cat.jpg/_vf/original"]
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(response.content)
+    assert set(body) == {"error", "code", "param"}
+    assert "Traceback" not in response.text
+    return body
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "param"),
+    [
+        ("/photos/cat.jpg?w=0", 400, "w"),
+        ("/photos/cat.jpg?width=10", 400, "width"),
+        ("/photos/cat.jpg?fit=squash&w=1&h=1", 400, "fit"),
+        ("/photos/%2E%2E/etc/passwd?w=10", 400, "key"),
+        ("/photos/cat.jpg/_vf/h=1,w=1", 400, None),
+        ("/photos/missing.jpg?w=10", 404, "key"),
+    ],
+)
+def test_client_errors_are_json_and_store_nothing(origin: Origin, url: str, status: int, param: str | None) -> None:
+    response = origin.client.get(url)
+    assert response.status_code == status
+    assert error_of(response)["param"] == param
+    assert response.headers["cache-control"] == "public, max-age=60"
+    assert origin.variants() == []
+
+
+def test_unsupported_and_undecodable_originals(origin: Origin) -> None:
+    origin.put("notes/readme.jpg", b"this is a text file with an image name\n" * 20)
+    truncated = photo()
+    origin.put("photos/truncated.jpg", truncated[: len(truncated) // 2])
+    assert origin.client.get("/notes/readme.jpg?w=10").status_code == 415
+    assert origin.client.get("/notes/readme.jpg").status_code == 415  # not served even unchanged
+    response = origin.client.get("/photos/truncated.jpg?w=10")
+    assert response.status_code == 422
+    assert error_of(response)["code"] == "undecodable_image"
+    assert origin.variants() == []
+    assert origin.client.get("/photos/cat.jpg?w=10").status_code == 200  # and the next one succeeds
+
+
+def test_too_large_originals(s3: Any) -> None:
+    origin = Origin(s3, Settings(limits=Limits(max_input_bytes=10_000, max_input_pixels=500_000)))
+    origin.put("big-bytes.jpg", photo(600, 400))  # > 10 kB
+    origin.put("big-pixels.png", pyvips.Image.black(1000, 1000).pngsave_buffer())  # tiny file, 1 MP
+    assert origin.client.get("/big-bytes.jpg?w=10").status_code == 413
+    response = origin.client.get("/big-pixels.png?w=10")
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "input_too_large"
+    assert origin.variants() == []
+
+
+def test_large_variants_are_stored_then_redirected(s3: Any) -> None:
+    origin = Origin(s3, Settings(payload_limit=2_000))
+    origin.put("photos/cat.jpg", photo())
+    response = origin.client.get("/photos/cat.jpg?w=600&fm=png", follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"] == "/photos/cat.jpg/_vf/w=600,fm=png"
+    assert response.headers["cache-control"] == "no-store"
+    assert origin.variants() == ["photos/cat.jpg/_vf/w=600,fm=png"]
+    followed = origin.client.get(response.headers["location"])
+    assert followed.status_code == 200
+    assert followed.headers["x-vipsfront-variant"] == "hit"
+    assert decode(followed.content).width == 600
+
+
+def test_signed_mode(s3: Any) -> None:
+    secret = b"0123456789abcdef0123"
+    policy = Policy.create(keys={"k1": secret}, unsigned=UnsignedPolicy(widths=(320,), heights=()))
+    origin = Origin(s3, Settings(policy=policy))
+    origin.put("photos/cat.jpg", photo())
+    assert origin.client.get("/photos/cat.jpg?w=320").status_code == 200
+    refused = origin.client.get("/photos/cat.jpg?w=321")
+    assert refused.status_code == 403
+    assert error_of(refused)["param"] == "s"
+    signature = sign("photos/cat.jpg", Spec(w=321), "k1", secret)
+    assert origin.client.get(f"/photos/cat.jpg?w=321&s={signature}").status_code == 200
+    assert origin.client.get(f"/photos/cat.jpg?w=322&s={signature}").status_code == 403
+    assert origin.client.get("/photos/cat.jpg/_vf/w=321").status_code == 403  # path form checked too
+    assert origin.client.get(f"/photos/cat.jpg/_vf/w=321?s={signature}").status_code == 200
+    assert sorted(origin.variants()) == ["photos/cat.jpg/_vf/w=320", "photos/cat.jpg/_vf/w=321"]
+
+
+def test_trusted_path_form_behind_the_edge(s3: Any) -> None:
+    policy = Policy.create(keys={"k1": b"0123456789abcdef0123"}, unsigned=UnsignedPolicy(widths=()))
+    origin = Origin(s3, Settings(policy=policy, trust_path_form=True, variant_lookup=False))
+    origin.put("photos/cat.jpg", photo())
+    assert origin.client.get("/photos/cat.jpg?w=321").status_code == 403  # query form still checked
+    first = origin.client.get("/photos/cat.jpg/_vf/w=321")
+    second = origin.client.get("/photos/cat.jpg/_vf/w=321")
+    assert first.status_code == second.status_code == 200
+    assert second.headers["x-vipsfront-variant"] == "miss"  # no lookup: CloudFront's S3 origin did it
+
+
+class Unreachable:
+    """A boto3 client whose GETs fail as if S3 went away mid-request (HEAD still answers)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def get_object(self, **kwargs: Any) -> Any:
+        from botocore.exceptions import EndpointConnectionError
+
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+
+def test_storage_faults_are_503_no_store(s3: Any) -> None:
+    s3.put_object(Bucket=ORIGINALS, Key="a.jpg", Body=photo(64, 64))
+    app = create_app(Settings(), S3Store(Unreachable(s3), ORIGINALS, VARIANTS))
+    response = TestClient(app).get("/a.jpg?w=10")
+    assert response.status_code == 503
+    assert response.headers["cache-control"] == "no-store"
+    assert error_of(response)["code"] == "storage_unavailable"
+
+
+def test_unknown_bucket_is_a_gateway_error(s3: Any) -> None:
+    app = create_app(Settings(), S3Store(s3, "no-such-bucket", VARIANTS))
+    response = TestClient(app).get("/a.jpg?w=10")
+    assert response.status_code in (404, 502)
+    assert response.headers["cache-control"] in ("no-store", "public, max-age=60")
+    error_of(response)
+
+
+def test_health_and_info(origin: Origin) -> None:
+    health = origin.client.get("/_vf/health")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    info = origin.client.get("/_vf/info/photos/cat.jpg").json()
+    assert info == {
+        "key": "photos/cat.jpg",
+        "width": 1200,
+        "height": 800,
+        "stored_width": 1200,
+        "stored_height": 800,
+        "format": "jpeg",
+        "bytes": info["bytes"],
+        "alpha": False,
+        "frames": 1,
+        "animated": False,
+        "orientation": 1,
+    }
+    assert origin.client.get("/_vf/info/photos/none.jpg").status_code == 404
+    assert origin.client.get("/_vf/nothing").status_code == 400  # reserved prefix, not a key
+
+
+def test_methods_other_than_get_and_head(origin: Origin) -> None:
+    response = origin.client.post("/photos/cat.jpg?w=10")
+    assert response.status_code == 405
+    error_of(response)
