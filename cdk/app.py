@@ -1,0 +1,15 @@
+"""The CDK app: one vipsfront stack, checked by cdk-nag. Options: ``-c vipsfront:<name>=<value>``."""
+
+import os
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import aws_cdk as cdk  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from vipsfront_cdk import VipsfrontStack  # noqa: E402
+
+app = cdk.App()
+VipsfrontStack(app, app.node.try_get_context("vipsfront:stackName") or "Vipsfront")
+cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+app.synth()

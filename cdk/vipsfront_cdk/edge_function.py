@@ -1,0 +1,217 @@
+"""The viewer-request CloudFront Function and the KeyValueStore that holds its signing keys.
+
+The function's source (``functions/edge/viewer_request.js``) has a line ``var CONFIG = __VIPSFRONT_CONFIG__;``;
+the token is replaced at synth with a JSON object: ``kvsId``, ``presets``, ``unsignedWidths``, ``maxSide``
+and ``signed``. Signing secrets never enter the code: they live in the store as ``key:<kid>`` -> secret.
+
+Where the first key comes from:
+
+- provided (``signing_key="kid:secret"``): the store is created with it, imported from a CDK asset;
+- otherwise generated once, at the first deploy, in AWS: a small custom resource writes a random secret
+  to a private bucket object (and never overwrites it), and the store imports that object when it is
+  created. Later deploys change nothing, so the key does not rotate; a new ``signing_key_id`` makes a
+  new object and a new store, which is how the deployed key is replaced.
+
+Read it back with ``aws cloudfront-keyvaluestore get-key --kvs-arn <arn> --key key:<kid>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from aws_cdk import Annotations, CustomResource, Duration, RemovalPolicy
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from vipsfront_cdk.nag import acknowledge
+
+PLACEHOLDER = "__VIPSFRONT_CONFIG__"
+MAX_CODE_BYTES = 10 * 1024  # CloudFront Functions' code size limit
+KVS_ID_BYTES = 36  # a KeyValueStore id is a UUID
+_KVS_TOKEN = "__VIPSFRONT_KVS_ID__"
+
+# Fails closed: until the real function exists, nothing reaches the origin.
+STUB_CODE = """function handler(event) {
+  return { statusCode: 503, statusDescription: "Service Unavailable",
+           headers: { "cache-control": { value: "no-store" } } };
+}
+"""
+
+# Inline (ZipFile) code, so the cfnresponse module is available and nothing needs bundling.
+GENERATE_KEY_CODE = """
+import json, secrets
+import boto3, cfnresponse
+
+s3 = boto3.client("s3")
+
+
+def handler(event, context):
+    props = event["ResourceProperties"]
+    bucket, key, kid = props["Bucket"], props["Key"], props["KeyId"]
+    physical = "s3://%s/%s" % (bucket, key)
+    try:
+        if event["RequestType"] == "Delete":
+            s3.delete_object(Bucket=bucket, Key=key)
+        else:
+            try:
+                s3.head_object(Bucket=bucket, Key=key)  # never overwrite: the key must not rotate
+            except s3.exceptions.ClientError as error:
+                if error.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+                    raise
+                item = {"key": "key:" + kid, "value": secrets.token_urlsafe(32)}
+                s3.put_object(Bucket=bucket, Key=key, Body=json.dumps({"data": [item]}).encode(),
+                              ContentType="application/json")
+        cfnresponse.send(event, context, cfnresponse.SUCCESS, {"Key": key}, physical)
+    except Exception as error:  # report, or CloudFormation waits an hour
+        print("failed: %r" % (error,))
+        cfnresponse.send(event, context, cfnresponse.FAILED, {}, physical, reason=str(error)[:200])
+"""
+
+
+def render(source: str, kvs_id: str, config: Mapping[str, object]) -> str:
+    """Replace the placeholder in ``source`` with the config object, ``kvsId`` first."""
+    if PLACEHOLDER not in source:
+        raise ValueError(f"the edge function has no {PLACEHOLDER} placeholder")
+    text = json.dumps({"kvsId": _KVS_TOKEN, **config}, separators=(",", ":"))
+    return source.replace(PLACEHOLDER, text.replace(_KVS_TOKEN, kvs_id))
+
+
+class EdgeFunction(Construct):
+    """``function``: the viewer-request function; ``key_value_store``: its signing keys."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code_path: Path,
+        presets: Mapping[str, Mapping[str, str]],
+        unsigned_widths: tuple[int, ...],
+        max_side: int = 8192,
+        signing_key: str | None = None,
+        signing_key_id: str = "k1",
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.key_id = signing_key.partition(":")[0] if signing_key else signing_key_id
+        if signing_key:
+            self.key_value_store = self._build_provided_store(signing_key)
+        else:
+            self.key_value_store = self._build_generated_store(signing_key_id)
+        config = {
+            "presets": presets,
+            "unsignedWidths": list(unsigned_widths),
+            "maxSide": max_side,
+            "signed": True,
+        }
+        self.function = self._build_function(code_path, config)
+
+    def _build_provided_store(self, signing_key: str) -> cloudfront.KeyValueStore:
+        kid, _, secret = signing_key.partition(":")
+        data = json.dumps({"data": [{"key": f"key:{kid}", "value": secret}]})
+        # A store imports its data only when it is created: a new key gets a new store.
+        fingerprint = hashlib.sha256(signing_key.encode()).hexdigest()[:8]
+        return cloudfront.KeyValueStore(
+            self,
+            f"Keys{fingerprint}",
+            comment=f"vipsfront signing keys (provided, kid {kid})",
+            source=cloudfront.ImportSource.from_inline(data),
+        )
+
+    def _build_generated_store(self, kid: str) -> cloudfront.KeyValueStore:
+        bucket = s3.Bucket(
+            self,
+            "KeySource",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        object_key = f"signing-keys/{kid}.json"
+        generator = lambda_.Function(
+            self,
+            "GenerateKey",
+            description="vipsfront: writes a random signing key once, for the KeyValueStore to import",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            handler="index.handler",
+            code=lambda_.Code.from_inline(GENERATE_KEY_CODE),
+            timeout=Duration.seconds(30),
+            log_group=logs.LogGroup(self, "GenerateKeyLogs", retention=logs.RetentionDays.ONE_MONTH),
+        )
+        # Exactly one object, and listing so that a missing object answers 404 rather than 403.
+        generator.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[bucket.arn_for_objects(object_key)],
+            )
+        )
+        generator.add_to_role_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+        secret_object = CustomResource(
+            self,
+            f"Key{kid}",
+            service_token=generator.function_arn,
+            resource_type="Custom::VipsfrontSigningKey",
+            properties={"Bucket": bucket.bucket_name, "Key": object_key, "KeyId": kid},
+        )
+        store = cloudfront.KeyValueStore(
+            self,
+            f"Keys{kid}",
+            comment=f"vipsfront signing keys (generated, kid {kid})",
+            source=cloudfront.ImportSource.from_bucket(bucket, object_key),
+        )
+        store.node.add_dependency(secret_object)
+        self._suppress_generator(bucket, generator)
+        return store
+
+    def _build_function(self, code_path: Path, config: Mapping[str, object]) -> cloudfront.Function:
+        if code_path.is_file():
+            source = code_path.read_text()
+            code = render(source, self.key_value_store.key_value_store_id, config)
+            size = len(render(source, "x" * KVS_ID_BYTES, config).encode())
+            if size > MAX_CODE_BYTES:
+                # An error annotation fails `cdk synth` and `cdk deploy`; CloudFront would refuse it anyway.
+                Annotations.of(self).add_error(
+                    f"{code_path.name} with its config is {size} bytes, over CloudFront Functions' "
+                    f"{MAX_CODE_BYTES}-byte limit"
+                )
+        else:
+            code = STUB_CODE
+            Annotations.of(self).add_warning_v2(
+                "vipsfront:edgeStub",
+                f"{code_path} not found: the viewer-request function answers 503 to everything",
+            )
+        function = cloudfront.Function(
+            self,
+            "ViewerRequest",
+            comment="vipsfront: canonical spec, fm=auto, signatures, URI rewrite",
+            code=cloudfront.FunctionCode.from_inline(code),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            key_value_store=self.key_value_store,
+        )
+        # The store must be ready before the association (first deploys otherwise race).
+        function.node.add_dependency(self.key_value_store)
+        return function
+
+    def _suppress_generator(self, bucket: s3.Bucket, generator: lambda_.Function) -> None:
+        acknowledge(
+            bucket,
+            {
+                "AwsSolutions-S1": "Holds one object, written once by the key generator and read by "
+                "CloudFront when the KeyValueStore is created; nothing else reads it.",
+            },
+        )
+        acknowledge(
+            generator,
+            {
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaBasicExecutionRole]": "Only lets the generator write its own logs.",
+                "AwsSolutions-L1": "Same pinned Python as the transform function; the inline code needs nothing newer.",
+            },
+        )
