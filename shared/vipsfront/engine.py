@@ -306,6 +306,7 @@ class Plan:
     geometry: Geometry
     load_size: tuple[int, int]  # resize target in the EXIF-oriented frame (before ``rot``)
     jpeg_shrink: int
+    load_scale: float  # WebP, SVG, PDF: scale applied by the loader
     bg: tuple[int, int, int, int] | None
 
     @property
@@ -328,9 +329,14 @@ def make_plan(info: ImageInfo, spec: Spec, limits: Limits = Limits()) -> Plan:  
                 f" more than {limits.max_output_side} pixels a side"
             )
     load_size = (geo.resize[1], geo.resize[0]) if turned else geo.resize
-    shrink = 1
+    shrink, scale = 1, 1.0
+    ratio = max(load_size[0] / ow, load_size[1] / oh)
     if info.format == "jpeg":
         shrink = _jpeg_shrink((ow, oh), load_size)
+    elif info.format in ("svg", "pdf"):
+        scale = ratio  # vector: render at the output resolution
+    elif info.format == "webp" and ratio * JPEG_SHRINK_MARGIN <= 0.5:
+        scale = ratio * JPEG_SHRINK_MARGIN
     return Plan(
         spec=spec,
         info=info,
@@ -339,6 +345,7 @@ def make_plan(info: ImageInfo, spec: Spec, limits: Limits = Limits()) -> Plan:  
         geometry=geo,
         load_size=load_size,
         jpeg_shrink=shrink,
+        load_scale=scale,
         bg=_parse_bg(spec.bg),
     )
 
@@ -350,22 +357,22 @@ Step = Callable[[Any, Plan], Any]
 
 
 def load(data: bytes, plan: Plan, operation: str) -> Any:
-    """Decode with shrink-on-load and resize to ``plan.load_size`` (auto-orientation, ICC → sRGB)."""
+    """Decode with shrink-on-load and resize to ``plan.load_size`` (EXIF auto-orientation included).
+
+    The loader is called directly rather than through ``thumbnail_buffer``, which does not pass
+    ``fail_on`` to it (a truncated file would render grey). JPEG decodes at ``1/plan.jpeg_shrink``;
+    WebP, SVG and PDF at ``plan.load_scale``.
+    """
     width, height = plan.load_size
+    options: dict[str, Any] = {"access": "sequential", "fail_on": _FAIL_ON}
     if plan.jpeg_shrink > 1:
-        image = pyvips.Operation.call(
-            operation, data, shrink=plan.jpeg_shrink, access="sequential", fail_on=_FAIL_ON
-        )
-        image = image.thumbnail_image(width, height=height, size="force")
-    else:
-        image = pyvips.Image.thumbnail_buffer(
-            data,
-            width,
-            height=height,
-            size="force",
-            option_string="n=-1" if plan.animated else "",
-            fail_on=_FAIL_ON,
-        )
+        options["shrink"] = plan.jpeg_shrink
+    if plan.load_scale != 1.0:
+        options["scale"] = plan.load_scale
+    if plan.animated:
+        options["n"] = -1
+    image = pyvips.Operation.call(operation, data, **options)
+    image = image.thumbnail_image(width, height=height, size="force")
     if image.width != width or _page_height(image) != height:  # defensive: rounding in libvips
         image = _frames(image, plan, lambda f: f.resize(width / f.width, vscale=height / f.height))
     return image
@@ -395,7 +402,16 @@ def _frames(image: Any, plan: Plan, step: Callable[[Any], Any]) -> Any:
 
 
 def to_srgb(image: Any, plan: Plan) -> Any:
-    """8-bit sRGB (or 8-bit grey): what every encoder and later step expects."""
+    """8-bit sRGB (or 8-bit grey): what every encoder and later step expects.
+
+    An embedded ICC profile is applied (perceptual intent) on the resized image; the variant is
+    then written without a profile, so browsers read it as sRGB. A broken profile is ignored.
+    """
+    if image.get_typeof("icc-profile-data") != 0 and image.interpretation not in ("b-w", "grey16"):
+        try:
+            image = image.icc_transform("srgb", embedded=True, intent="perceptual", depth=8)
+        except pyvips.Error as exc:
+            log.info("embedded ICC profile ignored: %s", exc)
     interpretation = image.interpretation
     if interpretation in ("b-w", "grey16"):
         if interpretation == "grey16" or image.format != "uchar":
