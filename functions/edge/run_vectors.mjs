@@ -1,0 +1,314 @@
+// Runs every case in tests/vectors/*.json through viewer_request.js under node, the way CloudFront would
+// run it: the config placeholder replaced as the CDK construct does, `cloudfront` and `crypto` provided to
+// the file's imports, strict mode. Prints failures and a summary; exits non-zero on any failure.
+//
+//   node functions/edge/run_vectors.mjs
+
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const VECTORS = path.resolve(HERE, '..', '..', 'tests', 'vectors');
+const SOURCE = fs.readFileSync(path.join(HERE, 'viewer_request.js'), 'utf8');
+const TOKEN = '__VIPSFRONT_CONFIG__';
+
+/** A KeyValueStore stub: `key:<kid>` -> secret; `get` rejects for a missing key, like the real one. */
+export function stubStore(entries, { broken = false } = {}) {
+  const data = new Map(Object.entries(entries));
+  return {
+    async get(key) {
+      if (broken) throw new Error('KeyValueStore unavailable');
+      if (!data.has(key)) throw new Error(`Key ${key} not found`);
+      return data.get(key);
+    },
+  };
+}
+
+/**
+ * Load the function as CloudFront would, with `config` in place of the placeholder.
+ * Only the ES module import lines are mapped (to the sandbox's module table); the rest of the file runs
+ * as written. Returns the sandbox's globals (`handler`, `route`, ...) and the ids passed to `cf.kvs()`.
+ */
+export function load(config, { store = stubStore({}), now = Date.now() / 1000 } = {}) {
+  if (SOURCE.split(TOKEN).length !== 2) throw new Error(`${TOKEN} must appear exactly once`);
+  const kvsCalls = [];
+  const modules = {
+    crypto,
+    cloudfront: {
+      kvs: (...args) => {
+        kvsCalls.push(args);
+        return store;
+      },
+    },
+  };
+  const code = SOURCE.replace(TOKEN, () => JSON.stringify(config)).replace(
+    /^import (\w+) from '([\w-]+)';$/gm,
+    "var $1 = require('$2');"
+  );
+  const sandbox = {
+    require(name) {
+      if (!Object.hasOwn(modules, name)) throw new Error(`module '${name}' is not available in CloudFront Functions`);
+      return modules[name];
+    },
+    Date: { now: () => now * 1000 },
+    console,
+  };
+  vm.createContext(sandbox);
+  vm.runInContext(`'use strict';\n${code}`, sandbox, { filename: 'viewer_request.js' });
+  sandbox.kvsCalls = kvsCalls;
+  return sandbox;
+}
+
+/** The query string as CloudFront parses it into `event.request.querystring` (values still encoded). */
+export function cloudfrontQuerystring(query) {
+  const qs = {};
+  for (const piece of query.split('&')) {
+    if (!piece) continue;
+    const i = piece.indexOf('=');
+    const name = i < 0 ? piece : piece.slice(0, i);
+    const value = i < 0 ? '' : piece.slice(i + 1);
+    if (!Object.hasOwn(qs, name)) qs[name] = { value };
+    else {
+      const entry = qs[name];
+      entry.multiValue = entry.multiValue || [{ value: entry.value }];
+      entry.multiValue.push({ value });
+    }
+  }
+  return qs;
+}
+
+/** A viewer-request event; `raw` gives the request a rawQueryString() helper, as CloudFront now does. */
+export function makeEvent(url, accept, { raw = true } = {}) {
+  const q = url.indexOf('?');
+  const uri = q < 0 ? url : url.slice(0, q);
+  const query = q < 0 ? undefined : url.slice(q + 1);
+  const request = {
+    method: 'GET',
+    uri,
+    querystring: cloudfrontQuerystring(query || ''),
+    headers: { host: { value: 'cdn.example.com' } },
+    cookies: {},
+  };
+  if (accept != null) request.headers.accept = { value: accept };
+  if (raw) request.rawQueryString = () => query;
+  return { version: '1.0', context: { eventType: 'viewer-request' }, viewer: { ip: '192.0.2.1' }, request };
+}
+
+/** The function's config for a vector file's config, in the shape the CDK construct renders. */
+export function configFor(vectorConfig, kvsId = '') {
+  const u = vectorConfig.unsigned || {};
+  return {
+    kvsId,
+    presets: vectorConfig.presets,
+    unsigned: {
+      widths: u.widths ?? null,
+      heights: u.heights ?? null,
+      max_side: u.max_side ?? null,
+      presets_only: Boolean(u.presets_only),
+    },
+    signed: Object.keys(vectorConfig.keys).length > 0,
+  };
+}
+
+const storeFor = (keys) => stubStore(Object.fromEntries(Object.entries(keys).map(([k, v]) => [`key:${k}`, v])));
+const plain = (value) => JSON.parse(JSON.stringify(value));
+const show = (value) => JSON.stringify(value);
+
+async function settle(promise) {
+  try {
+    return { ok: plain(await promise) };
+  } catch (error) {
+    if (error && error.status) return { error: { status: error.status, param: error.param } };
+    return { crash: String((error && error.stack) || error) };
+  }
+}
+
+function checkRoute(expect, got) {
+  if (got.crash) return `crashed: ${got.crash}`;
+  if (expect.error) {
+    if (!got.error) return `expected error ${show(expect.error)}, got ${show(got.ok)}`;
+    if (got.error.status !== expect.error.status || got.error.param !== expect.error.param)
+      return `expected error ${show(expect.error)}, got ${show(got.error)}`;
+    return null;
+  }
+  if (got.error) return `expected ${show(expect)}, got error ${show(got.error)}`;
+  return show(got.ok) === show(expect) ? null : `expected ${show(expect)}, got ${show(got.ok)}`;
+}
+
+function checkResponse(expect, out) {
+  if (expect.error) {
+    if (!out || out.statusCode !== expect.error.status) return `expected a ${expect.error.status} response, got ${show(out)}`;
+    const body = JSON.parse(out.body.data);
+    if (body.param !== expect.error.param) return `expected param ${show(expect.error.param)}, got ${show(body.param)}`;
+    return null;
+  }
+  if (!out || out.statusCode !== undefined) return `expected the rewritten request, got ${show(out)}`;
+  if (out.uri !== expect.uri) return `expected uri ${expect.uri}, got ${out.uri}`;
+  if (show(out.querystring) !== '{}') return `querystring not emptied: ${show(out.querystring)}`;
+  return null;
+}
+
+async function runVectors(failures) {
+  let cases = 0;
+  for (const file of fs.readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort()) {
+    const doc = JSON.parse(fs.readFileSync(path.join(VECTORS, file), 'utf8'));
+    const vc = doc.config;
+    const config = configFor(vc);
+    const fn = load(config, { store: storeFor(vc.keys), now: vc.now });
+    const lookup = (kid) => (Object.hasOwn(vc.keys, kid) ? vc.keys[kid] : null);
+    for (const c of doc.cases) {
+      cases += 1;
+      const id = `${path.basename(file, '.json')}: ${c.name}`;
+      const q = c.url.indexOf('?');
+      const uri = q < 0 ? c.url : c.url.slice(0, q);
+      // 1. the pure route, on the raw query as the handler rebuilds it from CloudFront's parsed object
+      const rebuilt = fn.rawQuery({ querystring: cloudfrontQuerystring(q < 0 ? '' : c.url.slice(q + 1)) });
+      const problem = checkRoute(c.expect, await settle(fn.route(uri, rebuilt, c.accept, config, lookup, vc.now)));
+      // 2. the handler end to end (rawQueryString(), KeyValueStore stub, clock)
+      const out = await settle(fn.handler(makeEvent(c.url, c.accept)));
+      const problem2 = out.crash ? `handler crashed: ${out.crash}` : checkResponse(c.expect, out.ok);
+      if (problem || problem2) failures.push(`${id}\n    url: ${c.url}\n    ${problem || problem2}`);
+    }
+  }
+  return cases;
+}
+
+// Handler behaviour beyond the vectors: response shape, pass-through, KeyValueStore wiring, config forms.
+async function runHandlerChecks(failures) {
+  const presets = { thumb: { w: '200', h: '200', fm: 'webp', q: '70' } };
+  const keys = { k1: 'k1secret-0123456789abcdef' };
+  const signedConfig = {
+    kvsId: 'a1b2c3d4-0000-4000-8000-000000000001',
+    presets,
+    unsigned: { widths: [320, 640, 1280], heights: [], max_side: null, presets_only: false },
+    signed: true,
+  };
+  const now = 1790000000;
+  const checks = [];
+  const check = (name, fn) => checks.push([name, fn]);
+  const sig = (fn, message) => 'k1.' + crypto.createHmac('sha256', keys.k1).update(message).digest('base64url');
+
+  check('rewrites the uri, empties the query, keeps the rest of the request', async () => {
+    const fn = load(signedConfig, { store: storeFor(keys), now });
+    const event = makeEvent('/photos/cat.jpg?w=640&fm=auto', 'image/webp,*/*');
+    const out = await fn.handler(event);
+    assert(out === event.request, 'returns the request object');
+    eq(out.uri, '/photos/cat.jpg/_vf/w=640,fm=auto-webp');
+    eq(show(out.querystring), '{}');
+    eq(out.method, 'GET');
+    eq(out.headers.host.value, 'cdn.example.com');
+  });
+  check('error response shape', async () => {
+    const fn = load(signedConfig, { store: storeFor(keys), now });
+    const out = await fn.handler(makeEvent('/photos/cat.jpg?w=abc'));
+    eq(out.statusCode, 400);
+    eq(out.statusDescription, 'Bad Request');
+    eq(out.headers['content-type'].value, 'application/json');
+    eq(out.headers['cache-control'].value, 'public, max-age=60');
+    eq(out.body.encoding, 'text');
+    eq(out.body.data, show({ error: 'w must be a whole number from 1 to 8192', code: 'invalid_spec', param: 'w' }));
+    const key = await fn.handler(makeEvent('/photos//cat.jpg'));
+    eq(JSON.parse(key.body.data).code, 'invalid_key');
+    const denied = await fn.handler(makeEvent('/photos/cat.jpg?w=641'));
+    eq(denied.statusCode, 403);
+    eq(denied.statusDescription, 'Forbidden');
+    eq(denied.body.data, show({ error: 'this transform needs a signed URL', code: 'forbidden', param: 's' }));
+  });
+  check('reserved /_vf/ paths pass through unchanged', async () => {
+    const fn = load(signedConfig, { store: storeFor(keys), now });
+    for (const url of ['/_vf/health', '/_vf/info/photos/cat.jpg?x=1', '/_vf/demo']) {
+      const event = makeEvent(url);
+      const before = show(event.request);
+      const out = await fn.handler(event);
+      eq(show(out), before);
+    }
+  });
+  check('signing keys come from the KeyValueStore as key:<kid>, with the configured id', async () => {
+    const fn = load(signedConfig, { store: storeFor(keys), now });
+    const s = sig(fn, '/photos/caf%C3%A9.jpg?w=641,h=100');
+    const out = await fn.handler(makeEvent(`/photos/caf%C3%A9.jpg?h=100&w=641&s=${s}`));
+    eq(out.uri, '/photos/caf%C3%A9.jpg/_vf/w=641,h=100');
+    eq(show(fn.kvsCalls), show([[signedConfig.kvsId]]));
+  });
+  check('without a kvsId the associated store is used (cf.kvs())', async () => {
+    const fn = load({ ...signedConfig, kvsId: '' }, { store: storeFor(keys), now });
+    const out = await fn.handler(makeEvent(`/a.jpg?w=641&s=${sig(fn, '/a.jpg?w=641')}`));
+    eq(out.uri, '/a.jpg/_vf/w=641');
+    eq(show(fn.kvsCalls), '[[]]');
+  });
+  check('an unreachable KeyValueStore fails closed (403)', async () => {
+    const fn = load(signedConfig, { store: stubStore({}, { broken: true }), now });
+    const out = await fn.handler(makeEvent(`/a.jpg?w=641&s=${sig(fn, '/a.jpg?w=641')}`));
+    eq(out.statusCode, 403);
+    eq(JSON.parse(out.body.data).param, 's');
+  });
+  check('unsigned mode never reads the KeyValueStore', async () => {
+    const fn = load({ ...signedConfig, signed: false }, { store: stubStore({}, { broken: true }), now });
+    const out = await fn.handler(makeEvent('/a.jpg?w=641&h=5&s=k1.' + 'A'.repeat(43)));
+    eq(out.uri, '/a.jpg/_vf/w=641,h=5');
+    eq(fn.kvsCalls.length, 0);
+  });
+  check('expiry uses the clock', async () => {
+    const message = '/a.jpg?w=641&exp=1790000100';
+    const early = load(signedConfig, { store: storeFor(keys), now: 1790000000 });
+    const url = `/a.jpg?w=641&exp=1790000100&s=${sig(early, message)}`;
+    eq((await early.handler(makeEvent(url))).uri, '/a.jpg/_vf/w=641');
+    const late = load(signedConfig, { store: storeFor(keys), now: 1790000101 });
+    eq(JSON.parse((await late.handler(makeEvent(url))).body.data).param, 'exp');
+  });
+  check('without rawQueryString() (or empty, as in the console) the parsed querystring is used', async () => {
+    const fn = load(signedConfig, { store: storeFor(keys), now });
+    const event = makeEvent('/a.jpg?w=640&fm=jpg', null, { raw: false });
+    eq((await fn.handler(event)).uri, '/a.jpg/_vf/w=640,fm=jpeg');
+    const dup = makeEvent('/a.jpg?w=640&w=320', null);
+    dup.request.rawQueryString = () => '';
+    eq(JSON.parse((await fn.handler(dup)).body.data).param, 'w');
+  });
+  check('Accept is read from the accept header only', async () => {
+    const fn = load(signedConfig, { store: storeFor(keys), now });
+    eq((await fn.handler(makeEvent('/a.jpg?w=640&fm=auto', 'image/avif,image/webp'))).uri, '/a.jpg/_vf/w=640,fm=auto-avif-webp');
+    eq((await fn.handler(makeEvent('/a.jpg?w=640&fm=auto'))).uri, '/a.jpg/_vf/w=640,fm=auto');
+  });
+  check('flat config form (unsignedWidths, maxSide): breakpoint widths and presets only', async () => {
+    const flat = { kvsId: '', presets, unsignedWidths: [320, 640], maxSide: 8192, signed: true };
+    const fn = load(flat, { store: storeFor(keys), now });
+    eq((await fn.handler(makeEvent('/a.jpg?w=640'))).uri, '/a.jpg/_vf/w=640');
+    eq((await fn.handler(makeEvent('/a.jpg?p=thumb'))).uri, '/a.jpg/_vf/w=200,h=200,fm=webp,q=70');
+    eq((await fn.handler(makeEvent('/a.jpg?w=641'))).statusCode, 403);
+    eq((await fn.handler(makeEvent('/a.jpg?w=640&h=480'))).statusCode, 403);
+  });
+  check('the rendered function stays under 10 KB with a realistic config', async () => {
+    const size = Buffer.byteLength(SOURCE.replace(TOKEN, () => JSON.stringify(signedConfig)));
+    assert(size < 10240, `${size} bytes`);
+  });
+
+  for (const [name, fn] of checks) {
+    try {
+      await fn();
+    } catch (error) {
+      failures.push(`handler: ${name}\n    ${error.message}`);
+    }
+  }
+  return checks.length;
+}
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+function eq(got, want) {
+  if (got !== want) throw new Error(`expected ${show(want)}, got ${show(got)}`);
+}
+
+async function main() {
+  const failures = [];
+  const cases = await runVectors(failures);
+  const checks = await runHandlerChecks(failures);
+  for (const failure of failures) console.log(`FAIL ${failure}`);
+  console.log(`vectors: ${cases} cases; handler: ${checks} checks; ${failures.length} failed`);
+  process.exitCode = failures.length ? 1 : 0;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
