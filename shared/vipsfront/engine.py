@@ -193,9 +193,7 @@ def _probe(data: bytes, limits: Limits) -> tuple[ImageInfo, str]:
         orientation = 1
     animated = fmt in _ANIMATED_FORMATS and pages > 1
     if width * height > limits.max_input_pixels:
-        raise InputTooLargeError(
-            f"input is {width}x{height} pixels, more than {limits.max_input_pixels} per frame"
-        )
+        raise InputTooLargeError(f"input is {width}x{height} pixels, more than {limits.max_input_pixels} per frame")
     if animated and pages > limits.max_frames:
         raise InputTooLargeError(f"animation has {pages} frames, more than {limits.max_frames}")
     swapped = orientation >= 5
@@ -515,9 +513,7 @@ def pad(image: Any, plan: Plan) -> Any:
         colour.append(a)
     gx, gy = _GRAVITY.get(plan.spec.pos, (0.5, 0.5))
     left, top = _offset(cw - width, gx), _offset(ch - height, gy)
-    return _frames(
-        image, plan, lambda f: f.embed(left, top, cw, ch, extend="background", background=colour)
-    )
+    return _frames(image, plan, lambda f: f.embed(left, top, cw, ch, extend="background", background=colour))
 
 
 def blur(image: Any, plan: Plan) -> Any:

@@ -397,8 +397,7 @@ def test_metadata_stripped(fm: Fm) -> None:
 
 @pytest.mark.parametrize(
     ("fm", "loader"),
-    [(Fm.JPEG, "jpegload"), (Fm.PNG, "pngload"), (Fm.WEBP, "webpload"), (Fm.AVIF, "heifload"),
-     (Fm.GIF, "gifload")],
+    [(Fm.JPEG, "jpegload"), (Fm.PNG, "pngload"), (Fm.WEBP, "webpload"), (Fm.AVIF, "heifload"), (Fm.GIF, "gifload")],
 )
 def test_each_encoder(photo_400x300: bytes, fm: Fm, loader: str) -> None:
     result = transform(photo_400x300, Spec(w=100, fm=fm))
@@ -528,8 +527,15 @@ def test_corrupt_header_is_undecodable() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"\x00" * 100, bytes(range(256)) * 4, b"GIF89a", b"hello world\n", b"1 2 3\n4 5 6\n",
-     b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"],
+    [
+        b"",
+        b"\x00" * 100,
+        bytes(range(256)) * 4,
+        b"GIF89a",
+        b"hello world\n",
+        b"1 2 3\n4 5 6\n",
+        b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n",
+    ],
 )
 def test_unsupported_bytes(data: bytes) -> None:
     with pytest.raises((UnsupportedInputError, UndecodableImageError)) as caught:
@@ -538,7 +544,9 @@ def test_unsupported_bytes(data: bytes) -> None:
         assert isinstance(caught.value, UnsupportedInputError)
 
 
-SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="100" height="50"><rect width="100" height="50" fill="red"/></svg>'
+SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="100" height="50"><rect width="100" height="50" fill="red"/></svg>'
+)
 
 
 def test_svg_refused_by_default_and_allowed_when_enabled() -> None:
@@ -558,7 +566,9 @@ def test_deadline_in_the_past(photo_400x300: bytes) -> None:
 
 
 def test_deadline_kills_a_running_encode() -> None:
-    big = bytes(pyvips.Image.gaussnoise(2000, 2000).cast("uchar").copy(interpretation="b-w").pngsave_buffer(compression=1))
+    big = bytes(
+        pyvips.Image.gaussnoise(2000, 2000).cast("uchar").copy(interpretation="b-w").pngsave_buffer(compression=1)
+    )
     # 1 ms budget: the first libvips progress tick after it kills the pipeline
     with pytest.raises(DeadlineExceededError):
         transform(big, Spec(w=1990, fm=Fm.AVIF, blur=5), deadline=time.monotonic() + 0.001)
@@ -568,8 +578,16 @@ def test_deadline_kills_a_running_encode() -> None:
 def test_probe_fields() -> None:
     info = probe(bytes(solid(30, 20, (1, 2, 3, 4)).webpsave_buffer()))
     assert info == engine.ImageInfo(
-        width=30, height=20, oriented_width=30, oriented_height=20, format="webp", alpha=True,
-        pages=1, orientation=1, bytes=info.bytes, animated=False,
+        width=30,
+        height=20,
+        oriented_width=30,
+        oriented_height=20,
+        format="webp",
+        alpha=True,
+        pages=1,
+        orientation=1,
+        bytes=info.bytes,
+        animated=False,
     )
     assert info.bytes > 0
 
