@@ -8,6 +8,7 @@ both buckets, uploads sample originals (or ``--seed DIR``) and serves the origin
 from __future__ import annotations
 
 import argparse
+import logging
 import mimetypes
 import os
 import socket
@@ -36,9 +37,7 @@ def uses_real_s3(env: Mapping[str, str]) -> bool:
     if env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"):
         return True
     has_credentials = bool(env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_PROFILE"))
-    return has_credentials and bool(
-        env.get("VIPSFRONT_ORIGINALS_BUCKET") and env.get("VIPSFRONT_VARIANTS_BUCKET")
-    )
+    return has_credentials and bool(env.get("VIPSFRONT_ORIGINALS_BUCKET") and env.get("VIPSFRONT_VARIANTS_BUCKET"))
 
 
 def seed_files(directory: Path) -> dict[str, bytes]:
@@ -77,6 +76,8 @@ def serve(args: argparse.Namespace) -> int:
     env = os.environ
     if not uses_real_s3(env):
         from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
 
         for name, value in LOCAL_CREDENTIALS.items():
             env.setdefault(name, value)

@@ -16,6 +16,8 @@ from vipsfront.policy import Policy, UnsignedPolicy
 from vipsfront.signing import parse_keys
 from vipsfront.spec import MAX_SIDE, check_presets
 
+DEFAULT_ORIGINALS_BUCKET = "vipsfront-originals"
+DEFAULT_VARIANTS_BUCKET = "vipsfront-variants"
 DEFAULT_CACHE_CONTROL = "public, max-age=31536000, immutable"
 DEFAULT_ERROR_CACHE_CONTROL = "public, max-age=60"
 
@@ -26,8 +28,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    originals_bucket: str = "vipsfront-originals"
-    variants_bucket: str = "vipsfront-variants"
+    originals_bucket: str = DEFAULT_ORIGINALS_BUCKET
+    variants_bucket: str = DEFAULT_VARIANTS_BUCKET
     policy: Policy = field(default_factory=Policy.create)
     limits: Limits = field(default_factory=Limits)
     variant_lookup: bool = True  # off behind CloudFront's S3-first origin group, which already looked
@@ -93,9 +95,7 @@ class Settings:
         unsigned = UnsignedPolicy(
             widths=ints("UNSIGNED_WIDTHS"),
             heights=ints("UNSIGNED_HEIGHTS"),
-            max_side=int(env["VIPSFRONT_UNSIGNED_MAX_SIDE"])
-            if env.get("VIPSFRONT_UNSIGNED_MAX_SIDE")
-            else None,
+            max_side=int(env["VIPSFRONT_UNSIGNED_MAX_SIDE"]) if env.get("VIPSFRONT_UNSIGNED_MAX_SIDE") else None,
             presets_only=flag("UNSIGNED_PRESETS_ONLY", False),
         )
         limits = Limits(
@@ -107,8 +107,8 @@ class Settings:
             allow_pdf=flag("ALLOW_PDF", False),
         )
         return cls(
-            originals_bucket=get("ORIGINALS_BUCKET", cls.originals_bucket),
-            variants_bucket=get("VARIANTS_BUCKET", cls.variants_bucket),
+            originals_bucket=get("ORIGINALS_BUCKET", DEFAULT_ORIGINALS_BUCKET),
+            variants_bucket=get("VARIANTS_BUCKET", DEFAULT_VARIANTS_BUCKET),
             policy=Policy.create(keys, unsigned, presets),
             limits=limits,
             variant_lookup=flag("VARIANT_LOOKUP", True),

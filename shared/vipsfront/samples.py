@@ -16,7 +16,7 @@ def _landscape(width: int, height: int) -> pyvips.Image:
     sky = (y * [-120, -60, 40] + [120, 170, 235]).cast("uchar")
     ground = (y * [40, 30, -10] + [60, 110, 40]).cast("uchar")
     image = (y > 0.62).ifthenelse(ground, sky)
-    texture = pyvips.Image.perlin(width, height, cell_size=max(8, width // 24)) * 40
+    texture = pyvips.Image.perlin(width, height, cell_size=max(8, width // 24), seed=7) * 40
     image = (image + texture.bandjoin([texture, texture])).cast("uchar")
     sun = pyvips.Image.black(width, height).draw_circle(
         [255], width * 7 // 10, height // 4, max(4, height // 9), fill=True
@@ -39,9 +39,7 @@ def generate() -> dict[str, bytes]:
         .bandjoin(pyvips.Image.black(900, 900).draw_circle([255], 450, 450, 420, fill=True))
         .copy(interpretation="srgb")
     )
-    frames = [
-        _landscape(320, 200).draw_circle([255, 60, 60], 20 + i * 28, 150, 18, fill=True) for i in range(10)
-    ]
+    frames = [_landscape(320, 200).draw_circle([255, 60, 60], 20 + i * 28, 150, 18, fill=True) for i in range(10)]
     animation = pyvips.Image.arrayjoin(frames, across=1).copy()
     animation.set_type(pyvips.GValue.gint_type, "page-height", 200)
     animation.set_type(pyvips.GValue.array_int_type, "delay", [80] * len(frames))

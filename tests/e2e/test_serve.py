@@ -1,0 +1,135 @@
+"""``vipsfront serve`` as a user runs it: a subprocess on a free port, fetched over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import pyvips
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fetch(url: str, accept: str = "*/*") -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers={"Accept": accept})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+def start(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vipsfront.cli", "serve", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"vipsfront serve exited early:\n{process.stdout.read() if process.stdout else ''}")
+        try:
+            if fetch(f"{base}/_vf/health")[0] == 200:
+                return process, base
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError("vipsfront serve did not answer within 60 s")
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)  # Ctrl-C
+    try:
+        out, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError("vipsfront serve did not stop on Ctrl-C") from None
+    return out
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIPSFRONT_"))}
+    return env
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    seed = tmp_path_factory.mktemp("seed")
+    (seed / "photos").mkdir()
+    photo = pyvips.Image.xyz(1600, 900)[0].cast("uchar").bandjoin([128, 64]).copy(interpretation="srgb")
+    (seed / "photos" / "wide.jpg").write_bytes(photo.jpegsave_buffer())
+    (seed / "logo.png").write_bytes(pyvips.Image.black(64, 64).bandjoin(255).pngsave_buffer())
+    process, base = start(["--seed", str(seed)], clean_env())
+    try:
+        yield base
+    finally:
+        output = stop(process)
+        assert "Traceback" not in output, output
+
+
+def test_seeded_images_are_served(seeded: str) -> None:
+    status, headers, body = fetch(f"{seeded}/photos/wide.jpg?w=400&fm=webp")
+    assert status == 200
+    assert headers["content-type"] == "image/webp"
+    image = pyvips.Image.new_from_buffer(body, "")
+    assert (image.width, image.height) == (400, 225)
+
+    status, headers, _ = fetch(f"{seeded}/photos/wide.jpg?fm=webp&w=400")
+    assert headers["x-vipsfront-variant"] == "hit"
+
+    status, headers, body = fetch(f"{seeded}/logo.png?w=32&fm=auto", accept="image/avif,image/webp")
+    assert status == 200 and headers["content-type"] == "image/avif"
+    assert pyvips.Image.new_from_buffer(body, "").width == 32
+
+
+def test_errors_over_http(seeded: str) -> None:
+    status, headers, body = fetch(f"{seeded}/photos/wide.jpg?w=99999")
+    assert status == 400
+    assert headers["content-type"] == "application/json"
+    assert b'"param":"w"' in body
+    assert fetch(f"{seeded}/photos/none.jpg?w=10")[0] == 404
+
+
+def test_default_serve_prints_working_urls() -> None:
+    process, base = start([], clean_env())
+    try:
+        status, headers, body = fetch(f"{base}/samples/landscape.jpg?w=400&fm=webp")
+        assert status == 200 and headers["content-type"] == "image/webp"
+        assert pyvips.Image.new_from_buffer(body, "").width == 400
+    finally:
+        output = stop(process)
+    assert "embedded S3 (moto)" in output
+    assert f"{base}/samples/landscape.jpg?w=400&fm=webp" in output
+
+
+def test_bad_seed_is_a_clear_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "vipsfront.cli", "serve", "--seed", str(tmp_path / "missing")],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "is not a directory" in result.stderr
+    assert "Traceback" not in result.stderr
