@@ -1,0 +1,103 @@
+"""The engine on the team corpus (``../shared/corpus`` beside the project): real photos and large files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import pyvips
+
+from vipsfront.engine import probe, transform
+from vipsfront.spec import Fit, Fm, Format, Spec
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+
+pytestmark = [
+    pytest.mark.corpus,
+    pytest.mark.skipif(not CORPUS.is_dir(), reason=f"team corpus not found at {CORPUS}"),
+]
+
+PHOTOS = sorted((CORPUS / "photos").glob("*.jpg")) if CORPUS.is_dir() else []
+LARGE = sorted((CORPUS / "large").glob("*")) if CORPUS.is_dir() else []
+
+
+def decode(data: bytes) -> pyvips.Image:
+    return pyvips.Image.new_from_buffer(data, "")
+
+
+@pytest.mark.parametrize("path", PHOTOS, ids=lambda p: p.name)
+def test_photos_to_400_wide(path: Path) -> None:
+    data = path.read_bytes()
+    info = probe(data)
+    assert (info.width, info.height, info.format) == (2560, 1600, "jpeg")
+    for fm in (Fm.JPEG, Fm.WEBP):
+        result = transform(data, Spec(w=400, q=80, fm=fm))
+        out = decode(result.data)
+        assert (out.width, out.height) == (400, 250)
+        assert result.format == Format(fm.value)
+        assert out.get_typeof("exif-data") == 0 and out.get_typeof("icc-profile-data") == 0
+        assert 2_000 < len(result.data) < 120_000
+
+
+@pytest.mark.parametrize("path", LARGE, ids=lambda p: p.name)
+def test_large_files(path: Path) -> None:
+    data = path.read_bytes()
+    info = probe(data)
+    assert info.width * info.height >= 8_000_000
+    result = transform(data, Spec(w=800, h=600, fit=Fit.COVER, fm=Fm.WEBP))
+    out = decode(result.data)
+    assert (out.width, out.height) == (800, 600)
+
+
+def test_rgba_png_keeps_or_flattens_alpha() -> None:
+    data = (CORPUS / "large" / "calla-rgba-3700x2400.png").read_bytes()
+    info = probe(data)
+    assert info.alpha and (info.width, info.height) == (3700, 2400)
+    png = decode(transform(data, Spec(w=370)).data)
+    assert png.bands == 4 and (png.width, png.height) == (370, 240)
+    assert png[3].min() == 255  # its alpha band is opaque throughout, and stays so
+    jpeg = decode(transform(data, Spec(w=370, fm=Fm.JPEG)).data)
+    assert jpeg.bands == 3
+
+
+def test_greyscale_photo() -> None:
+    data = (CORPUS / "photos" / "grey.jpg").read_bytes()
+    for fm in (Fm.JPEG, Fm.WEBP, Fm.AVIF, Fm.PNG):
+        out = decode(transform(data, Spec(w=300, fm=fm)).data)
+        assert (out.width, out.height) == (300, 188)
+
+
+def _ssim(a: object, b: object) -> float:
+    """Mean SSIM of two equal-size luma arrays (gaussian window, sigma 1.5)."""
+    np = pytest.importorskip("numpy")
+
+    def blur(x: object) -> object:
+        radius = 5
+        k = np.exp(-(np.arange(-radius, radius + 1) ** 2) / (2 * 1.5**2))
+        k /= k.sum()
+        x = np.apply_along_axis(lambda v: np.convolve(v, k, "valid"), 0, x)
+        return np.apply_along_axis(lambda v: np.convolve(v, k, "valid"), 1, x)
+
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    ma, mb = blur(a), blur(b)
+    saa, sbb, sab = blur(a * a) - ma**2, blur(b * b) - mb**2, blur(a * b) - ma * mb
+    return float(np.mean(((2 * ma * mb + c1) * (2 * sab + c2)) / ((ma**2 + mb**2 + c1) * (saa + sbb + c2))))
+
+
+def _luma(image: pyvips.Image) -> object:
+    np = pytest.importorskip("numpy")
+    grey = image.colourspace("b-w")[0]
+    return np.ndarray(buffer=grey.write_to_memory(), dtype=np.uint8, shape=[grey.height, grey.width]).astype(float)
+
+
+@pytest.mark.parametrize("path", PHOTOS[:3], ids=lambda p: p.name)
+def test_fast_shrink_on_load_keeps_quality(path: Path) -> None:
+    """The 1/4 JPEG decode the engine picks for 400 px stays close to a full-resolution resize."""
+    data = path.read_bytes()
+    out = decode(transform(data, Spec(w=400, fm=Fm.PNG)).data)  # lossless, so only the resize shows
+    reference = pyvips.Image.new_from_buffer(data, "").resize(400 / 2560, kernel="lanczos3")
+    reference = (
+        reference.icc_transform("srgb", embedded=True) if reference.get_typeof("icc-profile-data") else reference
+    )
+    assert (out.width, out.height) == (reference.width, reference.height)
+    assert _ssim(_luma(out), _luma(reference)) > 0.985
