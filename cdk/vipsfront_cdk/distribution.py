@@ -54,6 +54,8 @@ class Distribution(Construct):
         origin_shield_region: str | None,
     ) -> origins.OriginGroup:
         shield = {"origin_shield_region": origin_shield_region} if origin_shield_region else {}
+        # with_origin_access_control also grants cloudfront.amazonaws.com, for this distribution only, both
+        # lambda:InvokeFunctionUrl and lambda:InvokeFunction (InvokedViaFunctionUrl), as newer URLs need.
         stored = origins.S3BucketOrigin.with_origin_access_control(variants, **shield)
         transform = origins.FunctionUrlOrigin.with_origin_access_control(
             function_url,

@@ -74,7 +74,6 @@ class VipsfrontStack(Stack):
             cors_origins=s.cors_origins,
             error_ttl_seconds=s.error_ttl_seconds,
         )
-        self.transform.allow_cloudfront(self.cdn.distribution.distribution_arn)
         self.dashboard = Dashboard(
             self, "Dashboard", function=self.transform.function, errors_threshold=s.errors_alarm_threshold
         )

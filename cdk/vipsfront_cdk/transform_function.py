@@ -20,7 +20,6 @@ from aws_cdk import (
     ILocalBundling,
     Stack,
 )
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -189,23 +188,6 @@ class TransformFunction(Construct):
         originals.grant_read(self.function)
         variants.grant_read(self.function)
         variants.grant_put(self.function)
-
-    def allow_cloudfront(self, distribution_arn: str) -> None:
-        """Let one distribution, and nothing else, invoke the URL (both permissions newer URLs need)."""
-        principal = iam.ServicePrincipal("cloudfront.amazonaws.com")
-        self.function.add_permission(
-            "CloudFrontInvokeUrl",
-            principal=principal,
-            action="lambda:InvokeFunctionUrl",
-            function_url_auth_type=lambda_.FunctionUrlAuthType.AWS_IAM,
-            source_arn=distribution_arn,
-        )
-        self.function.add_permission(
-            "CloudFrontInvoke",
-            principal=principal,
-            action="lambda:InvokeFunction",
-            source_arn=distribution_arn,
-        )
 
     def _suppress(self, originals: s3.IBucket, variants: s3.IBucket) -> None:
         objects = "Object-level grants: the function reads any original and reads/writes any variant key."
