@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote, unquote_plus
 
 from vipsfront.errors import InvalidKeyError, InvalidSpecError
@@ -256,7 +256,7 @@ def _format_value(value: object) -> str:
     return str(value)
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[str], Any]] = {
     "w": lambda raw: _int("w", raw, 1, MAX_SIDE),
     "h": lambda raw: _int("h", raw, 1, MAX_SIDE),
     "dpr": lambda raw: _dec("dpr", raw, 1, 4),
@@ -287,7 +287,7 @@ def build(params: Mapping[str, str]) -> Spec:
     for name in params:
         if name not in SPEC_PARAMS:
             raise InvalidSpecError(f"unknown parameter {name!r}", param=name)
-    values = {name: _PARSERS[name](raw) for name, raw in params.items()}
+    values: dict[str, Any] = {name: _PARSERS[name](raw) for name, raw in params.items()}
 
     dpr = values.pop("dpr", 1.0)
     w, h = values.get("w"), values.get("h")
