@@ -92,7 +92,9 @@ def fingerprint(arch: str, *, deps: bool = True, root: Path = ROOT, python_versi
 
 def _pip(*args: str) -> None:
     cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", *args]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stdout[-4000:]}{result.stderr[-4000:]}")
 
 
 def install_dependencies(out: Path, arch: str, reqs: list[str], python_version: str = PYTHON_VERSION) -> None:
@@ -103,7 +105,7 @@ def install_dependencies(out: Path, arch: str, reqs: list[str], python_version: 
                 _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", wheels, bare)
         platforms = [arg for platform in PLATFORMS[arch] for arg in ("--platform", platform)]
         _pip(
-            "install", "--quiet", "--no-compile", "--upgrade", "--target", str(out),
+            "install", "--quiet", "--no-compile", "--no-warn-conflicts", "--upgrade", "--target", str(out),
             *platforms, "--only-binary=:all:", "--python-version", python_version,
             "--implementation", "cp", "--find-links", wheels, *reqs,
         )  # fmt: skip

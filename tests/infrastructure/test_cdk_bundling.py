@@ -1,0 +1,59 @@
+"""The real asset: CDK local bundling runs pip for the Lambda's platform (needs PyPI; about 10-30 s)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "cdk"))
+
+aws_cdk = pytest.importorskip("aws_cdk")
+
+from vipsfront_cdk import Settings, VipsfrontStack  # noqa: E402
+from vipsfront_cdk.transform_function import load_builder  # noqa: E402
+
+AARCH64 = 0xB7
+build = load_builder()
+
+
+def asset_folder(outdir: Path) -> Path:
+    """The staged folder of the transform function's code asset (the one with pyvips in it)."""
+    folders = [p for p in outdir.glob("asset.*") if (p / "pyvips").is_dir()]
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
+def test_local_bundling_builds_libvips_for_arm64(tmp_path: Path) -> None:
+    outdir = tmp_path / "cdk.out"
+    app = aws_cdk.App(outdir=str(outdir))
+    VipsfrontStack(app, "Vipsfront", settings=Settings(arch="arm64"))
+    app.synth()
+    folder = asset_folder(outdir)
+
+    libs = build.libvips_files(folder)
+    assert libs, "no libvips*.so* in the asset"
+    for lib in libs:
+        header = lib.read_bytes()[:20]
+        assert header[:4] == b"\x7fELF"
+        assert int.from_bytes(header[18:20], "little") == AARCH64, lib
+    assert (folder / "handler.py").is_file() or not (ROOT / "functions/transform/handler.py").exists()
+    assert (folder / "vipsfront" / "spec.py").is_file()
+    for package in ("pyvips", "fastapi", "mangum", "aws_lambda_powertools", "pydantic_core", "starlette"):
+        assert (folder / package).is_dir(), package
+    assert not (folder / "boto3").exists() and not (folder / "botocore").exists()
+    assert not list(folder.rglob("__pycache__"))
+    assert build.folder_size(folder) < build.MAX_UNZIPPED_BYTES
+    assert next(folder.glob("pydantic_core/_pydantic_core.cpython-312-aarch64-linux-gnu.so"), None)
+
+
+def test_requirements_come_from_pyproject_without_local_only_packages() -> None:
+    reqs = build.requirements()
+    names = {build._name(r) for r in reqs}
+    assert {"pyvips", "fastapi", "mangum", "aws-lambda-powertools", "aws-xray-sdk"} <= names
+    assert not names & {"boto3", "moto", "uvicorn"}
