@@ -1,0 +1,281 @@
+"""The CloudFront Function (functions/edge/viewer_request.js) under node.
+
+It must pass every case in tests/vectors/*.json, as the Python route does, and stay within CloudFront
+Functions' 10 KB code limit with its config. A seeded corpus of generated requests, whose expectations
+the Python route computes here, checks the two implementations against each other beyond the vectors.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from vipsfront.edge import route
+from vipsfront.errors import VipsfrontError
+from vipsfront.policy import Policy, UnsignedPolicy
+from vipsfront.signing import sign
+from vipsfront.spec import Spec, parse_query
+
+ROOT = Path(__file__).resolve().parents[2]
+EDGE = ROOT / "functions" / "edge"
+SOURCE = EDGE / "viewer_request.js"
+RUNNER = EDGE / "run_vectors.mjs"
+VECTORS = ROOT / "tests" / "vectors"
+TOKEN = "__VIPSFRONT_CONFIG__"
+MAX_CODE_BYTES = 10 * 1024
+KVS_ID = "x" * 36  # a KeyValueStore id is a UUID
+
+NODE = shutil.which("node")
+needs_node = pytest.mark.skipif(NODE is None, reason="node is not on PATH: the edge function cannot run")
+
+
+def run_node(*args: str) -> subprocess.CompletedProcess[str]:
+    assert NODE is not None
+    return subprocess.run(
+        [NODE, str(RUNNER), *args], capture_output=True, text=True, timeout=120, cwd=ROOT, check=False
+    )
+
+
+def vector_docs() -> list[dict[str, Any]]:
+    return [json.loads(path.read_text()) for path in sorted(VECTORS.glob("*.json"))]
+
+
+def summary(output: str) -> tuple[int, int, int]:
+    match = re.search(r"vectors: (\d+) cases; handler: (\d+) checks; (\d+) failed", output)
+    assert match, f"no summary line in the runner's output:\n{output}"
+    return int(match[1]), int(match[2]), int(match[3])
+
+
+def rendered(config: dict[str, Any]) -> bytes:
+    """The function as the CDK construct renders it: the placeholder replaced by compact JSON."""
+    return SOURCE.read_text().replace(TOKEN, json.dumps(config, separators=(",", ":"))).encode()
+
+
+# ---------------------------------------------------------------------------------------------------
+# the shared vectors
+
+
+@needs_node
+def test_every_vector_passes_under_node() -> None:
+    result = run_node()
+    expected = sum(len(doc["cases"]) for doc in vector_docs())
+    assert result.returncode == 0, result.stdout + result.stderr
+    cases, checks, failed = summary(result.stdout)
+    assert (cases, failed) == (expected, 0)
+    assert checks >= 10
+
+
+@needs_node
+def test_the_runner_fails_on_a_wrong_expectation(tmp_path: Path) -> None:
+    doc = json.loads((VECTORS / "spec.json").read_text())
+    doc["cases"] = [dict(doc["cases"][0], expect={"error": {"status": 400, "param": "w"}})]
+    (tmp_path / "wrong.json").write_text(json.dumps(doc))
+    result = run_node(str(tmp_path))
+    assert result.returncode == 1
+    assert "FAIL wrong: " in result.stdout
+    assert summary(result.stdout)[0] == 1
+
+
+# ---------------------------------------------------------------------------------------------------
+# CloudFront Functions' limits
+
+
+def test_code_size_is_under_10_kb() -> None:
+    assert len(SOURCE.read_bytes()) < MAX_CODE_BYTES
+
+
+def test_code_size_with_a_realistic_config_is_under_10_kb() -> None:
+    for doc in vector_docs():
+        unsigned = doc["config"].get("unsigned", {})
+        config = {
+            "kvsId": KVS_ID,
+            "presets": doc["config"]["presets"],
+            "unsigned": {
+                "widths": unsigned.get("widths"),
+                "heights": unsigned.get("heights"),
+                "max_side": unsigned.get("max_side"),
+                "presets_only": bool(unsigned.get("presets_only")),
+            },
+            "signed": bool(doc["config"]["keys"]),
+        }
+        assert len(rendered(config)) < MAX_CODE_BYTES
+    # what the CDK construct renders by default leaves room for a handful of presets
+    widths = [320, 480, 640, 750, 828, 1080, 1200, 1920, 2048, 3840]
+    presets = {f"preset{i}": {"w": "1200", "h": "630", "fit": "cover", "fm": "auto", "q": "80"} for i in range(8)}
+    flat = {"kvsId": KVS_ID, "presets": presets, "unsignedWidths": widths, "maxSide": 8192, "signed": True}
+    assert len(rendered(flat)) < MAX_CODE_BYTES
+
+
+def test_config_placeholder_appears_exactly_once() -> None:
+    text = SOURCE.read_text()
+    assert text.count(TOKEN) == 1
+    assert f"var CONFIG = {TOKEN};" in text.splitlines()
+
+
+def test_only_cloudfront_modules_are_imported() -> None:
+    text = SOURCE.read_text()
+    assert re.findall(r"^import (\w+) from '([\w-]+)';$", text, re.M) == [("cf", "cloudfront")]
+    assert re.findall(r"require\('([\w-]+)'\)", text) == ["crypto"]
+    assert "export " not in text
+    assert text.isascii()
+
+
+# ---------------------------------------------------------------------------------------------------
+# a seeded differential corpus: generated requests, expectations from the Python route
+
+GOOD_PATHS = ["/photos/cat.jpg", "/a+b.jpg", "/caf%C3%A9%20menu.jpg", "/%F0%9F%98%80.png", "/it's(1)*!~.jpg"]
+BAD_PATHS = [
+    "/photos%2Fcat.jpg", "/%FF.jpg", "/%C3.jpg", "/%ED%A0%80.jpg", "/%zz.jpg", "/a%0Ab.jpg", "/a/../b.jpg",
+    "/a//b.jpg", "/_vf/cat.jpg", "/a/_vf/b/c.jpg", "/", "/x.jpg/_vf/original", "/x.jpg/_vf/w=100",
+    "/x.jpg/_vf/w=100,h=50,fit=contain", "/x.jpg/_vf/h=50,w=100", "/x.jpg/_vf/fm=auto-webp", "/x.jpg/_vf/",
+    "/x.jpg/_vf/w=800,dpr=2", "/x.jpg/_vf/fx=0.5", "/x.jpg/_vf/w=10,h=10,fx=0.25,fy=0.5", "/x.jpg/_vf/bogus",
+    "/x.jpg/_vf/w=0400", "/x.jpg/_vf/blur=2.50", "/x.jpg/_vf/w=641", "/x.jpg/_vf/w=640,fm=webp",
+]
+# name -> (values that parse, values that do not)
+VALUES: dict[str, tuple[list[str], list[str]]] = {
+    "w": (["1", "320", "400", "640", "641", "0400", "8192"], ["8193", "0", "abc", "-5", "40.5", "", "1000000"]),
+    "h": (["1", "200", "300", "480", "8192"], ["8193", "", "x"]),
+    "dpr": (["1", "1.0", "1.5", "2", "2.625", "3", "4", "01.50", "1.00000"], ["4.0001", "0.5", "x"]),
+    "fit": (["cover", "contain", "fill", "inside", "outside"], ["crop", "Cover"]),
+    "pos": (["center", "centre", "top", "north", "southwest", "attention", "entropy"], ["middle"]),
+    "fx": (["0", "0.0", "1", "1.0", "0.25", "0.3333", "0.5000"], ["1.5", ".5", "0.12345"]),
+    "fy": (["0", "1", "0.75", "0000.5"], ["2"]),
+    "enlarge": (["0", "1", "true", "false"], ["yes", "True"]),
+    "fm": (["auto", "auto", "jpg", "jpeg", "png", "webp", "avif", "gif", "auto-webp", "auto-avif-webp"], ["WEBP"]),
+    "q": (["1", "75", "100", "070"], ["0", "101"]),
+    "blur": (["0.3", "2", "100", "100.0", "0100"], ["0.29", "100.0001"]),
+    "sharpen": (["0.3", "1.5", "10"], ["10.5"]),
+    "rot": (["0", "90", "180", "270", "090"], ["45"]),
+    "flip": (["h", "v", "hv", "vh"], ["x"]),
+    "bg": (["fff", "F0a", "%23112233", "#112233", "112233FF", "11223380"], ["red", "12345"]),
+    "p": (["thumb", "hero"], ["nope", "Thumb", "constructor", "__proto__"]),
+    "exp": (["1800000000", "01800000000", "1700000000"], ["soon"]),
+    "s": ([], ["k1.abc", "k9." + "A" * 43]),
+    "width": ([], ["400"]),
+    "v": ([], ["3"]),
+    "": ([], ["5"]),
+    "%FF": ([], ["1"]),
+    "w+": ([], ["1"]),
+    "%77": (["400"], []),
+}
+SPEC_NAMES = "w h dpr fit pos fx fy enlarge fm q blur sharpen rot flip bg p exp".split()
+ACCEPTS = [
+    None, "", "*/*", "image/avif,image/webp,image/apng,image/*,*/*;q=0.8", "image/webp,*/*", "image/avif",
+    "image/avif;q=0,image/webp", "Image/AVIF , image/webp;q=0.9", "image/webp;q=0.0001", "image/webp;q=1e-400",
+    "image/webp;q=inf", "image/webp;q=INFINITY", "image/webp;q=nan", "image/webp;q=1_0", "image/webp;q=0x1",
+    "image/webp;q", "image/webp;q=", "image/webp; q = .5 ", "image/webp;q=5.", "image/webp;Q=0", "image/webp;q=-1",
+    "image/webp;q=0;q=1", "image/webp;q=1;q=0", "image/webp\x1c", "image/jxl,image/avif;q=+0.5", "image/webp;q=1__0",
+]
+
+
+def _encode(text: str, rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.15:
+        return quote(text, safe="")
+    if roll < 0.2:
+        return text.replace(" ", "+")
+    return text
+
+
+def _policy(config: dict[str, Any]) -> Policy:
+    unsigned = config.get("unsigned", {})
+    return Policy.create(
+        keys={kid: secret.encode() for kid, secret in config["keys"].items()},
+        unsigned=UnsignedPolicy(
+            widths=tuple(unsigned["widths"]) if unsigned.get("widths") is not None else None,
+            heights=tuple(unsigned["heights"]) if unsigned.get("heights") is not None else None,
+            max_side=unsigned.get("max_side"),
+            presets_only=bool(unsigned.get("presets_only", False)),
+        ),
+        presets=config["presets"],
+    )
+
+
+def _expect(path: str, query: str, accept: str | None, policy: Policy, now: float) -> dict[str, Any]:
+    try:
+        result = route(path, query, accept, policy, now=now)
+    except VipsfrontError as error:
+        return {"error": {"status": int(error.status), "param": error.param}}
+    return {
+        "key": result.key,
+        "canonical": result.spec.canonical(),
+        "variant_key": result.variant_key,
+        "uri": result.uri,
+        "vary_accept": result.vary_accept,
+    }
+
+
+def _cloudfront_rebuilt(query: str) -> str:
+    """The query as rebuilt from CloudFront's parsed object: grouped by name, empty pieces gone."""
+    groups: dict[str, list[str]] = {}
+    for piece in query.split("&"):
+        if piece:
+            name, _, value = piece.partition("=")
+            groups.setdefault(name, []).append(value)
+    return "&".join(f"{name}={value}" for name, values in groups.items() for value in values)
+
+
+def _signature(rng: random.Random, path: str, query: str, config: dict[str, Any]) -> str | None:
+    """A valid signature for the request's spec, when it parses, so the signed paths are exercised."""
+    kid = rng.choice(sorted(config["keys"]))
+    try:
+        request = parse_query(query, presets=config["presets"])
+        key = path.lstrip("/")
+        spec: Spec = request.spec
+        return sign(key, spec, kid, config["keys"][kid].encode(), request.expires)
+    except Exception:
+        return None
+
+
+def generated_cases(config: dict[str, Any], rng: random.Random, count: int) -> list[dict[str, Any]]:
+    policy = _policy(config)
+    cases = []
+    for index in range(count):
+        path = rng.choice(GOOD_PATHS if rng.random() < 0.8 else BAD_PATHS)
+        names = rng.sample(sorted(VALUES) if rng.random() < 0.1 else SPEC_NAMES, k=rng.choice([0, 1, 2, 2, 3, 3, 4, 5]))
+        if rng.random() < 0.05 and names:
+            names.append(names[0])  # a duplicate
+        pieces = []
+        for name in names:
+            good, bad = VALUES[name]
+            value = rng.choice(good if good and (not bad or rng.random() < 0.9) else bad)
+            pieces.append(f"{_encode(name, rng)}={_encode(value, rng)}")
+        if rng.random() < 0.05:
+            pieces.insert(rng.randrange(len(pieces) + 1), "")  # an empty piece
+        if rng.random() < 0.03:
+            pieces.append("bg=" + "a" * rng.choice([2030, 2045, 2100]))  # around the length limit
+        query = "&".join(pieces)
+        if config["keys"] and rng.random() < 0.3 and "s=" not in query and "/_vf/" not in path:
+            signature = _signature(rng, path, query, config)
+            if signature:
+                query += "&s=" + signature
+        accept = rng.choice(ACCEPTS)
+        url = path + ("?" + query if query or rng.random() < 0.1 else "")
+        expect = _expect(path, query, accept, policy, config["now"])
+        case: dict[str, Any] = {"name": f"generated {index}", "url": url, "accept": accept, "expect": expect}
+        if _expect(path, _cloudfront_rebuilt(query), accept, policy, config["now"]) != expect:
+            case["fallback"] = False
+        cases.append(case)
+    return cases
+
+
+@needs_node
+def test_generated_requests_match_the_python_route(tmp_path: Path) -> None:
+    rng = random.Random(20260901)
+    total = 0
+    for source in sorted(VECTORS.glob("*.json")):
+        config = json.loads(source.read_text())["config"]
+        cases = generated_cases(config, rng, 600)
+        total += len(cases)
+        (tmp_path / f"generated-{source.stem}.json").write_text(json.dumps({"config": config, "cases": cases}))
+    result = run_node(str(tmp_path))
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert summary(result.stdout)[0] == total
