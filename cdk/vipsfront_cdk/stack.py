@@ -15,7 +15,7 @@ from vipsfront_cdk.distribution import Distribution
 from vipsfront_cdk.edge_function import EdgeFunction
 from vipsfront_cdk.transform_function import ROOT, TransformFunction
 
-EXAMPLE_KEY = "samples/photo.jpg"
+EXAMPLE_KEY = "samples/landscape.jpg"
 
 
 class VipsfrontStack(Stack):

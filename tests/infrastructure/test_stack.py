@@ -487,3 +487,13 @@ def test_settings_from_context() -> None:
 def test_settings_reject_bad_values(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         Settings(**bad)
+
+
+def test_deploy_doc_lists_every_context_option() -> None:
+    import dataclasses
+    import re
+
+    doc = (ROOT / "docs" / "deploy.md").read_text()
+    documented = set(re.findall(r"^\| `vipsfront:(\w+)`", doc, flags=re.MULTILINE))
+    expected = {context_key(f.name) for f in dataclasses.fields(Settings)} | {"stackName"}
+    assert documented == expected
