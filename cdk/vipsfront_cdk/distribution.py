@@ -21,6 +21,9 @@ PRICE_CLASSES = {
 }
 
 
+SIGNATURE_HEADERS = ("x-vipsfront-signature", "x-vipsfront-expires")
+
+
 class Distribution(Construct):
     """``distribution``: one default behaviour; every equivalent URL shares one cache key (the URI)."""
 
@@ -86,13 +89,14 @@ class Distribution(Construct):
         )
 
     def _build_origin_request_policy(self) -> cloudfront.OriginRequestPolicy:
-        # Nothing beyond the URI reaches S3 or the function (Host stays the origin's, as OAC needs).
+        # Beyond the URI only the edge function's signature headers reach the origins (Host stays the
+        # origin's, as OAC needs): the function needs them to keep its 307 for a large variant signed.
         return cloudfront.OriginRequestPolicy(
             self,
             "UriOnlyToOrigin",
-            comment="vipsfront: forward no query, header or cookie",
+            comment="vipsfront: forward the URI and the edge's signature headers only",
             query_string_behavior=cloudfront.OriginRequestQueryStringBehavior.none(),
-            header_behavior=cloudfront.OriginRequestHeaderBehavior.none(),
+            header_behavior=cloudfront.OriginRequestHeaderBehavior.allow_list(*SIGNATURE_HEADERS),
             cookie_behavior=cloudfront.OriginRequestCookieBehavior.none(),
         )
 

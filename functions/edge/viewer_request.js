@@ -166,7 +166,7 @@ req=parseParams(ps);
 await authorize(path.key,spec,req,cfg,keys,now);
 c=canon(spec);
 return {key:path.key,canonical:c,variant_key:path.key+VF+(c||'original'),
-uri:'/'+encodeKey(path.key+VF)+(c||'original'),vary_accept:!path.spec&&isAuto(spec.fm)};
+uri:'/'+encodeKey(path.key+VF)+(c||'original'),vary_accept:!path.spec&&isAuto(spec.fm),sig:req.sig,exp:req.exp};
 }
 // raw query, else rebuilt from the parsed object
 function rawQuery(r){
@@ -194,5 +194,7 @@ body:{encoding:'text',data:JSON.stringify({error:e.error,code:e.code,param:e.par
 }
 r.uri=v.uri;
 r.querystring={};
+// the origin's 307 for a large variant must stay signed
+if(v.sig){r.headers['x-vipsfront-signature']={value:v.sig};v.exp!=null&&(r.headers['x-vipsfront-expires']={value:''+v.exp});}
 return r;
 }

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import time
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -22,10 +23,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vipsfront import __version__
 from vipsfront.config import Settings
-from vipsfront.edge import route
+from vipsfront.edge import Route, route
 from vipsfront.errors import VipsfrontError
 from vipsfront.origin import Origin
-from vipsfront.spec import check_key
+from vipsfront.spec import SIGNATURE_PATTERN, check_key
 from vipsfront.storage import ImageStore, S3Store, s3_client
 from vipsfront.telemetry import Observer, Outcome, RequestRecord, ignore
 
@@ -36,6 +37,7 @@ SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
 }
 LAMBDA_SAFETY_S = 1.0  # leave this much of the Lambda's remaining time for writing the response
+SIGNATURE_HEADER, EXPIRES_HEADER = "x-vipsfront-signature", "x-vipsfront-expires"  # set by the edge function
 
 
 def etag_of(data: bytes) -> str:
@@ -67,6 +69,20 @@ def _deadline(request: Request, budget_s: float) -> float:
     if remaining is not None:
         deadline = min(deadline, time.monotonic() + remaining() / 1000 - LAMBDA_SAFETY_S)
     return deadline
+
+
+def _redirect_location(routed: Route, request: Request, settings: Settings) -> str:
+    """The canonical URL of a stored variant, signed as the viewer's request was.
+
+    Behind CloudFront the edge function strips ``s``/``exp`` from the rewritten request and passes them
+    in headers instead, so the viewer's follow-up request for the canonical path passes the edge again.
+    """
+    if routed.signature is None and settings.trust_path_form:
+        signature = request.headers.get(SIGNATURE_HEADER)
+        expires = request.headers.get(EXPIRES_HEADER)
+        if signature and SIGNATURE_PATTERN.fullmatch(signature) and (expires is None or expires.isdigit()):
+            routed = replace(routed, signature=signature, expires=int(expires) if expires else None)
+    return routed.location
 
 
 def get_store(request: Request) -> ImageStore:
@@ -203,11 +219,12 @@ def create_app(
             return Response(status_code=304, headers=headers)
         if served.outcome is Outcome.MISS and len(served.data) > settings.payload_limit:
             # Too big for a Lambda response: it is stored, so the canonical URL serves it from S3.
+            location = _redirect_location(routed, request, settings)
             record.status = 307
             return JSONResponse(
-                {"location": routed.location, "bytes": len(served.data)},
+                {"location": location, "bytes": len(served.data)},
                 status_code=307,
-                headers={"location": routed.location, "cache-control": "no-store"},
+                headers={"location": location, "cache-control": "no-store"},
             )
         record.status = 200
         headers["content-length"] = str(len(served.data))

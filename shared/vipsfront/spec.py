@@ -173,7 +173,7 @@ _INT = re.compile(r"[0-9]{1,6}")
 _DEC = re.compile(r"[0-9]{1,4}(\.[0-9]{1,4})?")
 _HEX = re.compile(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
 _PRESET = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-_SIGNATURE = re.compile(r"[A-Za-z0-9_-]{1,32}\.[A-Za-z0-9_-]{43}")
+SIGNATURE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}\.[A-Za-z0-9_-]{43}")
 
 _POS_ALIASES = {
     "centre": "center",
@@ -366,7 +366,7 @@ def parse_params(
         if not _PRESET.fullmatch(preset) or preset not in (presets or {}):
             raise InvalidSpecError("unknown preset", param="p")
         params = {**(presets or {})[preset], **params}
-    if signature is not None and not _SIGNATURE.fullmatch(signature):
+    if signature is not None and not SIGNATURE_PATTERN.fullmatch(signature):
         raise InvalidSpecError("s must be KEYID.SIGNATURE (base64url HMAC-SHA256)", param="s")
     expires = None
     if expires_raw is not None:

@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 
 from vipsfront.app import create_app
 from vipsfront.config import Settings
+from vipsfront.edge import route
 from vipsfront.engine import Limits
 from vipsfront.policy import Policy, UnsignedPolicy
 from vipsfront.signing import sign
-from vipsfront.spec import Spec
+from vipsfront.spec import Fm, Spec
 from vipsfront.storage import S3Store
 from vipsfront.telemetry import Outcome, RequestRecord
 
@@ -285,3 +286,23 @@ def test_methods_other_than_get_and_head(origin: Origin) -> None:
     response = origin.client.post("/photos/cat.jpg?w=10")
     assert response.status_code == 405
     error_of(response)
+
+
+def test_large_signed_variant_redirect_stays_signed_behind_the_edge(s3: Any) -> None:
+    """The edge strips s/exp from the rewritten request and passes them in headers for this 307."""
+    secret = b"0123456789abcdef0123"
+    policy = Policy.create(keys={"k1": secret}, unsigned=UnsignedPolicy(widths=()))
+    origin = Origin(s3, Settings(policy=policy, trust_path_form=True, variant_lookup=False, payload_limit=2_000))
+    origin.put("photos/cat.jpg", photo())
+    signature = sign("photos/cat.jpg", Spec(w=600, fm=Fm.PNG), "k1", secret, expires=4_000_000_000)
+    response = origin.client.get(
+        "/photos/cat.jpg/_vf/w=600,fm=png",
+        headers={"x-vipsfront-signature": signature, "x-vipsfront-expires": "4000000000"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 307
+    location = response.headers["location"]
+    assert location == f"/photos/cat.jpg/_vf/w=600,fm=png?s={signature}&exp=4000000000"
+    # Without trust in the path form (the local server), the signature must be in the URL itself.
+    path, _, query = location.partition("?")
+    assert route(path, query, None, policy, now=0).spec == Spec(w=600, fm=Fm.PNG)
