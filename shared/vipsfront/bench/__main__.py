@@ -1,0 +1,5 @@
+import sys
+
+from vipsfront.bench.runner import main
+
+sys.exit(main())

@@ -1,0 +1,152 @@
+"""The engines run side by side with the origin, each installed (or found) and run its own way.
+
+* ``bare``: pyvips ``thumbnail_buffer`` + save, the engine's limit (``worker.py``, this interpreter);
+* ``engine``: ``vipsfront.engine.transform`` alone, no HTTP or S3 (``worker.py``);
+* ``pillow``: Pillow with ``draft()`` + LANCZOS (``worker.py``, this interpreter);
+* ``pillow-simd``: the same code under Pillow-SIMD, built from source into its own venv;
+* ``sharp``: node + sharp from ``benchmarks/peers/sharp`` (its own lockfile);
+* ``thumbor``: thumbor 7.8 in its own venv, served over HTTP with 2 processes and a file loader.
+
+A peer that cannot be installed or started is skipped with the reason, never replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+WORKER = Path(__file__).with_name("worker.py")
+ALL = ("bare", "engine", "pillow", "pillow-simd", "sharp", "thumbor")
+QUICK = ("bare", "engine", "pillow")
+
+
+def peers_dir() -> Path:
+    """``benchmarks/peers`` of the checkout: from the working directory, else beside the package."""
+    for root in (Path.cwd(), Path(__file__).resolve().parents[3]):
+        if (root / "benchmarks" / "peers").is_dir():
+            return root / "benchmarks" / "peers"
+    return Path.cwd() / "benchmarks" / "peers"
+
+
+@dataclass
+class Peer:
+    name: str
+    kind: str  # worker (a process per op) or http (a server)
+    command: list[str] = field(default_factory=list)  # worker command, before the job file
+    version: str | None = None
+    skipped: str | None = None
+    venv: Path | None = None
+
+    def run(self, ops: list[dict[str, Any]], outdir: Path, timeout: float) -> list[dict[str, Any]]:
+        """Run ``ops`` in one worker process; the per-op results."""
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as job:
+            json.dump({"engine": self.name, "ops": ops, "outdir": str(outdir)}, job)
+        try:
+            done = subprocess.run(
+                [*self.command, job.name], capture_output=True, text=True, timeout=timeout, check=False
+            )
+        finally:
+            Path(job.name).unlink(missing_ok=True)
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise RuntimeError(f"{self.name} worker failed: {tail[0][:300]}")
+        results: list[dict[str, Any]] = json.loads(done.stdout)["results"]
+        return results
+
+
+def _tail(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"
+
+
+def _venv(path: Path, requirements: Path, install: bool, timeout: float) -> tuple[Path | None, str | None]:
+    """A virtual environment with ``requirements`` installed; (python, None) or (None, reason)."""
+    python = path / "bin" / "python"
+    marker = path / ".installed"
+    if marker.exists() and python.exists():
+        return python, None
+    if not install:
+        return None, f"not installed in {path.name}/ (run without --no-install, or --peers {path.name})"
+    if not requirements.exists():
+        return None, f"{requirements} is missing"
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(path)], check=True, capture_output=True)
+        done = subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        return None, f"install failed: {error}"
+    if done.returncode != 0:
+        return None, f"pip install failed: {_tail(done.stderr)}"
+    marker.write_text("ok\n")
+    return python, None
+
+
+def _python_version(python: Path, code: str) -> str | None:
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def prepare(name: str, venvs: Path, install: bool, timeout: float = 900) -> Peer:
+    """Find or install one peer; ``Peer.skipped`` says why it cannot run."""
+    worker = [sys.executable, str(WORKER)]
+    if name in ("bare", "engine"):
+        return Peer(name, "worker", worker)
+    if name == "pillow":
+        try:
+            import PIL
+        except ImportError:
+            return Peer(name, "worker", skipped="Pillow is not installed (pip install -e '.[bench]')")
+        return Peer(name, "worker", worker, version=f"Pillow {PIL.__version__}")
+    here = peers_dir()
+    if name == "pillow-simd":
+        python, reason = _venv(venvs / "pillow-simd", here / "pillow-simd" / "requirements.txt", install, timeout)
+        if python is None:
+            return Peer(name, "worker", skipped=reason)
+        version = _python_version(python, "import PIL; print(PIL.__version__)")
+        if not version or "post" not in version:
+            return Peer(name, "worker", skipped=f"the venv holds Pillow {version}, not Pillow-SIMD")
+        return Peer(name, "worker", [str(python), str(WORKER)], version=f"Pillow-SIMD {version}")
+    if name == "sharp":
+        node, npm = shutil.which("node"), shutil.which("npm")
+        folder = here / "sharp"
+        if node is None or npm is None:
+            return Peer(name, "worker", skipped="node and npm are not on PATH")
+        if not (folder / "node_modules" / "sharp").is_dir():
+            if not install:
+                return Peer(name, "worker", skipped="sharp is not installed (npm ci in benchmarks/peers/sharp)")
+            done = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"], cwd=folder, capture_output=True, text=True, check=False
+            )
+            if done.returncode != 0:
+                return Peer(name, "worker", skipped=f"npm ci failed: {_tail(done.stderr)}")
+        probe = subprocess.run(
+            [node, "-e", "const s=require('sharp');console.log(s.versions.sharp+' '+s.versions.vips)"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode != 0:
+            return Peer(name, "worker", skipped=f"sharp does not load: {_tail(probe.stderr)}")
+        sharp, vips = probe.stdout.split()
+        return Peer(name, "worker", [node, str(folder / "worker.mjs")], version=f"sharp {sharp}, libvips {vips}")
+    if name == "thumbor":
+        python, reason = _venv(venvs / "thumbor", here / "thumbor" / "requirements.txt", install, timeout)
+        if python is None:
+            return Peer(name, "http", skipped=reason)
+        version = _python_version(
+            python, "import thumbor, PIL; print(f'thumbor {thumbor.__version__}, Pillow {PIL.__version__}')"
+        )
+        return Peer(name, "http", version=version, venv=venvs / "thumbor")
+    return Peer(name, "worker", skipped=f"unknown peer {name!r}")

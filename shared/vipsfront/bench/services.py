@@ -1,0 +1,205 @@
+"""The processes a run starts (moto's S3, the origin, thumbor) and the sampling of their memory.
+
+Every process is started here and stopped here, by its own id and its children's; servers listen on
+127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIPSFRONT_"))}
+    env.update(LOCAL_CREDENTIALS)
+    env.update(extra)
+    return env
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> float:
+    """Poll ``url`` until it answers 200; the seconds it took. Raise if the process dies first."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    response.read()
+                    return time.perf_counter() - started
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a process we started, and its children: SIGINT, then SIGKILL after a grace period."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+    except psutil.Error:
+        children = []
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+    for child in children:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+
+
+class S3Server:
+    """moto's ThreadedMotoServer in a child process (``vipsfront.bench.s3server``)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "vipsfront.bench.s3server", str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=clean_env(),
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != b"ready":
+            raise RuntimeError("moto's S3 server did not start")
+
+    def client(self):  # type: ignore[no-untyped-def]
+        from vipsfront.storage import s3_client
+
+        for name, value in LOCAL_CREDENTIALS.items():
+            os.environ.setdefault(name, value)
+        return s3_client(self.endpoint, "us-east-1")
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_origin(
+    s3_endpoint: str, workers: int, settings: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str, float]:
+    """``vipsfront serve --workers N`` against the given S3, with ``VIPSFRONT_*`` ``settings``;
+    (process, base URL, seconds until healthy)."""
+    port = free_port()
+    env = clean_env(AWS_ENDPOINT_URL_S3=s3_endpoint, **(settings or {}))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vipsfront.cli", "serve", "--port", str(port), "--workers", str(workers),
+         "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        seconds = wait_http(f"{base}/_vf/health", process)
+    except Exception:
+        stop(process)
+        raise
+    return process, base, seconds
+
+
+def start_thumbor(venv: Path, config: Path, corpus_root: Path, processes: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = clean_env(VIPSFRONT_BENCH_CORPUS=str(corpus_root))
+    process = subprocess.Popen(
+        [str(venv / "bin" / "thumbor"), "--ip", "127.0.0.1", "--port", str(port), "--conf", str(config),
+         "--processes", str(processes), "--log-level", "error"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/healthcheck", process)
+    except Exception:
+        stop(process)
+        raise
+    return process, base
+
+
+def tree_rss_mb(pid: int) -> tuple[float, int]:
+    """(sum of RSS of ``pid`` and its descendants in MB, number of processes)."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0, 0
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20, len(processes)
+
+
+class RssSampler:
+    """Samples a process tree's RSS on a thread; ``window()`` gives the peak during a block."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.current = 0.0
+        self._peak = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rss, _ = tree_rss_mb(self.pid)
+            with self._lock:
+                self.current = rss
+                self._peak = max(self._peak, rss)
+            self._stop.wait(self.interval)
+
+    @contextmanager
+    def window(self) -> Iterator[dict[str, float]]:
+        with self._lock:
+            self._peak = self.current
+        figures: dict[str, float] = {}
+        yield figures
+        time.sleep(self.interval * 2)
+        with self._lock:
+            figures["peak_mb"] = self._peak
+            figures["end_mb"] = self.current
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
