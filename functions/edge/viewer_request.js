@@ -21,7 +21,7 @@ var v=al&&typeof al[r]=='string'?al[r]:r;
 return l.split(' ').indexOf(v)<0?must(n,'one of: '+l.replace(/ /g,', ')):v;
 };
 var P={
-w:int('w',1,MAX),h:int('h',1,MAX),dpr:dec('dpr',1,4),fit:one('fit','cover contain fill inside outside'),
+w:int('w',1,MAX),h:int('h',1,MAX),dpr:(f=>r=>r=='auto'?1:f(r))(dec('dpr',1,4)),fit:one('fit','cover contain fill inside outside'),
 pos:one('pos','center top bottom left right top-left top-right bottom-left bottom-right attention entropy',{
 centre:'center',north:'top',south:'bottom',east:'right',west:'left',
 northeast:'top-right',northwest:'top-left',southeast:'bottom-right',southwest:'bottom-left'}),

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vipsfront import __version__
 from vipsfront.config import Settings
-from vipsfront.edge import Route, route
+from vipsfront.edge import Hints, Route, route
 from vipsfront.errors import VipsfrontError
 from vipsfront.origin import Origin
 from vipsfront.spec import SIGNATURE_PATTERN, check_key
@@ -151,22 +151,12 @@ def create_app(
         return {"status": "ok", "version": __version__}
 
     @app.api_route("/_vf/info/{key:path}", methods=["GET", "HEAD"])
-    async def info(key: str, store: StoreDep, settings: SettingsDep) -> JSONResponse:
-        found = await run_in_threadpool(Origin(settings, store).info, check_key(key))
-        body = {
-            "key": key,
-            "width": found.oriented_width,
-            "height": found.oriented_height,
-            "stored_width": found.width,
-            "stored_height": found.height,
-            "format": found.format,
-            "bytes": found.bytes,
-            "alpha": found.alpha,
-            "frames": found.pages,
-            "animated": found.animated,
-            "orientation": found.orientation,
-        }
-        return JSONResponse(body, headers={"cache-control": "public, max-age=300"})
+    async def info(request: Request, key: str, store: StoreDep, settings: SettingsDep) -> JSONResponse:
+        origin = Origin(settings, store)
+        deadline = _deadline(request, settings.request_budget_s)
+        body, outcome = await run_in_threadpool(lambda: origin.describe(check_key(key), deadline=deadline))
+        headers = {"cache-control": "public, max-age=300", "x-vipsfront-variant": outcome.value}
+        return JSONResponse(body, headers=headers)
 
     @app.api_route("/{path:path}", methods=["GET", "HEAD"])
     async def image(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
@@ -198,6 +188,7 @@ def create_app(
             settings.policy,
             now=time.time(),
             trust_path_form=settings.trust_path_form,
+            hints=Hints.from_headers(request.headers) if settings.client_hints else None,
         )
         origin = Origin(settings, store)
         served = await run_in_threadpool(
@@ -212,8 +203,9 @@ def create_app(
             "server-timing": _server_timing(record.timings),
             **SECURITY_HEADERS,
         }
-        if routed.vary_accept:
-            headers["vary"] = "Accept"
+        vary = (("Accept",) if routed.vary_accept else ()) + routed.vary_hints
+        if vary:
+            headers["vary"] = ", ".join(vary)
         if _matches(request.headers.get("if-none-match"), etag):
             record.status, record.outcome = 304, Outcome.NOT_MODIFIED
             return Response(status_code=304, headers=headers)

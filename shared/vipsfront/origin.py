@@ -7,16 +7,18 @@ request's ``RequestRecord``.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from vipsfront import engine
+from vipsfront import engine, placeholder
 from vipsfront.config import Settings
 from vipsfront.edge import Route
 from vipsfront.errors import DeadlineExceededError, InputTooLargeError
+from vipsfront.spec import info_key
 from vipsfront.storage import ImageStore, ObjectInfo
 from vipsfront.telemetry import Outcome, RequestRecord
 
@@ -69,6 +71,44 @@ class Origin:
         """Header facts about an original (no pixel decode)."""
         _, source = self.read_original(key, RequestRecord(key=key))
         return engine.probe(source, self.settings.limits)
+
+    def describe(self, key: str, *, deadline: float | None = None) -> tuple[dict[str, object], Outcome]:
+        """``/_vf/info``: header facts and a placeholder, cached in the variants bucket (``info_key``).
+
+        The first call reads the original, probes its header and computes the placeholder from a 32 px
+        thumbnail; later calls read one small JSON object.
+        """
+        cached = self.store.get_variant(info_key(key))
+        if cached is not None:
+            try:
+                return json.loads(cached.data), Outcome.HIT
+            except ValueError:
+                log.warning("cached info for %s is not JSON; computing it again", key)
+        _, source = self.read_original(key, RequestRecord(key=key))
+        found = engine.probe(source, self.settings.limits)
+        hint = placeholder.compute(source, self.settings.limits, deadline=deadline)
+        body: dict[str, object] = {
+            "key": key,
+            "width": found.oriented_width,
+            "height": found.oriented_height,
+            "stored_width": found.width,
+            "stored_height": found.height,
+            "format": found.format,
+            "bytes": found.bytes,
+            "alpha": found.alpha,
+            "frames": found.pages,
+            "animated": found.animated,
+            "orientation": found.orientation,
+            "placeholder": {"thumbhash": hint.thumbhash, "color": hint.color, "data_url": hint.data_url()},
+        }
+        self.store.put_variant(
+            info_key(key),
+            json.dumps(body, separators=(",", ":")).encode(),
+            content_type="application/json",
+            cache_control=self.settings.cache_control,
+            metadata={},
+        )
+        return body, Outcome.MISS
 
     def serve(self, route: Route, record: RequestRecord, *, deadline: float) -> Served:
         """Serve ``route``: the stored variant when there is one, else make and store it."""

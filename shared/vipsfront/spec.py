@@ -30,6 +30,7 @@ MAX_QUERY_LENGTH = 2048
 MAX_KEY_BYTES = 900
 VARIANT_SEGMENT = "_vf"
 ORIGINAL_TOKEN = "original"
+INFO_TOKEN = "info.json"  # no "=": never a canonical spec, so it sits safely beside the variants
 
 
 class Fit(StrEnum):
@@ -203,8 +204,7 @@ def _int(name: str, raw: str, lo: int, hi: int) -> int:
 def _dec(name: str, raw: str, lo: float, hi: float) -> float:
     if not _DEC.fullmatch(raw):
         raise InvalidSpecError(
-            f"{name} must be a number from {_format_value(lo)} to {_format_value(hi)}"
-            " with at most 4 decimals",
+            f"{name} must be a number from {_format_value(lo)} to {_format_value(hi)} with at most 4 decimals",
             param=name,
         )
     value = float(raw)
@@ -259,7 +259,7 @@ def _format_value(value: object) -> str:
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "w": lambda raw: _int("w", raw, 1, MAX_SIDE),
     "h": lambda raw: _int("h", raw, 1, MAX_SIDE),
-    "dpr": lambda raw: _dec("dpr", raw, 1, 4),
+    "dpr": lambda raw: 1.0 if raw == "auto" else _dec("dpr", raw, 1, 4),  # auto: Sec-CH-DPR, see edge
     "fit": lambda raw: _choice("fit", raw, Fit),
     "pos": lambda raw: _choice("pos", raw, Position, _POS_ALIASES),
     "fx": lambda raw: _dec("fx", raw, 0, 1),
@@ -503,6 +503,11 @@ def variant_prefix(key: str) -> str:
 def variant_key(key: str, spec: Spec) -> str:
     """The S3 key of one variant; the identity spec maps to ``.../_vf/original``."""
     return variant_prefix(key) + (spec.canonical() or ORIGINAL_TOKEN)
+
+
+def info_key(key: str) -> str:
+    """The S3 key of an original's cached ``/_vf/info`` answer, listed and purged with its variants."""
+    return variant_prefix(key) + INFO_TOKEN
 
 
 def encode_key(key: str) -> str:

@@ -56,6 +56,8 @@ class ImageStore(Protocol):
         self, key: str, data: bytes, *, content_type: str, cache_control: str, metadata: dict[str, str]
     ) -> None: ...
 
+    def list_originals(self, prefix: str = "", limit: int = 100) -> list[str]: ...
+
 
 def _translate(error: Exception, what: str) -> Exception:
     """Map a botocore error to the domain error a client should see."""
@@ -102,9 +104,7 @@ class S3Store:
             if isinstance(translated, OriginalNotFoundError):
                 return None
             raise translated from error
-        return StoredVariant(
-            data, obj.get("ContentType", "application/octet-stream"), obj.get("Metadata", {})
-        )
+        return StoredVariant(data, obj.get("ContentType", "application/octet-stream"), obj.get("Metadata", {}))
 
     def put_variant(
         self, key: str, data: bytes, *, content_type: str, cache_control: str, metadata: dict[str, str]
@@ -121,6 +121,19 @@ class S3Store:
             )
         except Exception as error:
             raise _translate(error, "variant") from error
+
+    def list_originals(self, prefix: str = "", limit: int = 100) -> list[str]:
+        """Up to ``limit`` keys of originals under ``prefix``, in S3's (lexicographic) order."""
+        keys: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(
+                Bucket=self.originals, Prefix=prefix, PaginationConfig={"MaxItems": limit, "PageSize": min(limit, 1000)}
+            ):
+                keys.extend(item["Key"] for item in page.get("Contents", []))
+        except Exception as error:
+            raise _translate(error, "original") from error
+        return keys[:limit]
 
     def list_variants(self, prefix: str) -> list[str]:
         """Keys of the stored variants under ``prefix`` (see ``spec.variant_prefix``)."""

@@ -277,6 +277,7 @@ def test_health_and_info(origin: Origin) -> None:
         "frames": 1,
         "animated": False,
         "orientation": 1,
+        "placeholder": info["placeholder"],  # see tests/integration/test_web.py
     }
     assert origin.client.get("/_vf/info/photos/none.jpg").status_code == 404
     assert origin.client.get("/_vf/nothing").status_code == 400  # reserved prefix, not a key
