@@ -198,6 +198,12 @@ def url_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_command(args: argparse.Namespace) -> int:
+    from vipsfront.bench.runner import run
+
+    return run(args)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="vipsfront", description="On-demand image transformation origin.")
     commands = top.add_subparsers(dest="command", required=True)
@@ -229,6 +235,12 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--sign", action="store_true", help="sign it (needs a key)")
     signing_options(build)
     build.set_defaults(func=url_command)
+
+    bench = commands.add_parser("bench", help="benchmark the origin on moto against the bare engine and peers")
+    from vipsfront.bench.options import add_arguments
+
+    add_arguments(bench)
+    bench.set_defaults(func=bench_command)
     return top
 
 

@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any
 
 WORKER = Path(__file__).with_name("worker.py")
-ALL = ("bare", "engine", "pillow", "pillow-simd", "sharp", "thumbor")
-QUICK = ("bare", "engine", "pillow")
 
 
 def peers_dir() -> Path:

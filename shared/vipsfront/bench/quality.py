@@ -41,10 +41,15 @@ def reference(path: str, width: int, height: int) -> np.ndarray:
     """Luma of the original, fully decoded and resized with lanczos3 to ``width`` x ``height``."""
     image = _srgb_on_white(pyvips.Image.new_from_file(path).autorot())
     resized = image.resize(width / image.width, vscale=height / image.height, kernel="lanczos3")
-    resized = resized.embed(0, 0, width, height, extend="copy") if (resized.width, resized.height) != (
-        width,
-        height,
-    ) else resized
+    resized = (
+        resized.embed(0, 0, width, height, extend="copy")
+        if (resized.width, resized.height)
+        != (
+            width,
+            height,
+        )
+        else resized
+    )
     return _luma(resized)
 
 

@@ -61,8 +61,12 @@ def goals(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     all_ops = [op.id for op in OPS]
     out.append(("origin throughput ahead of thumbor on every op (2 in flight)", *lead("thumbor", all_ops)))
     png_ops = ["largepng-1200-webp"]
-    out.append(("ahead of thumbor by imgproxy's lead where libvips has the edge (PNG → WebP > 1.7x)",
-                *lead("thumbor", png_ops, 1.7)))
+    out.append(
+        (
+            "ahead of thumbor by imgproxy's lead where libvips has the edge (PNG → WebP > 1.7x)",
+            *lead("thumbor", png_ops, 1.7),
+        )
+    )
     jpeg_photo = ["photo-400-jpeg", "photo-400-webp", "photo-1200-jpeg", "photo-1200-webp"]
     out.append(("at least Pillow-SIMD's throughput on JPEG photos", *lead("pillow-simd", jpeg_photo, 0.999)))
     out.append(("ahead of sharp (every op)", *lead("sharp", all_ops)))
@@ -88,8 +92,13 @@ def goals(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 continue
             pairs.append(f"{fmt} vs {peer} {ours / row['peer_bytes']:.2f}x")
             ok = (ok is not False) and ours < row["peer_bytes"]
-    out.append(("AVIF and WebP at matched SSIM smaller than every peer's default output", verdict(ok),
-                ", ".join(pairs) or "no peer default measured"))
+    out.append(
+        (
+            "AVIF and WebP at matched SSIM smaller than every peer's default output",
+            verdict(ok),
+            ", ".join(pairs) or "no peer default measured",
+        )
+    )
     return out
 
 
@@ -134,8 +143,17 @@ def markdown(results: dict[str, Any]) -> str:
             ]
         )
     lines += _table(
-        ["op", "miss p50/p95/p99", "mean ± sd", "transform p50", "engine p50", "bare p50", "÷ engine",
-         "÷ bare", "server RSS MB"],
+        [
+            "op",
+            "miss p50/p95/p99",
+            "mean ± sd",
+            "transform p50",
+            "engine p50",
+            "bare p50",
+            "÷ engine",
+            "÷ bare",
+            "server RSS MB",
+        ],
         rows,
     )
     lines += ["", "## Cache hit vs a bare S3 GET of the stored variant (p50 ms)", ""]
@@ -160,22 +178,38 @@ def markdown(results: dict[str, Any]) -> str:
     rows = []
     for op in OPS:
         for level, e in results["sweep"]["ops"].get(op.id, {}).items():
-            rows.append([op.label, level, _f(e["images_per_s"]), _f(e["latency_ms"].get("p50")),
-                         _f(e["latency_ms"].get("p95")), _f(e["latency_ms"].get("p99")), _f(e["rss"]["peak_mb"], 0),
-                         str(e["errors"])])
+            rows.append(
+                [
+                    op.label,
+                    level,
+                    _f(e["images_per_s"]),
+                    _f(e["latency_ms"].get("p50")),
+                    _f(e["latency_ms"].get("p95")),
+                    _f(e["latency_ms"].get("p99")),
+                    _f(e["rss"]["peak_mb"], 0),
+                    str(e["errors"]),
+                ]
+            )
     lines += _table(["op", "clients", "img/s", "p50 ms", "p95 ms", "p99 ms", "peak RSS MB", "errors"], rows)
 
     names = [n for n in PEER_ORDER if n == "origin" or n in results["peers"]]
-    lines += ["", f"## Side by side: throughput with {results['settings']['peer_concurrency']} in flight "
-              "(img/s, p50 ms, peak RSS MB)", ""]
+    lines += [
+        "",
+        f"## Side by side: throughput with {results['settings']['peer_concurrency']} in flight "
+        "(img/s, p50 ms, peak RSS MB)",
+        "",
+    ]
     rows = []
     for op in OPS:
         row = [op.label]
         for name in names:
             if name == "origin":
                 e = results["sweep"]["ops"].get(op.id, {}).get("2")
-                row.append("–" if not e else f"{_f(e['images_per_s'])}, {_f(e['latency_ms'].get('p50'), 0)}, "
-                           f"{_f(e['rss']['peak_mb'], 0)}")
+                row.append(
+                    "–"
+                    if not e
+                    else f"{_f(e['images_per_s'])}, {_f(e['latency_ms'].get('p50'), 0)}, {_f(e['rss']['peak_mb'], 0)}"
+                )
                 continue
             e = results["peers"][name].get(op.id, {})
             if "skipped" in e:
@@ -191,10 +225,14 @@ def markdown(results: dict[str, Any]) -> str:
     rows = []
     for op in OPS:
         ratios = r["throughput_c2"][op.id]["ratios"]
-        rows.append([op.label] + [_f(ratios.get(f"origin/{n}"), 2) for n in names if n != "origin"]
-                    + [_f(ratios.get(f"engine/{n}"), 2) for n in names if n not in ("origin", "engine")])
+        rows.append(
+            [op.label]
+            + [_f(ratios.get(f"origin/{n}"), 2) for n in names if n != "origin"]
+            + [_f(ratios.get(f"engine/{n}"), 2) for n in names if n not in ("origin", "engine")]
+        )
     lines += _table(
-        ["op"] + [f"origin ÷ {n}" for n in names if n != "origin"]
+        ["op"]
+        + [f"origin ÷ {n}" for n in names if n != "origin"]
         + [f"engine ÷ {n}" for n in names if n not in ("origin", "engine")],
         rows,
     )
@@ -204,10 +242,13 @@ def markdown(results: dict[str, Any]) -> str:
         if not op.scored:
             continue
         scores = results["quality"].get(op.id, {})
-        rows.append([op.label] + [
-            "–" if n not in scores else f"{scores[n]['bytes_mean'] / 1024:.1f}, {scores[n]['ssim_mean']:.4f}"
-            for n in names
-        ])
+        rows.append(
+            [op.label]
+            + [
+                "–" if n not in scores else f"{scores[n]['bytes_mean'] / 1024:.1f}, {scores[n]['ssim_mean']:.4f}"
+                for n in names
+            ]
+        )
     lines += _table(["op", *names], rows)
     mq = results["matched_quality"]
     lines += ["", f"## Bytes at matched quality (photos → {mq['width']}w, mean KB at SSIM {mq['target_ssim']})", ""]
@@ -229,24 +270,48 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["", "Each peer's default JPEG output against vipsfront's AVIF and WebP at the same SSIM (mean KB):", ""]
     rows = []
     for name, row in mq["default_jpeg_vs_vipsfront"].items():
-        rows.append([name, f"{row['peer_bytes'] / 1024:.1f}", f"{row['peer_ssim']:.4f}",
-                     _f(None if row.get("vipsfront_avif_bytes") is None else row["vipsfront_avif_bytes"] / 1024),
-                     _f(None if row.get("vipsfront_webp_bytes") is None else row["vipsfront_webp_bytes"] / 1024)])
+        rows.append(
+            [
+                name,
+                f"{row['peer_bytes'] / 1024:.1f}",
+                f"{row['peer_ssim']:.4f}",
+                _f(None if row.get("vipsfront_avif_bytes") is None else row["vipsfront_avif_bytes"] / 1024),
+                _f(None if row.get("vipsfront_webp_bytes") is None else row["vipsfront_webp_bytes"] / 1024),
+            ]
+        )
     lines += _table(["peer", "default JPEG KB", "its SSIM", "vipsfront AVIF KB", "vipsfront WebP KB"], rows)
     c = results["cost"]
-    lines += ["", f"## Estimated cost, USD per million requests (Lambda {c['memory_mb']} MB {c['architecture']}; "
-              f"{c['duration']})", "", f"{c['caveat'].capitalize()}.", ""]
-    rows = [[op.label, f"{c['ops'][op.id]['miss_usd_per_million']['total']:.2f}",
-             f"{c['ops'][op.id]['miss_usd_per_million']['lambda_compute']:.2f}",
-             f"{c['ops'][op.id]['hit_usd_per_million']['total']:.2f}"] for op in OPS]
+    lines += [
+        "",
+        f"## Estimated cost, USD per million requests (Lambda {c['memory_mb']} MB {c['architecture']}; "
+        f"{c['duration']})",
+        "",
+        f"{c['caveat']}.",
+        "",
+    ]
+    rows = [
+        [
+            op.label,
+            f"{c['ops'][op.id]['miss_usd_per_million']['total']:.2f}",
+            f"{c['ops'][op.id]['miss_usd_per_million']['lambda_compute']:.2f}",
+            f"{c['ops'][op.id]['hit_usd_per_million']['total']:.2f}",
+        ]
+        for op in OPS
+    ]
     lines += _table(["op", "miss total", "miss Lambda compute", "hit total"], rows)
     cs = results["cold_start"]
     imp = cs["handler_import_s"]
-    lines += ["", "## Cold start", "",
-              f"Process start to first image (`vipsfront serve --workers {cs['workers']}`, a miss): "
-              f"p50 {_f(cs['process_start_to_first_image_s'].get('p50'), 2)} s. "
-              + ("Lambda handler module import: " + (f"p50 {_f(imp.get('p50'), 2)} s." if "p50" in imp
-                                                     else f"skipped ({imp.get('skipped')})."))]
+    lines += [
+        "",
+        "## Cold start",
+        "",
+        f"Process start to first image (`vipsfront serve --workers {cs['workers']}`, a miss): "
+        f"p50 {_f(cs['process_start_to_first_image_s'].get('p50'), 2)} s. "
+        + (
+            "Lambda handler module import: "
+            + (f"p50 {_f(imp.get('p50'), 2)} s." if "p50" in imp else f"skipped ({imp.get('skipped')}).")
+        ),
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -9,14 +9,13 @@ quality → cost → ``results.json``, ``results.md``, ``chart.png`` in ``--out`
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from vipsfront.bench import corpus as corpus_mod
 from vipsfront.bench import peers as peers_mod
 from vipsfront.bench import quality, scenarios, services
 from vipsfront.bench.load import Client, concurrent
+from vipsfront.bench.options import add_arguments
 from vipsfront.bench.scenarios import OPS, Op
 from vipsfront.bench.stats import geomean, ratio, summary
 
@@ -43,6 +43,7 @@ class Plan:
     peer_max: int
     matched_files: int
     qualities: tuple[int, ...]
+    process_per_op: bool = True  # a worker process per op, so each op's peak RSS is its own
 
 
 FULL = Plan(
@@ -65,11 +66,12 @@ QUICK = Plan(
     cold_starts=1,
     sweep_levels=(1, 2),
     sweep_seconds=0.4,
-    sweep_max=6,
+    sweep_max=3,
     peer_seconds=0.4,
-    peer_max=6,
+    peer_max=3,
     matched_files=1,
-    qualities=(45, 75, 90),
+    qualities=(50, 90),
+    process_per_op=False,
 )
 
 
@@ -317,7 +319,7 @@ def sweep(s3: services.S3Server, corpus: corpus_mod.Corpus, plan: Plan, workers:
             files = corpus.files[op.role]
             paths = [_canonical_path(corpus.key(f), op) for f in files]
             with sampler.window() as rss:
-                load = concurrent(base, lambda i: paths[i % len(paths)], level, plan.sweep_seconds, plan.sweep_max)
+                load = concurrent(base, lambda i, p=paths: p[i % len(p)], level, plan.sweep_seconds, plan.sweep_max)
             results.setdefault(op.id, {})[str(level)] = {
                 "concurrency": level,
                 "images_per_s": load.images_per_s,
@@ -358,18 +360,23 @@ def _peer_entry(result: dict[str, Any]) -> dict[str, Any]:
 def run_worker_peer(
     peer: peers_mod.Peer, corpus: corpus_mod.Corpus, plan: Plan, concurrency: int, outdir: Path
 ) -> dict[str, Any]:
-    """One process per op, so each op's peak RSS is its own."""
+    """One process per op, so each op's peak RSS is its own (``--quick``: one process for all ops)."""
+    throughput = {"concurrency": concurrency, "seconds": plan.peer_seconds, "max_images": plan.peer_max}
+    jobs = [op.job(corpus.files[op.role], repeats=plan.repeats, throughput=throughput) for op in OPS]
+    batches = [[job] for job in jobs] if plan.process_per_op else [jobs]
     ops: dict[str, Any] = {}
-    for op in progress(OPS, desc=peer.name):
-        throughput = {"concurrency": concurrency, "seconds": plan.peer_seconds, "max_images": plan.peer_max}
-        job = op.job(corpus.files[op.role], repeats=plan.repeats, throughput=throughput)
+    for batch in progress(batches, desc=peer.name):
         try:
-            (result,) = peer.run([job], outdir, timeout=600)
+            results = peer.run(batch, outdir, timeout=600)
         except Exception as error:  # one op failing does not sink the peer
-            ops[op.id] = {"skipped": str(error)}
+            ops.update({job["id"]: {"skipped": str(error)} for job in batch})
             continue
-        ops[op.id] = {"skipped": result["skipped"]} if "skipped" in result else _peer_entry(result)
-        peer.version = peer.version or result.get("version")
+        for result in results:
+            entry = {"skipped": result["skipped"]} if "skipped" in result else _peer_entry(result)
+            if not plan.process_per_op:
+                entry["rss_note"] = "one process ran every op: peak RSS is cumulative"
+            ops[result["op"]] = entry
+            peer.version = peer.version or result.get("version")
     return ops
 
 
@@ -402,9 +409,7 @@ def run_thumbor(
                         if rep == 0:
                             sizes.append(len(reply.body))
                             outputs.append(_save(outdir / "thumbor" / op.id, index, op, reply.body))
-                load = concurrent(
-                    base, lambda i, p=paths: p[i % len(p)], concurrency, plan.peer_seconds, plan.peer_max
-                )
+                load = concurrent(base, lambda i, p=paths: p[i % len(p)], concurrency, plan.peer_seconds, plan.peer_max)
             ops[op.id] = _peer_entry(
                 {
                     "version": peer.version,
@@ -435,7 +440,9 @@ def run_thumbor(
 def score_outputs(engines: dict[str, dict[str, Any]], corpus: corpus_mod.Corpus) -> dict[str, Any]:
     """SSIM and bytes of every engine's first-pass outputs, per op."""
     scores: dict[str, Any] = {}
-    jobs = [(name, op) for name, ops in engines.items() for op in OPS if op.scored and ops.get(op.id, {}).get("outputs")]
+    jobs = [
+        (name, op) for name, ops in engines.items() for op in OPS if op.scored and ops.get(op.id, {}).get("outputs")
+    ]
     for name, op in progress(jobs, desc="SSIM"):
         files = corpus.files[op.role]
         values = [
@@ -485,7 +492,9 @@ def matched_quality(
             points = [quality.score(Path(o).read_bytes(), files[i]) for i, o in enumerate(result["outputs"])]
             entry = per_format.setdefault(fmt, {"points": []})
             if "points" in entry:
-                entry["points"].append({"q": q, "ssim": [p["ssim"] for p in points], "bytes": [p["bytes"] for p in points]})
+                entry["points"].append(
+                    {"q": q, "ssim": [p["ssim"] for p in points], "bytes": [p["bytes"] for p in points]}
+                )
             if fmt == "jpeg" and q == scenarios.DEFAULT_JPEG_QUALITY[name]:
                 defaults[name] = {
                     "format": "jpeg",
@@ -573,7 +582,7 @@ def costs(origin: dict[str, Any], memory_mb: int, architecture: str) -> dict[str
         "memory_mb": memory_mb,
         "architecture": architecture,
         "duration": "server-side p50 (Server-Timing total) of the local run",
-        "caveat": "local CPU time only approximates Lambda's: its vCPU share scales with memory "
+        "caveat": "Local CPU time only approximates Lambda's: its vCPU share scales with memory "
         "(1 vCPU per 1,769 MB) and its processors differ from this machine's",
         "ops": rows,
     }
@@ -624,26 +633,9 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vipsfront bench", description=__doc__.split("\n")[0] if __doc__ else None)
+    p = argparse.ArgumentParser(prog="vipsfront bench", description="Benchmark the origin on moto, side by side.")
     add_arguments(p)
     return p
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--corpus", type=Path, help="folder of images (default: ../shared/corpus, else generated samples)")
-    p.add_argument("--out", type=Path, default=Path("bench-results"), help="where results go (default bench-results/)")
-    p.add_argument("--quick", action="store_true", help="a few files, few iterations (CI smoke run)")
-    p.add_argument("--peers", help=f"comma list from {','.join(peers_mod.ALL)} "
-                   f"(default: all; with --quick {','.join(peers_mod.QUICK)})")
-    p.add_argument("--no-install", action="store_true", help="skip peers that are not installed yet")
-    p.add_argument("--venvs", type=Path, default=Path("bench-results") / ".venvs",
-                   help="where peer virtual environments are cached (default bench-results/.venvs)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 2,
-                   help="origin uvicorn workers and thumbor processes (default: one per core)")
-    p.add_argument("--peer-concurrency", type=int, default=2, help="requests in flight for peer throughput (2)")
-    p.add_argument("--ssim-target", type=float, default=0.95, help="SSIM for bytes at matched quality (0.95)")
-    p.add_argument("--lambda-memory-mb", type=int, default=2048, help="cost model: function memory (2048)")
-    p.add_argument("--lambda-arch", default="arm64", help="cost model: arm64 or x86_64 (arm64)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -710,9 +702,7 @@ def run(args: argparse.Namespace) -> int:
                 peer.skipped = f"did not run: {error}"
         else:
             results["peers"][name] = run_worker_peer(peer, corpus, plan, args.peer_concurrency, outdir)
-    results["peer_versions"] = {
-        n: {"version": p.version, "skipped": p.skipped} for n, p in prepared.items()
-    }
+    results["peer_versions"] = {n: {"version": p.version, "skipped": p.skipped} for n, p in prepared.items()}
     engines = {"origin": results["origin"]["miss"], **results["peers"]}
     results["quality"] = score_outputs(engines, corpus)
     matched = matched_quality(available, corpus, plan, outdir, args.ssim_target)

@@ -118,8 +118,18 @@ def start_origin(
     port = free_port()
     env = clean_env(AWS_ENDPOINT_URL_S3=s3_endpoint, **(settings or {}))
     process = subprocess.Popen(
-        [sys.executable, "-m", "vipsfront.cli", "serve", "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "vipsfront.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -137,8 +147,19 @@ def start_thumbor(venv: Path, config: Path, corpus_root: Path, processes: int) -
     port = free_port()
     env = clean_env(VIPSFRONT_BENCH_CORPUS=str(corpus_root))
     process = subprocess.Popen(
-        [str(venv / "bin" / "thumbor"), "--ip", "127.0.0.1", "--port", str(port), "--conf", str(config),
-         "--processes", str(processes), "--log-level", "error"],
+        [
+            str(venv / "bin" / "thumbor"),
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--conf",
+            str(config),
+            "--processes",
+            str(processes),
+            "--log-level",
+            "error",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

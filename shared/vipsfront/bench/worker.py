@@ -111,9 +111,7 @@ def _engine(op: dict[str, Any]) -> tuple[Runner, str]:
 
 def _pillow(op: dict[str, Any]) -> tuple[Runner, str]:
     import PIL
-    from PIL import Image, ImageOps
-
-    from PIL import features
+    from PIL import Image, ImageOps, features
 
     width, height, fmt, q = op["width"], op.get("height"), op["format"], op["quality"]
     lanczos = Image.Resampling.LANCZOS

@@ -1,0 +1,88 @@
+"""``vipsfront bench --quick`` as CI runs it: the files exist and hold sane values. No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vipsfront.bench.scenarios import OPS
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("psutil")
+    out = tmp_path_factory.mktemp("bench")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIPSFRONT_"))}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vipsfront.cli",
+            "bench",
+            "--quick",
+            "--out",
+            str(out),
+            "--peers",
+            "bare,engine,pillow,nosuchpeer",
+            "--no-install",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    return out, json.loads((out / "results.json").read_text())
+
+
+def test_every_output_file_is_written(results: tuple[Path, dict]) -> None:
+    out, _ = results
+    assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (out / "results.md").read_text()
+    for op in OPS:
+        assert op.label in markdown
+    assert "## Goals" in markdown
+
+
+def test_every_scenario_is_present_with_sane_values(results: tuple[Path, dict]) -> None:
+    _, data = results
+    ids = {op.id for op in OPS}
+    assert set(data["origin"]["miss"]) == ids
+    assert set(data["origin"]["hit"]) == ids
+    assert set(data["sweep"]["ops"]) == ids
+    for op_id in ids:
+        miss = data["origin"]["miss"][op_id]
+        assert miss["latency_ms"]["p50"] > 0 and all(b > 0 for b in miss["bytes"])
+        assert miss["rss"]["peak_mb"] > 0
+        for name in ("bare", "engine", "pillow"):
+            entry = data["peers"][name][op_id]
+            assert "skipped" in entry or entry["throughput"]["images_per_s"] > 0
+    ratios = data["ratios"]
+    for table in ("miss_p50_over_bare_p50", "miss_p50_over_engine_p50", "hit_p50_over_s3_get_p50"):
+        assert all(value > 0 for value in ratios[table].values()), table
+    for op_id, row in ratios["throughput_c2"].items():
+        assert all(value > 0 for value in row["ratios"].values()), op_id
+    for op_id, scores in data["quality"].items():
+        for name, score in scores.items():
+            assert 0.5 < score["ssim_mean"] <= 1.0, (op_id, name)
+    assert data["cost"]["ops"]["photo-400-jpeg"]["miss_usd_per_million"]["total"] > 0
+    assert data["cold_start"]["process_start_to_first_image_s"]["p50"] > 0
+
+
+def test_skipped_peers_carry_a_reason(results: tuple[Path, dict]) -> None:
+    _, data = results
+    versions = data["peer_versions"]
+    assert versions["nosuchpeer"]["skipped"]
+    for name in ("bare", "engine", "pillow"):
+        assert versions[name]["version"] and not versions[name]["skipped"]
