@@ -1,17 +1,33 @@
-"""Build transform URLs: the canonical query for a key and options, signed when given a key."""
+"""Build transform URLs: the canonical query for a key and options, signed when given a key.
+
+The JavaScript twin is ``clients/js/vipsfront.mjs``; ``tests/vectors/builders/urls.json`` holds the
+URLs both must build. Options use the URL API's names (``w``, ``h``, ``fit``, ``fm`` ...) and are
+written in canonical order, so equal options always give equal URLs (and one cached variant).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import unquote
 
 from vipsfront.signing import sign
 from vipsfront.spec import build, check_key, encode_key, to_query
 
+Value = str | int | float | bool
+Params = Mapping[str, Value]
+
+
+def _raw(value: Value) -> str:
+    """A query value as a browser would send it; booleans as ``1``/``0`` (``enlarge=True``)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
 
 def url(
     key: str,
-    params: Mapping[str, str | int | float] | None = None,
+    params: Params | None = None,
     *,
     base: str = "",
     signing_key: tuple[str, bytes] | None = None,
@@ -19,10 +35,9 @@ def url(
 ) -> str:
     """``{base}/{key}?{canonical query}``, with ``s`` (and ``exp``) when ``signing_key`` is ``(kid, secret)``.
 
-    ``params`` use the URL API's names (``w``, ``h``, ``fit``, ``fm`` ...); they are checked and written in
-    canonical order, so equal options always give equal URLs.
+    ``params`` are checked as the origin checks them (``InvalidSpecError`` names a bad one).
     """
-    spec = build({name: str(value) for name, value in (params or {}).items()})
+    spec = build({name: _raw(value) for name, value in (params or {}).items()})
     query = to_query(spec)
     if signing_key is not None:
         kid, secret = signing_key
@@ -37,15 +52,43 @@ def url(
 def srcset(
     key: str,
     widths: Iterable[int],
-    params: Mapping[str, str | int | float] | None = None,
+    params: Params | None = None,
     *,
     base: str = "",
     signing_key: tuple[str, bytes] | None = None,
+    expires: int | None = None,
 ) -> str:
-    """A ``srcset`` attribute value: one URL per width, ``"{url} {w}w"`` joined by commas."""
+    """A ``srcset`` attribute value: one URL per width, ``"{url} {w}w"`` joined by commas.
+
+    Give ``params`` without ``dpr``: the browser picks the candidate for its pixel ratio itself.
+    """
     return ", ".join(
-        f"{url(key, {**(params or {}), 'w': w}, base=base, signing_key=signing_key)} {w}w" for w in widths
+        f"{url(key, {**(params or {}), 'w': w}, base=base, signing_key=signing_key, expires=expires)} {w}w"
+        for w in widths
     )
+
+
+def sizes(rules: Sequence[tuple[str, str]] | Mapping[str, str], fallback: str = "100vw") -> str:
+    """A ``sizes`` attribute value: ``[("(min-width: 1100px)", "320px")], "100vw"`` →
+    ``"(min-width: 1100px) 320px, 100vw"`` (the browser takes the first media condition that matches)."""
+    pairs = rules.items() if isinstance(rules, Mapping) else rules
+    return ", ".join([*(f"{media} {size}" for media, size in pairs), fallback])
+
+
+def loader(
+    src: str,
+    width: int,
+    quality: int | None = None,
+    *,
+    base: str = "",
+    params: Params | None = None,
+) -> str:
+    """What the Next.js custom loader returns for ``{src, width, quality}``: ``fm=auto`` unless ``params``
+    say otherwise; ``src`` is a URL path (``/photos/caf%C3%A9.jpg`` and ``/photos/café.jpg`` are one key)."""
+    options: dict[str, Value] = {"fm": "auto", **(params or {}), "w": width}
+    if quality is not None:
+        options["q"] = quality
+    return url(unquote(src.lstrip("/"), errors="strict"), options, base=base)
 
 
 def expires_in(seconds: int, *, now: float | None = None) -> int:

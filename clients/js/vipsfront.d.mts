@@ -1,0 +1,65 @@
+// Types for vipsfront.mjs (hand-written; the module has no build step).
+
+export type Fit = 'cover' | 'contain' | 'fill' | 'inside' | 'outside';
+export type Position =
+  | 'center' | 'top' | 'bottom' | 'left' | 'right' | 'top-left' | 'top-right' | 'bottom-left' | 'bottom-right'
+  | 'attention' | 'entropy';
+export type Format = 'auto' | 'avif' | 'webp' | 'jpeg' | 'jpg' | 'png' | 'gif';
+
+/** The URL API's parameters (see the README); values are checked as the origin checks them. */
+export interface Params {
+  w?: number;
+  h?: number;
+  /** 1..4, or 'auto' to take the browser's Sec-CH-DPR client hint (origin only). */
+  dpr?: number | 'auto';
+  fit?: Fit;
+  pos?: Position;
+  fx?: number;
+  fy?: number;
+  enlarge?: boolean | 0 | 1;
+  fm?: Format;
+  q?: number;
+  blur?: number;
+  sharpen?: number;
+  rot?: 0 | 90 | 180 | 270;
+  flip?: 'h' | 'v' | 'hv';
+  /** hex rgb, rrggbb or rrggbbaa, with or without '#'. */
+  bg?: string;
+}
+
+/** Returns the `s` value, `KEYID.SIGNATURE`, for a string to sign. */
+export type Signer = (message: string) => string;
+
+export interface UrlOptions {
+  /** URL prefix, e.g. 'https://cdn.example.com' (default: same origin, a path). */
+  base?: string;
+  /** Signs the URL (server side only): `signer(keyId, secret)` from './sign.mjs'. */
+  signer?: Signer;
+  /** Unix seconds after which a signed URL stops working. */
+  expires?: number;
+}
+
+export class VipsfrontError extends Error {
+  readonly param: string;
+  constructor(message: string, param: string);
+}
+
+export function build(params?: Params): Record<string, string | number | boolean>;
+export function canonical(params?: Params, options?: { signing?: boolean }): string;
+export function checkKey(key: string): string;
+export function encodeKey(key: string): string;
+export function stringToSign(key: string, params?: Params, expires?: number): string;
+export function url(key: string, params?: Params, options?: UrlOptions): string;
+export function srcset(key: string, widths: readonly number[], params?: Params, options?: UrlOptions): string;
+export function sizes(rules: ReadonlyArray<readonly [string, string]> | Record<string, string>, fallback?: string): string;
+
+/** What Next.js passes to a custom loader. */
+export interface ImageLoaderProps {
+  src: string;
+  width: number;
+  quality?: number;
+}
+export type ImageLoader = (props: ImageLoaderProps) => string;
+export function createLoader(options?: { base?: string; params?: Params }): ImageLoader;
+export const loader: ImageLoader;
+export default loader;
