@@ -1,0 +1,108 @@
+"""The request's time budget: slow encodes fall back to a cheaper effort or fail cleanly, never run late.
+
+An AVIF encode cannot be stopped once libaom has the pixels (libvips' kill flag only stops pixel
+generation), so the engine picks the effort for the time left and refuses a result that is ready only
+after the deadline. Through the app, a blown budget is a 503 ``deadline_exceeded`` with ``no-store`` and
+nothing stored; the next request with time to spare succeeds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import pytest
+import pyvips
+from fastapi.testclient import TestClient
+
+from vipsfront import engine
+from vipsfront.app import create_app
+from vipsfront.config import Settings
+from vipsfront.errors import DeadlineExceededError
+from vipsfront.spec import Fm, Spec
+from vipsfront.storage import S3Store
+
+ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
+
+
+def gradient_jpeg(width: int, height: int) -> bytes:
+    xy = pyvips.Image.xyz(width, height)
+    image = (xy[0] * 255 / width).bandjoin([xy[1] * 255 / height, 128]).cast("uchar")
+    return bytes(image.copy(interpretation="srgb").jpegsave_buffer(Q=90))
+
+
+def test_avif_effort_follows_the_time_left() -> None:
+    pixels = 2000 * 1500
+    assert engine.avif_effort_for(pixels, 2, None) == 2  # no deadline: the configured effort
+    assert engine.avif_effort_for(pixels, 2, 60.0) == 2
+    assert engine.avif_effort_for(pixels, 2, 1.5) == 1  # effort 2 would not fit, effort 1 does
+    assert engine.avif_effort_for(pixels, 2, 0.5) == 0
+    with pytest.raises(DeadlineExceededError):
+        engine.avif_effort_for(pixels, 2, 0.1)
+    assert engine.avif_effort_for(pixels, 9, 1e9) == 9
+
+
+def test_a_slow_avif_falls_back_to_a_lower_effort(caplog: pytest.LogCaptureFixture) -> None:
+    source = gradient_jpeg(2000, 1500)
+    spec = Spec(w=2000, fm=Fm.AVIF)
+    caplog.set_level(logging.INFO, logger="vipsfront.engine")
+    started = time.monotonic()
+    result = engine.transform(source, spec, engine.Limits(avif_effort=2), deadline=started + 1.5)
+    assert time.monotonic() - started < 1.5
+    assert (result.width, result.height, result.media_type) == (2000, 1500, "image/avif")
+    assert "AVIF effort 1 instead of 2" in caplog.text
+    caplog.clear()
+    engine.transform(source, spec, engine.Limits(avif_effort=2), deadline=time.monotonic() + 60)
+    assert "instead of" not in caplog.text  # with time to spare the configured effort is kept
+
+
+def test_an_avif_that_cannot_fit_fails_before_encoding() -> None:
+    source = gradient_jpeg(400, 300)
+    spec = Spec(w=4000, fm=Fm.AVIF, enlarge=True)  # 12 MP of output from a small file
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceededError):
+        engine.transform(source, spec, engine.Limits(avif_effort=2), deadline=started + 0.5)
+    assert time.monotonic() - started < 0.5
+
+
+def test_a_result_ready_after_the_deadline_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    slow_encode = engine.encode
+
+    def late(image: Any, plan: engine.Plan, limits: engine.Limits) -> bytes:
+        data = slow_encode(image, plan, limits)
+        time.sleep(0.3)  # an encoder that overran its estimate
+        return data
+
+    monkeypatch.setattr(engine, "encode", late)
+    with pytest.raises(DeadlineExceededError):
+        engine.transform(gradient_jpeg(64, 64), Spec(w=32), deadline=time.monotonic() + 0.2)
+
+
+@pytest.fixture
+def app_on(s3: Any) -> Any:
+    def make(budget: float) -> TestClient:
+        app = create_app(Settings(request_budget_s=budget), S3Store(s3, ORIGINALS, VARIANTS))
+        return TestClient(app)
+
+    s3.put_object(Bucket=ORIGINALS, Key="big.jpg", Body=gradient_jpeg(400, 300), ContentType="image/jpeg")
+    return make
+
+
+def variants(s3: Any) -> list[str]:
+    return [item["Key"] for item in s3.list_objects_v2(Bucket=VARIANTS).get("Contents", [])]
+
+
+def test_a_blown_budget_is_a_clean_503_and_stores_nothing(s3: Any, app_on: Any) -> None:
+    url = "/big.jpg?w=4000&enlarge=1&fm=avif"
+    started = time.monotonic()
+    response = app_on(0.5).get(url)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.json()["code"] == "deadline_exceeded"
+    assert response.headers["cache-control"] == "no-store"
+    assert elapsed < 1.0
+    assert variants(s3) == []
+    retried = app_on(60).get(url)  # the same request with time to spare
+    assert retried.status_code == 200 and retried.headers["content-type"] == "image/avif"
+    assert variants(s3) == ["big.jpg/_vf/w=4000,enlarge=1,fm=avif"]
