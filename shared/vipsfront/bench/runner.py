@@ -23,7 +23,7 @@ from vipsfront.bench import corpus as corpus_mod
 from vipsfront.bench import peers as peers_mod
 from vipsfront.bench import quality, scenarios, services
 from vipsfront.bench.load import Client, concurrent
-from vipsfront.bench.options import add_arguments
+from vipsfront.bench.options import ALL_PEERS, QUICK_PEERS, add_arguments
 from vipsfront.bench.scenarios import OPS, Op
 from vipsfront.bench.stats import geomean, ratio, summary
 
@@ -652,7 +652,7 @@ def run(args: argparse.Namespace) -> int:
     missing = [role for role in corpus_mod.ROLES if not corpus.files.get(role)]
     if missing:
         raise SystemExit(f"vipsfront bench: the corpus has no {', '.join(missing)} images")
-    wanted = [n.strip() for n in (args.peers or ",".join(peers_mod.QUICK if args.quick else peers_mod.ALL)).split(",")]
+    wanted = [n.strip() for n in (args.peers or ",".join(QUICK_PEERS if args.quick else ALL_PEERS)).split(",")]
     for name in ("bare", "engine"):  # the ratios are read against them
         if name not in wanted:
             wanted.insert(0, name)
