@@ -158,6 +158,11 @@ def create_app(
         headers = {"cache-control": "public, max-age=300", "x-vipsfront-variant": outcome.value}
         return JSONResponse(body, headers=headers)
 
+    if settings.demo:
+        from vipsfront.demo import router as demo_router
+
+        app.include_router(demo_router)
+
     @app.api_route("/{path:path}", methods=["GET", "HEAD"])
     async def image(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
         started = time.perf_counter()

@@ -74,6 +74,7 @@ def serve(args: argparse.Namespace) -> int:
 
     moto_server = None
     env = os.environ
+    env.setdefault("VIPSFRONT_DEMO", "1")  # the demo page lists the originals: on for local serving only
     if not uses_real_s3(env):
         from moto.server import ThreadedMotoServer
 
@@ -109,6 +110,8 @@ def serve(args: argparse.Namespace) -> int:
             print(f"  uploaded {len(files)} originals")
         print(f"vipsfront: serving on {base}  (Ctrl-C stops)")
         print(f"  {base}/_vf/health")
+        if settings.demo:
+            print(f"  {base}/_vf/demo  (demo page: gallery, placeholders, playground)")
         for key in list(files)[:4]:
             print(f"  {base}/{key}?w=400&fm=webp")
         if files:

@@ -33,7 +33,7 @@ def _with_orientation(image: pyvips.Image, orientation: int) -> pyvips.Image:
 def generate() -> dict[str, bytes]:
     """``{key: bytes}`` of the sample originals."""
     landscape = _landscape(2400, 1600)
-    portrait = _landscape(1000, 1500).rot90()  # stored sideways; orientation 6 turns it upright
+    portrait = _landscape(1000, 1500).rot270()  # stored sideways; orientation 6 (turn 90° clockwise) sets it upright
     rgba = (
         _landscape(900, 900)
         .bandjoin(pyvips.Image.black(900, 900).draw_circle([255], 450, 450, 420, fill=True))

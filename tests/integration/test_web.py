@@ -76,3 +76,39 @@ def test_client_hints_can_be_turned_off(s3: Any) -> None:
     origin = make(s3, client_hints=False)
     response = origin.client.get("/photos/cat.jpg?w=300&dpr=auto&fm=webp", headers={"sec-ch-dpr": "2"})
     assert decode(response.content).width == 300 and "vary" not in response.headers
+
+
+def test_demo_page(s3: Any) -> None:
+    origin = make(s3, demo=True)
+    origin.put("photos/notes.txt", b"not an image", "text/plain")
+    page = origin.client.get("/_vf/demo")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["accept-ch"] == "Sec-CH-DPR, Sec-CH-Width"
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    html = page.text
+    assert html.count('<figure class="card"') == 1  # the text file is left out
+    assert "background-image:url(data:image/png;base64," in html
+    assert 'srcset="/photos/cat.jpg?w=320&amp;h=240&amp;fm=auto&amp;q=70 320w' in html
+    assert '<source media="(max-width: 640px)"' in html and "sizes=" in html
+    assert 'src="/photos/cat.jpg?fm=auto&amp;q=70" sizes="320px"' in html  # the client-hints example
+    for name, kind in (("demo.js", "text/javascript"), ("demo.css", "text/css")):
+        asset = origin.client.get(f"/_vf/demo/static/{name}")
+        assert asset.status_code == 200 and asset.headers["content-type"].startswith(kind)
+    assert origin.client.get("/_vf/demo/static/nope.js").status_code == 404
+    assert origin.client.get("/_vf/demo/static/..%2Fapp.py").status_code in (400, 404)
+
+
+def test_demo_page_signs_its_urls_in_signed_mode(s3: Any) -> None:
+    from vipsfront.policy import Policy, UnsignedPolicy
+
+    policy = Policy.create(keys={"k1": b"0123456789abcdef0123"}, unsigned=UnsignedPolicy(widths=()))
+    origin = make(s3, demo=True, policy=policy)
+    html = origin.client.get("/_vf/demo").text
+    assert "&amp;s=k1." in html and 'class="hints"' not in html
+    first = html.split('src="', 2)[2].split('"', 1)[0].replace("&amp;", "&")
+    assert origin.client.get(first).status_code == 200
+
+
+def test_demo_is_off_by_default(s3: Any) -> None:
+    origin = make(s3)
+    assert origin.client.get("/_vf/demo").status_code == 400  # a reserved path, not a key
