@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from vipsfront import engine, placeholder
+from vipsfront import engine, placeholder, storage
 from vipsfront.config import Settings
 from vipsfront.edge import Route
 from vipsfront.errors import DeadlineExceededError, InputTooLargeError
@@ -111,7 +111,14 @@ class Origin:
         return body, Outcome.MISS
 
     def serve(self, route: Route, record: RequestRecord, *, deadline: float) -> Served:
-        """Serve ``route``: the stored variant when there is one, else make and store it."""
+        """Serve ``route``: the stored variant when there is one, else make and store it.
+
+        Nothing, S3 calls included, runs past ``deadline`` (``time.monotonic()``).
+        """
+        with storage.deadline(deadline):
+            return self._serve(route, record, deadline=deadline)
+
+    def _serve(self, route: Route, record: RequestRecord, *, deadline: float) -> Served:
         record.key, record.variant_key = route.key, route.variant_key
         if self.settings.variant_lookup:
             stored = self._timed(record, "s3-variant", lambda: self.store.get_variant(route.variant_key))

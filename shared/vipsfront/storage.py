@@ -3,21 +3,77 @@
 Originals and variants sit in separate buckets (thumbor's storage / result storage split); originals are
 only ever read. The S3 adapter turns botocore's errors into the domain's: a missing original is a 404, a
 throttled or unreachable S3 a 503, anything else from S3 a 502.
+
+Inside ``deadline(at)`` (the origin wraps each request in it) every S3 call ends by ``at``: botocore's
+bounded retries (standard mode, 3 retries, exponential backoff) never start an attempt after it, and a
+call still waiting on S3 then is abandoned with a 503 (``storage_unavailable``; ``deadline_exceeded``
+when the time was gone before the call), so a slow or hung S3 cannot outlast the request's
+budget (connect and read timeouts alone would allow 4 attempts x 12 s per call, plus backoff).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from vipsfront.errors import OriginalNotFoundError, StorageError, StorageUnavailableError
+from vipsfront.errors import DeadlineExceededError, OriginalNotFoundError, StorageError, StorageUnavailableError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("vipsfront_s3_deadline", default=None)
+_CALLS: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+@contextmanager
+def deadline(at: float | None) -> Iterator[None]:
+    """Bound every S3 call made in this context (this thread's, or a task's) by ``at`` (``time.monotonic()``)."""
+    token = _DEADLINE.set(at)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _out_of_time() -> StorageUnavailableError:
+    return StorageUnavailableError("storage did not answer within the request's time, try again")
+
+
+def _no_attempt_after_deadline(**_: Any) -> None:
+    """botocore ``before-send`` hook: no first attempt or retry starts once the deadline has passed."""
+    at = _DEADLINE.get()
+    if at is not None and time.monotonic() >= at:
+        raise _out_of_time()  # not retryable for botocore: it ends the call at once
+
+
+def _bounded(call: Callable[[], T]) -> T:
+    """Run ``call`` (a whole S3 call, body read included), giving up on it at the deadline."""
+    global _CALLS
+    at = _DEADLINE.get()
+    if at is None:
+        return call()
+    remaining = at - time.monotonic()
+    if remaining <= 0:
+        raise DeadlineExceededError("request ran out of time before reaching storage")
+    if _CALLS is None:
+        _CALLS = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="vipsfront-s3")
+    future = _CALLS.submit(contextvars.copy_context().run, call)
+    try:
+        return future.result(timeout=remaining)
+    except concurrent.futures.TimeoutError:
+        # The abandoned call ends by itself: its next attempt is stopped by the hook above.
+        raise _out_of_time() from None
+
 
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
 _UNAVAILABLE = {
@@ -81,24 +137,27 @@ class S3Store:
         self.client = client
         self.originals = originals
         self.variants = variants
+        events = getattr(getattr(client, "meta", None), "events", None)
+        if events is not None:
+            events.register("before-send.s3", _no_attempt_after_deadline, unique_id="vipsfront-deadline")
 
     def head_original(self, key: str) -> ObjectInfo:
         try:
-            head = self.client.head_object(Bucket=self.originals, Key=key)
+            head = _bounded(lambda: self.client.head_object(Bucket=self.originals, Key=key))
         except Exception as error:
             raise _translate(error, "original") from error
         return ObjectInfo(size=int(head["ContentLength"]), content_type=head.get("ContentType"))
 
     def get_original(self, key: str) -> bytes:
         try:
-            return bytes(self.client.get_object(Bucket=self.originals, Key=key)["Body"].read())
+            return _bounded(lambda: bytes(self.client.get_object(Bucket=self.originals, Key=key)["Body"].read()))
         except Exception as error:
             raise _translate(error, "original") from error
 
     def get_variant(self, key: str) -> StoredVariant | None:
         try:
-            obj = self.client.get_object(Bucket=self.variants, Key=key)
-            data = bytes(obj["Body"].read())
+            obj = _bounded(lambda: self.client.get_object(Bucket=self.variants, Key=key))
+            data = _bounded(lambda: bytes(obj["Body"].read()))
         except Exception as error:
             translated = _translate(error, "variant")
             if isinstance(translated, OriginalNotFoundError):
@@ -109,15 +168,18 @@ class S3Store:
     def put_variant(
         self, key: str, data: bytes, *, content_type: str, cache_control: str, metadata: dict[str, str]
     ) -> None:
-        # A single PutObject is atomic: readers see the whole variant or none of it.
+        # A single PutObject is atomic: readers see the whole variant or none of it (also when it is
+        # abandoned at the deadline and completes later).
         try:
-            self.client.put_object(
-                Bucket=self.variants,
-                Key=key,
-                Body=data,
-                ContentType=content_type,
-                CacheControl=cache_control,
-                Metadata=metadata,
+            _bounded(
+                lambda: self.client.put_object(
+                    Bucket=self.variants,
+                    Key=key,
+                    Body=data,
+                    ContentType=content_type,
+                    CacheControl=cache_control,
+                    Metadata=metadata,
+                )
             )
         except Exception as error:
             raise _translate(error, "variant") from error
