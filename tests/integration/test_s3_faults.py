@@ -116,6 +116,7 @@ class World:
 
     def put(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=ORIGINALS, Key=key, Body=data, ContentType="image/jpeg")
+        self.injector.sends.clear()  # count only what the app sends
 
     def variants(self, key: str) -> list[str]:
         listing = self.client.list_objects_v2(Bucket=VARIANTS, Prefix=f"{key}/_vf/")
