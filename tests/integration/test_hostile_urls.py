@@ -1,0 +1,293 @@
+"""Hostile URLs through the whole request path (app on moto): only typed errors, never a 500.
+
+Property-based: random paths, queries and headers (hypothesis). Explicit: path traversal, encoded
+slashes, ``+``, spaces and unicode in keys, keys under ``/_vf/``, very long URLs and parameters,
+duplicated parameters, signature tampering, replay after expiry and rotated-out keys.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import pytest
+import pyvips
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vipsfront.app import create_app
+from vipsfront.config import Settings
+from vipsfront.policy import Policy, UnsignedPolicy
+from vipsfront.signing import sign
+from vipsfront.spec import ALL_PARAMS, Spec, build
+from vipsfront.storage import S3Store
+
+ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
+SECRET_OLD, SECRET_NEW = b"old-secret-0123456789", b"new-secret-9876543210"
+TYPED = {
+    400: {"invalid_spec", "invalid_key"},
+    403: {"forbidden"},
+    404: {"not_found"},
+    405: {"method_not_allowed"},
+    413: {"input_too_large"},
+    415: {"unsupported_input"},
+    422: {"undecodable_image"},
+}
+KEYS = ["photos/cat.jpg", "a+b.jpg", "with space.jpg", "unicode/café ☕.jpg", "deep/a/b/c/d.png"]
+
+
+def small_jpeg() -> bytes:
+    xy = pyvips.Image.xyz(96, 64)
+    return bytes((xy[0] * 2).bandjoin([xy[1] * 3, 90]).cast("uchar").jpegsave_buffer())
+
+
+@pytest.fixture(scope="module")
+def s3_module() -> Iterator[Any]:
+    from moto import mock_aws
+
+    from vipsfront.storage import s3_client
+
+    with mock_aws():
+        client = s3_client(region="us-east-1")
+        for bucket in (ORIGINALS, VARIANTS):
+            client.create_bucket(Bucket=bucket)
+        for key in KEYS:
+            client.put_object(Bucket=ORIGINALS, Key=key, Body=small_jpeg(), ContentType="image/jpeg")
+        yield client
+
+
+def app_with(s3: Any, **kwargs: Any) -> TestClient:
+    return TestClient(create_app(Settings(**kwargs), S3Store(s3, ORIGINALS, VARIANTS)))
+
+
+@pytest.fixture(scope="module")
+def open_app(s3_module: Any) -> TestClient:
+    return app_with(s3_module)
+
+
+@pytest.fixture(scope="module")
+def signed_app(s3_module: Any) -> TestClient:
+    policy = Policy.create(keys={"new": SECRET_NEW}, unsigned=UnsignedPolicy(widths=(100,), heights=()))
+    return app_with(s3_module, policy=policy)
+
+
+def check_typed(response: Any) -> None:
+    """A success, a redirect, or one of the typed JSON errors; never a 5xx, never an untyped body."""
+    assert response.status_code < 500, (response.status_code, response.text[:300])
+    if response.status_code in (200, 304, 307):
+        return
+    assert response.status_code in TYPED, response.status_code
+    body = json.loads(response.content)
+    assert set(body) == {"error", "code", "param"}
+    assert body["code"] in TYPED[response.status_code], body
+    assert response.headers["cache-control"] == "public, max-age=60"
+
+
+# --- property-based -------------------------------------------------------------------------------
+
+NAMES = st.sampled_from(sorted(ALL_PARAMS) + ["W", "width", "", "w[]", "q ", "__proto__", "s\x00"])
+VALUES = st.one_of(
+    st.sampled_from(["", "0", "1", "100", "-1", "1e9", "NaN", "auto", "cover", "attention", "#fff", "%", "%ZZ"]),
+    st.integers(-(10**12), 10**12).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.text(max_size=30),
+)
+RAW_SEGMENTS = [
+    "photos",
+    "cat.jpg",
+    "_vf",
+    ".",
+    "..",
+    "",
+    "%2E%2E",
+    "%2F",
+    "%00",
+    "%FF",
+    "%",
+    "a+b.jpg",
+    "w=10,fm=webp",
+]
+SEGMENT = st.one_of(st.sampled_from(RAW_SEGMENTS), st.text(min_size=1, max_size=20))
+
+
+@st.composite
+def raw_paths(draw: st.DrawFn) -> str:
+    segments = draw(st.lists(SEGMENT, min_size=1, max_size=6))
+    safe = draw(st.sampled_from(["/", "/%", "/+ ", "/%.,="]))
+    return "/" + "/".join(s if s in RAW_SEGMENTS else quote(s, safe=safe) for s in segments)
+
+
+@st.composite
+def raw_queries(draw: st.DrawFn) -> str:
+    pairs = draw(st.lists(st.tuples(NAMES, VALUES), max_size=8))
+    encode = draw(st.sampled_from([quote, lambda v: quote(v, safe="%+,="), quote_plus]))
+    parts = [f"{encode(name)}={encode(value)}" for name, value in pairs]
+    return "&".join(parts)
+
+
+HEADERS = st.fixed_dictionaries(
+    {},
+    optional={
+        "accept": st.one_of(st.text(max_size=100), st.sampled_from(["image/avif,image/webp,*/*", "image/*;q=x"])),
+        "if-none-match": st.one_of(st.text(max_size=50), st.just("*")),
+    },
+).map(lambda h: {k: v.encode("latin-1", "ignore").decode("latin-1") for k, v in h.items()})
+
+
+def _printable_header(headers: dict[str, str]) -> dict[str, str]:
+    return {k: "".join(c for c in v if 0x20 <= ord(c) < 0x7F) for k, v in headers.items()}
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=raw_paths(), query=raw_queries(), headers=HEADERS)
+def test_any_request_gets_a_typed_answer(open_app: TestClient, path: str, query: str, headers: dict[str, str]) -> None:
+    response = open_app.get(f"{path}?{query}" if query else path, headers=_printable_header(headers))
+    check_typed(response)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.sampled_from(KEYS), query=raw_queries())
+def test_any_query_on_a_real_image_gets_a_typed_answer(signed_app: TestClient, key: str, query: str) -> None:
+    check_typed(signed_app.get(f"/{quote(key)}?{query}"))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    w=st.integers(1, 2000),
+    h=st.one_of(st.none(), st.integers(1, 2000)),
+    fit=st.sampled_from(["cover", "contain", "fill", "inside", "outside"]),
+    fm=st.sampled_from(["auto", "webp", "jpeg", "png", "gif", "avif"]),
+    extra=st.sampled_from(["", "&rot=90", "&flip=hv", "&blur=2", "&pos=attention", "&bg=f00", "&enlarge=1"]),
+)
+def test_valid_requests_succeed(open_app: TestClient, w: int, h: int | None, fit: str, fm: str, extra: str) -> None:
+    query = f"w={w}" + (f"&h={h}" if h else "") + f"&fit={fit}&fm={fm}{extra}"
+    response = open_app.get(f"/photos/cat.jpg?{query}")
+    assert response.status_code == 200, (query, response.text[:200])
+
+
+# --- explicit cases -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/photos/%2E%2E/%2E%2E/etc/passwd?w=10", 400),
+        ("/photos/..%2F..%2Fetc%2Fpasswd?w=10", 400),
+        ("/%2E%2E%2Fetc%2Fpasswd", 400),
+        ("/photos/.%2Fcat.jpg?w=10", 400),
+        ("/photos//cat.jpg?w=10", 400),
+        ("/photos/cat.jpg%00.png?w=10", 400),
+        ("/photos/cat.jpg%0d%0aSet-Cookie:x=1?w=10", 404),  # no route matches a newline: typed 404
+        ("/photos/%FF%FE.jpg?w=10", 400),
+        ("/_vf/cat.jpg?w=10", 400),
+        ("/_vf/info/%2E%2E/%2E%2E/etc/passwd", 400),
+        ("/_vf/info/../../etc/passwd", 404),  # the client resolves the dots: the key etc/passwd, not found
+        ("/photos/_vf/cat.jpg?w=10", 400),
+        ("/photos/cat.jpg/_vf/w=10/extra", 400),
+        ("/photos/cat.jpg/_vf/original?w=10", 400),
+        ("/photos/cat.jpg?w=10&w=20", 400),
+        ("/photos/cat.jpg?w=10&W=20", 400),
+        ("/photos/cat.jpg?w=10&&&", 200),
+        ("/photos/cat.jpg?=10", 400),
+        ("/photos/cat.jpg?w=" + "9" * 5000, 400),
+        ("/photos/cat.jpg?bg=" + "f" * 3000, 400),
+        ("/" + "a/" * 600 + "x.jpg?w=10", 400),
+        ("/" + "é" * 1000 + ".jpg?w=10", 400),
+        ("/photos/cat.jpg?w=1%00", 400),
+        ("/photos/cat.jpg?w=%C0%AF", 400),
+    ],
+)
+def test_hostile_paths_and_params(open_app: TestClient, url: str, status: int) -> None:
+    response = open_app.get(url)
+    assert response.status_code == status, response.text[:200]
+    check_typed(response)
+
+
+@pytest.mark.parametrize(
+    ("url", "variant"),
+    [
+        ("/photos%2Fcat.jpg?w=20", "photos/cat.jpg/_vf/w=20"),  # an encoded slash is a slash in the key
+        ("/a+b.jpg?w=20", "a+b.jpg/_vf/w=20"),  # '+' in a path is a plus, not a space
+        ("/a%2Bb.jpg?w=21", "a+b.jpg/_vf/w=21"),
+        ("/with%20space.jpg?w=20", "with space.jpg/_vf/w=20"),
+        ("/unicode/caf%C3%A9%20%E2%98%95.jpg?w=20", "unicode/café ☕.jpg/_vf/w=20"),
+    ],
+)
+def test_keys_with_special_characters(s3_module: Any, open_app: TestClient, url: str, variant: str) -> None:
+    response = open_app.get(url)
+    assert response.status_code == 200, response.text
+    s3_module.head_object(Bucket=VARIANTS, Key=variant)  # stored under the key the path names
+
+
+def test_a_key_with_plus_is_not_a_key_with_space(open_app: TestClient) -> None:
+    assert open_app.get("/a%20b.jpg?w=20").status_code == 404
+
+
+def test_unknown_methods_and_huge_headers(open_app: TestClient) -> None:
+    for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+        check_typed(open_app.request(method, "/photos/cat.jpg?w=10"))
+    response = open_app.get("/photos/cat.jpg?w=10&fm=auto", headers={"accept": "image/webp;q=0.5," * 4000})
+    assert response.status_code == 200
+    check_typed(open_app.get("/photos/cat.jpg?w=10", headers={"if-none-match": '"x",' * 4000}))
+
+
+def signed(key: str, spec: Spec, kid: str, secret: bytes, expires: int | None = None) -> str:
+    return sign(key, spec, kid, secret, expires)
+
+
+def test_signature_tampering(signed_app: TestClient) -> None:
+    key, spec = "photos/cat.jpg", build({"w": "300"})
+    good = signed(key, spec, "new", SECRET_NEW)
+    assert signed_app.get(f"/photos/cat.jpg?w=300&s={good}").status_code == 200
+    kid, digest = good.split(".")
+    flipped = digest[:-1] + ("A" if digest[-1] != "A" else "B")
+    for query in (
+        f"w=300&s={kid}.{flipped}",  # one character changed
+        f"w=301&s={good}",  # another spec
+        f"w=300&h=10&s={good}",  # a parameter added
+        f"w=300&s=other.{digest}",  # another key id
+        "w=300",  # none at all
+    ):
+        response = signed_app.get(f"/photos/cat.jpg?{query}")
+        assert response.status_code == 403, query
+        check_typed(response)
+    assert signed_app.get(f"/deep/a/b/c/d.png?w=300&s={good}").status_code == 403  # another key
+    for malformed in (f"{kid}.{digest}x", f"{kid}{digest}", f"{kid}.{digest[:-2]}", f"{kid}.{digest}%00"):
+        response = signed_app.get(f"/photos/cat.jpg?w=300&s={malformed}")
+        assert response.status_code in (400, 403), malformed
+        check_typed(response)
+    assert signed_app.get("/photos/cat.jpg?w=100").status_code == 200  # within the unsigned policy
+
+
+def test_replay_after_expiry(signed_app: TestClient) -> None:
+    key, spec = "photos/cat.jpg", build({"w": "310"})
+    soon = int(time.time()) + 60
+    valid = signed(key, spec, "new", SECRET_NEW, soon)
+    assert signed_app.get(f"/photos/cat.jpg?w=310&exp={soon}&s={valid}").status_code == 200
+    past = int(time.time()) - 1
+    expired = signed(key, spec, "new", SECRET_NEW, past)
+    response = signed_app.get(f"/photos/cat.jpg?w=310&exp={past}&s={expired}")
+    assert response.status_code == 403 and response.json()["param"] == "exp"
+    # Stretching the expiry of a captured URL breaks its signature.
+    assert signed_app.get(f"/photos/cat.jpg?w=310&exp={soon + 3600}&s={valid}").status_code == 403
+    # Dropping exp from a URL signed with one is another string to sign.
+    assert signed_app.get(f"/photos/cat.jpg?w=310&s={valid}").status_code == 403
+
+
+def test_rotated_out_keys(s3_module: Any) -> None:
+    key, spec = "photos/cat.jpg", build({"w": "320"})
+    by_old = signed(key, spec, "old", SECRET_OLD)
+    unsigned = UnsignedPolicy(widths=(), heights=())
+    both = app_with(s3_module, policy=Policy.create(keys={"old": SECRET_OLD, "new": SECRET_NEW}, unsigned=unsigned))
+    assert both.get(f"/photos/cat.jpg?w=320&s={by_old}").status_code == 200  # during the rotation
+    rotated = app_with(s3_module, policy=Policy.create(keys={"new": SECRET_NEW}, unsigned=unsigned))
+    response = rotated.get(f"/photos/cat.jpg?w=320&s={by_old}")
+    assert response.status_code == 403 and response.json()["error"] == "unknown signing key"
+    # The old key's id with a signature made by the new secret is no better.
+    forged = "old." + signed(key, spec, "new", SECRET_NEW).split(".")[1]
+    assert rotated.get(f"/photos/cat.jpg?w=320&s={forged}").status_code == 403
+    assert rotated.get(f"/photos/cat.jpg?w=320&s={signed(key, spec, 'new', SECRET_NEW)}").status_code == 200
