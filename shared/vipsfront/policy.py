@@ -46,7 +46,7 @@ class UnsignedPolicy:
 class Policy:
     """Signing keys (``kid -> secret``), presets and the unsigned policy, validated at start-up."""
 
-    keys: Mapping[str, bytes] = field(default_factory=dict)
+    keys: Mapping[str, bytes] = field(default_factory=dict, repr=False)  # secrets: never in a repr or log
     unsigned: UnsignedPolicy = UnsignedPolicy()
     presets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     preset_specs: frozenset[str] = frozenset()
