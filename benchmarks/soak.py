@@ -120,11 +120,15 @@ def client_loop(port: int, run: Run, start: float, until: float, worker: int, co
             with run.lock:
                 counter[0] += 1
                 n = counter[0]
+            # A variant never asked before: (source, format, width, quality) is unique for 1.5 million
+            # requests; widths come in a scrambled order so that no window gets only small or large ones.
+            block = n // (len(SOURCES) * len(FORMATS))
             source = SOURCES[n % len(SOURCES)]
             fm = FORMATS[(n // len(SOURCES)) % len(FORMATS)]
-            width = 16 + (n * 7) % 784  # a fresh variant: widths cycle slowly through formats and sources
+            width = 16 + (block * 389) % 1000
+            quality = 50 + (block // 1000) % 50
             extra = f"&h={width // 2 + 8}&fit=cover" if n % 3 == 0 else ""
-            kind, path = "miss", f"{source}?w={width}{extra}&fm={fm}"
+            kind, path = "miss", f"{source}?w={width}{extra}&fm={fm}&q={quality}"
         started = time.monotonic()
         try:
             conn.request("GET", "/" + path, headers={"Accept": "image/avif,image/webp,*/*"})
