@@ -19,6 +19,7 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vipsfront import __version__
@@ -38,6 +39,21 @@ SECURITY_HEADERS = {
 }
 LAMBDA_SAFETY_S = 1.0  # leave this much of the Lambda's remaining time for writing the response
 SIGNATURE_HEADER, EXPIRES_HEADER = "x-vipsfront-signature", "x-vipsfront-expires"  # set by the edge function
+
+
+class AnyPathConvertor(Convertor[str]):
+    """Starlette's ``path`` (``.*``) skips paths holding a newline; these must reach the key check (400)."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anypath", AnyPathConvertor())
 
 
 def etag_of(data: bytes) -> str:
@@ -150,7 +166,7 @@ def create_app(
     async def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
-    @app.api_route("/_vf/info/{key:path}", methods=["GET", "HEAD"])
+    @app.api_route("/_vf/info/{key:anypath}", methods=["GET", "HEAD"])
     async def info(request: Request, key: str, store: StoreDep, settings: SettingsDep) -> JSONResponse:
         origin = Origin(settings, store)
         deadline = _deadline(request, settings.request_budget_s)
@@ -163,7 +179,7 @@ def create_app(
 
         app.include_router(demo_router)
 
-    @app.api_route("/{path:path}", methods=["GET", "HEAD"])
+    @app.api_route("/{path:anypath}", methods=["GET", "HEAD"])
     async def image(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
         started = time.perf_counter()
         record = RequestRecord()

@@ -145,7 +145,9 @@ def _printable_header(headers: dict[str, str]) -> dict[str, str]:
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=raw_paths(), query=raw_queries(), headers=HEADERS)
 def test_any_request_gets_a_typed_answer(open_app: TestClient, path: str, query: str, headers: dict[str, str]) -> None:
-    response = open_app.get(f"{path}?{query}" if query else path, headers=_printable_header(headers))
+    # An absolute URL, so that paths starting with "//" reach the app as paths, not as a host.
+    url = f"http://testserver{path}" + (f"?{query}" if query else "")
+    response = open_app.get(url, headers=_printable_header(headers))
     check_typed(response)
 
 
@@ -181,7 +183,7 @@ def test_valid_requests_succeed(open_app: TestClient, w: int, h: int | None, fit
         ("/photos/.%2Fcat.jpg?w=10", 400),
         ("/photos//cat.jpg?w=10", 400),
         ("/photos/cat.jpg%00.png?w=10", 400),
-        ("/photos/cat.jpg%0d%0aSet-Cookie:x=1?w=10", 404),  # no route matches a newline: typed 404
+        ("/photos/cat.jpg%0d%0aSet-Cookie:x=1?w=10", 400),  # a control character in the key
         ("/photos/%FF%FE.jpg?w=10", 400),
         ("/_vf/cat.jpg?w=10", 400),
         ("/_vf/info/%2E%2E/%2E%2E/etc/passwd", 400),
