@@ -1,7 +1,7 @@
 """What one origin request costs, estimated from its ``RequestRecord``.
 
 A small, pure model (standard library only): Lambda compute (GB-seconds by memory and architecture,
-billed in 1 ms increments) and request price, S3 request classes (GET/HEAD, PUT) and CloudFront egress
+billed in 1 ms increments) and request price, S3 request classes (GET, PUT) and CloudFront egress
 of the bytes sent. It is an estimate for dashboards and capacity planning, not a bill: free tiers, Lambda's
 volume discounts above 6 billion GB-s a month, CloudFront's per-request fee, flat-rate plans and
 cheaper egress tiers beyond the first 10 TB are left out. Lambda Function URLs themselves cost nothing
@@ -129,7 +129,7 @@ def per_million(cost: CostBreakdown) -> CostBreakdown:
 
 @dataclass(frozen=True, slots=True)
 class S3Requests:
-    gets: int = 0  # GET and HEAD: the same request class
+    gets: int = 0  # GET (and HEAD: the same request class)
     puts: int = 0
 
 
@@ -137,12 +137,12 @@ def s3_requests(record: RequestRecord, *, variant_lookup: bool = True) -> S3Requ
     """The S3 requests the origin made for ``record``, from its outcome and status.
 
     - hit: the variant lookup GET that found it;
-    - miss: the lookup GET (when enabled) that did not, HEAD and GET of the original, PUT of the variant;
+    - miss: the lookup GET (when enabled) that did not, the GET of the original, PUT of the variant;
     - not modified: the origin answers 304 after serving, so what the hit or miss underneath cost (a miss
       when the record has a ``transform`` or ``s3-write`` timing, else a hit);
-    - error: none for 400/403 (rejected before storage); lookup + HEAD for 404/413 (stopped at the
-      original's size); lookup + HEAD + GET for 415/422 (the original was read, nothing stored);
-      lookup + HEAD + GET for other failures (5xx: the worst case before the write).
+    - error: none for 400/403 (rejected before storage); otherwise the lookup and the GET of the
+      original (for 404/413 it is answered or stopped at its headers; for 415/422 and 5xx it was read
+      and nothing stored).
     """
     lookup = 1 if variant_lookup else 0
     outcome = record.outcome
@@ -153,12 +153,10 @@ def s3_requests(record: RequestRecord, *, variant_lookup: bool = True) -> S3Requ
         case Outcome.HIT:
             return S3Requests(gets=1)
         case Outcome.MISS:
-            return S3Requests(gets=lookup + 2, puts=1)
+            return S3Requests(gets=lookup + 1, puts=1)
     if record.status in (400, 403):
         return S3Requests()
-    if record.status in (404, 413):
-        return S3Requests(gets=lookup + 1)
-    return S3Requests(gets=lookup + 2)
+    return S3Requests(gets=lookup + 1)
 
 
 def billed_ms(total_ms: float) -> int:

@@ -29,7 +29,7 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 _TIMINGS = {
     "s3-variant": "VariantLookupMs",  # GET of the stored variant (hit or not)
     "transform": "TransformMs",
-    "s3-read": "S3ReadMs",  # HEAD and GET of the original
+    "s3-read": "S3ReadMs",  # GET of the original
     "s3-write": "S3WriteMs",
     "total": "TotalMs",
 }

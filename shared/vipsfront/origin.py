@@ -17,9 +17,9 @@ from typing import TypeVar
 from vipsfront import engine, placeholder, storage
 from vipsfront.config import Settings
 from vipsfront.edge import Route
-from vipsfront.errors import DeadlineExceededError, InputTooLargeError
+from vipsfront.errors import DeadlineExceededError
 from vipsfront.spec import info_key
-from vipsfront.storage import ImageStore, ObjectInfo
+from vipsfront.storage import ImageStore, Original
 from vipsfront.telemetry import Outcome, RequestRecord
 
 log = logging.getLogger(__name__)
@@ -57,20 +57,16 @@ class Origin:
         finally:
             record.timings[name] = record.timings.get(name, 0.0) + (time.perf_counter() - start) * 1000
 
-    def read_original(self, key: str, record: RequestRecord) -> tuple[ObjectInfo, bytes]:
-        """The original's bytes, after a HEAD proves it is within the byte limit."""
+    def read_original(self, key: str, record: RequestRecord) -> Original:
+        """The original, refused unread if S3 says it is over the byte limit."""
         limit = self.settings.limits.max_input_bytes
-        head = self._timed(record, "s3-read", lambda: self.store.head_original(key))
-        if head.size > limit:
-            raise InputTooLargeError(f"original is larger than {limit} bytes", param="key")
-        source = self._timed(record, "s3-read", lambda: self.store.get_original(key))
-        record.input_bytes = len(source)
-        return head, source
+        original = self._timed(record, "s3-read", lambda: self.store.get_original(key, limit))
+        record.input_bytes = len(original.data)
+        return original
 
     def info(self, key: str) -> engine.ImageInfo:
         """Header facts about an original (no pixel decode)."""
-        _, source = self.read_original(key, RequestRecord(key=key))
-        return engine.probe(source, self.settings.limits)
+        return engine.probe(self.read_original(key, RequestRecord(key=key)).data, self.settings.limits)
 
     def describe(self, key: str, *, deadline: float | None = None) -> tuple[dict[str, object], Outcome]:
         """``/_vf/info``: header facts and a placeholder, cached in the variants bucket (``info_key``).
@@ -84,7 +80,7 @@ class Origin:
                 return json.loads(cached.data), Outcome.HIT
             except ValueError:
                 log.warning("cached info for %s is not JSON; computing it again", key)
-        _, source = self.read_original(key, RequestRecord(key=key))
+        source = self.read_original(key, RequestRecord(key=key)).data
         found = engine.probe(source, self.settings.limits)
         hint = placeholder.compute(source, self.settings.limits, deadline=deadline)
         body: dict[str, object] = {
@@ -128,14 +124,15 @@ class Origin:
                 return Served(stored.data, stored.content_type, Outcome.HIT)
 
         limits = self.settings.limits
-        head, source = self.read_original(route.key, record)
+        original = self.read_original(route.key, record)
+        source = original.data
         if time.monotonic() > deadline:
             raise DeadlineExceededError("request ran out of time reading the original")
 
         if route.spec.is_identity:
             info = self._timed(record, "transform", lambda: engine.probe(source, limits))
             data, media_type = source, _ORIGINAL_TYPES.get(info.format, "application/octet-stream")
-            if info.format == "heif" and (head.content_type or "").lower() == "image/avif":
+            if info.format == "heif" and (original.content_type or "").lower() == "image/avif":
                 media_type = "image/avif"
             record.width, record.height, record.format = info.width, info.height, info.format
             record.input_megapixels = info.width * info.height / 1e6

@@ -26,7 +26,13 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from vipsfront.errors import DeadlineExceededError, OriginalNotFoundError, StorageError, StorageUnavailableError
+from vipsfront.errors import (
+    DeadlineExceededError,
+    InputTooLargeError,
+    OriginalNotFoundError,
+    StorageError,
+    StorageUnavailableError,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,8 +95,8 @@ _UNAVAILABLE = {
 
 
 @dataclass(frozen=True, slots=True)
-class ObjectInfo:
-    size: int
+class Original:
+    data: bytes
     content_type: str | None = None
 
 
@@ -102,9 +108,7 @@ class StoredVariant:
 
 
 class ImageStore(Protocol):
-    def head_original(self, key: str) -> ObjectInfo: ...
-
-    def get_original(self, key: str) -> bytes: ...
+    def get_original(self, key: str, max_bytes: int) -> Original: ...
 
     def get_variant(self, key: str) -> StoredVariant | None: ...
 
@@ -141,18 +145,26 @@ class S3Store:
         if events is not None:
             events.register("before-send.s3", _no_attempt_after_deadline, unique_id="vipsfront-deadline")
 
-    def head_original(self, key: str) -> ObjectInfo:
-        try:
-            head = _bounded(lambda: self.client.head_object(Bucket=self.originals, Key=key))
-        except Exception as error:
-            raise _translate(error, "original") from error
-        return ObjectInfo(size=int(head["ContentLength"]), content_type=head.get("ContentType"))
+    def get_original(self, key: str, max_bytes: int) -> Original:
+        """The original, or ``InputTooLargeError`` if S3 says it is over ``max_bytes``.
 
-    def get_original(self, key: str) -> bytes:
+        One GET: its ``Content-Length`` arrives before the body, so an oversized original is refused
+        without downloading it and without a separate HEAD round trip.
+        """
         try:
-            return _bounded(lambda: bytes(self.client.get_object(Bucket=self.originals, Key=key)["Body"].read()))
+            obj = _bounded(lambda: self.client.get_object(Bucket=self.originals, Key=key))
         except Exception as error:
             raise _translate(error, "original") from error
+        if int(obj.get("ContentLength", 0)) > max_bytes:
+            obj["Body"].close()
+            raise InputTooLargeError(f"original is larger than {max_bytes} bytes", param="key")
+        try:
+            data = _bounded(lambda: bytes(obj["Body"].read(max_bytes + 1)))
+        except Exception as error:
+            raise _translate(error, "original") from error
+        if len(data) > max_bytes:  # a store that did not say its length up front
+            raise InputTooLargeError(f"original is larger than {max_bytes} bytes", param="key")
+        return Original(data, obj.get("ContentType"))
 
     def get_variant(self, key: str) -> StoredVariant | None:
         try:

@@ -192,12 +192,12 @@ def test_miss_answers_base64_image_and_emits_emf(fn: Lambda, original: bytes) ->
     assert 0 < value(doc, "TransformMs") < value(doc, "TotalMs")
     assert (doc["format"], doc["status"], doc["key"], doc["outcome"]) == ("webp", 200, KEY, "miss")
 
-    # lookup GET + HEAD + GET original, PUT variant, egress of the body; 2 GB of arm64 billed per ms
+    # lookup GET + GET original, PUT variant, egress of the body; 2 GB of arm64 billed per ms
     prices = Prices()
     expected = (
         2 * math.ceil(value(doc, "TotalMs")) / 1000 * prices.lambda_gb_s_arm64
         + 0.20 / 1e6
-        + 3 * 0.0004 / 1000
+        + 2 * 0.0004 / 1000
         + 0.005 / 1000
         + len(body) / GIB * 0.085
     )
@@ -297,12 +297,12 @@ def test_canonical_path_form_behind_cloudfront(make_lambda: Callable[..., Lambda
         body_bytes(response)
     )
     assert "VariantLookupMs" not in metric_units(doc)
-    # no lookup: HEAD + GET original, PUT variant
+    # no lookup: GET original, PUT variant
     prices = Prices()
     assert value(doc, "EstimatedCostUSD") == pytest.approx(
         2 * math.ceil(value(doc, "TotalMs")) / 1000 * prices.lambda_gb_s_arm64
         + 0.20 / 1e6
-        + 2 * 0.0004 / 1000
+        + 1 * 0.0004 / 1000
         + 0.005 / 1000
         + value(doc, "OutputBytes") / GIB * 0.085
     )

@@ -17,9 +17,7 @@ from vipsfront.cost import (
 from vipsfront.telemetry import Outcome, RequestRecord
 
 
-def record(
-    outcome: Outcome, status: int = 200, total_ms: float = 0.0, output_bytes: int = 0
-) -> RequestRecord:
+def record(outcome: Outcome, status: int = 200, total_ms: float = 0.0, output_bytes: int = 0) -> RequestRecord:
     return RequestRecord(
         key="photos/cat.jpg",
         outcome=outcome,
@@ -45,10 +43,10 @@ def test_miss_on_arm64_with_variant_lookup() -> None:
     cost = model.estimate(record(Outcome.MISS, total_ms=120.3, output_bytes=GIB // 1000))
     assert cost.lambda_compute == pytest.approx(0.121 * 0.0000133334)  # 1.6133414e-06
     assert cost.lambda_request == pytest.approx(2e-7)
-    assert cost.s3_get == pytest.approx(3 * 4e-7)  # variant lookup + HEAD + GET original
+    assert cost.s3_get == pytest.approx(2 * 4e-7)  # variant lookup + GET original
     assert cost.s3_put == pytest.approx(5e-6)  # PUT variant
     assert cost.egress == pytest.approx(0.085 / 1000)
-    expected_total = 1.6133414e-6 + 2e-7 + 1.2e-6 + 5e-6 + 8.5e-5
+    expected_total = 1.6133414e-6 + 2e-7 + 8e-7 + 5e-6 + 8.5e-5
     assert cost.total == pytest.approx(expected_total)
     assert cost.as_dict()["total"] == pytest.approx(expected_total)
 
@@ -58,7 +56,7 @@ def test_miss_on_x86_64_without_variant_lookup() -> None:
     model = CostModel(Prices(), memory_mb=2048, architecture=Architecture.X86_64, variant_lookup=False)
     cost = model.estimate(record(Outcome.MISS, total_ms=250.0, output_bytes=0))
     assert cost.lambda_compute == pytest.approx(0.5 * 0.0000166667)  # 8.33335e-06
-    assert cost.s3_get == pytest.approx(2 * 4e-7)  # HEAD + GET original, no lookup
+    assert cost.s3_get == pytest.approx(4e-7)  # GET original, no lookup
     assert cost.s3_put == pytest.approx(5e-6)
     assert cost.egress == 0.0
 
@@ -85,15 +83,15 @@ def test_duration_is_billed_in_whole_milliseconds_and_at_least_one() -> None:
     ("outcome", "status", "lookup", "gets", "puts"),
     [
         (Outcome.HIT, 200, True, 1, 0),
-        (Outcome.MISS, 200, True, 3, 1),
-        (Outcome.MISS, 307, False, 2, 1),
+        (Outcome.MISS, 200, True, 2, 1),
+        (Outcome.MISS, 307, False, 1, 1),
         (Outcome.NOT_MODIFIED, 304, True, 1, 0),
         (Outcome.ERROR, 400, True, 0, 0),
         (Outcome.ERROR, 403, True, 0, 0),
         (Outcome.ERROR, 404, True, 2, 0),
         (Outcome.ERROR, 413, False, 1, 0),
-        (Outcome.ERROR, 422, True, 3, 0),
-        (Outcome.ERROR, 503, True, 3, 0),
+        (Outcome.ERROR, 422, True, 2, 0),
+        (Outcome.ERROR, 503, True, 2, 0),
     ],
 )
 def test_s3_requests_by_outcome(outcome: Outcome, status: int, lookup: bool, gets: int, puts: int) -> None:
@@ -115,7 +113,7 @@ def test_not_modified_costs_what_was_served_underneath_but_no_egress() -> None:
     hit_cost, miss_cost = model.estimate(after_hit), model.estimate(after_miss)
     assert (hit_cost.s3_get, hit_cost.s3_put, hit_cost.egress) == (pytest.approx(4e-7), 0.0, 0.0)
     assert (miss_cost.s3_get, miss_cost.s3_put, miss_cost.egress) == (
-        pytest.approx(1.2e-6),
+        pytest.approx(8e-7),  # lookup + GET original
         pytest.approx(5e-6),
         0.0,
     )
