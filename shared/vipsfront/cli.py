@@ -26,10 +26,11 @@ LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
 }
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -104,7 +105,7 @@ def serve(args: argparse.Namespace) -> int:
 
         for name, value in LOCAL_CREDENTIALS.items():
             env.setdefault(name, value)
-        s3_port = args.s3_port or _free_port()
+        s3_port = args.s3_port or free_port()
         moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
         moto_server.start()
         env["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{s3_port}"

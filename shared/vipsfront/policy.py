@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from vipsfront.errors import SignatureError
 from vipsfront.signing import verify
-from vipsfront.spec import Spec, build
+from vipsfront.spec import Spec, build, check_presets
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +63,36 @@ class Policy:
         specs = frozenset(build(params).signing_canonical() for params in presets.values())
         return cls(dict(keys or {}), unsigned or UnsignedPolicy(), presets, specs)
 
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Policy:
+        """From the JSON shape of ``tests/vectors/*.json`` and the edge function's ``CONFIG``.
+
+        ``{"keys": {kid: secret}, "presets": {...}, "unsigned": {"widths", "heights", "max_side",
+        "presets_only"}}``; a missing or ``null`` size list allows any size.
+        """
+        unsigned = config.get("unsigned") or {}
+
+        def sizes(name: str) -> tuple[int, ...] | None:
+            return tuple(unsigned[name]) if unsigned.get(name) is not None else None
+
+        presets = config.get("presets") or {}
+        check_presets(presets)
+        return cls.create(
+            keys={kid: secret.encode() for kid, secret in (config.get("keys") or {}).items()},
+            unsigned=UnsignedPolicy(
+                widths=sizes("widths"),
+                heights=sizes("heights"),
+                max_side=unsigned.get("max_side"),
+                presets_only=bool(unsigned.get("presets_only", False)),
+            ),
+            presets=presets,
+        )
+
     @property
     def signed(self) -> bool:
         return bool(self.keys)
 
-    def authorize(
-        self, key: str, spec: Spec, *, signature: str | None, expires: int | None, now: float
-    ) -> None:
+    def authorize(self, key: str, spec: Spec, *, signature: str | None, expires: int | None, now: float) -> None:
         """Raise ``SignatureError`` unless this request may be served.
 
         A given signature is always checked (a tampered one is refused even for an unsigned-allowed

@@ -20,7 +20,7 @@ import pytest
 
 from vipsfront.edge import route
 from vipsfront.errors import VipsfrontError
-from vipsfront.policy import Policy, UnsignedPolicy
+from vipsfront.policy import Policy
 from vipsfront.signing import sign
 from vipsfront.spec import Spec, parse_query
 
@@ -226,20 +226,6 @@ def _encode(text: str, rng: random.Random) -> str:
     return text
 
 
-def _policy(config: dict[str, Any]) -> Policy:
-    unsigned = config.get("unsigned", {})
-    return Policy.create(
-        keys={kid: secret.encode() for kid, secret in config["keys"].items()},
-        unsigned=UnsignedPolicy(
-            widths=tuple(unsigned["widths"]) if unsigned.get("widths") is not None else None,
-            heights=tuple(unsigned["heights"]) if unsigned.get("heights") is not None else None,
-            max_side=unsigned.get("max_side"),
-            presets_only=bool(unsigned.get("presets_only", False)),
-        ),
-        presets=config["presets"],
-    )
-
-
 def _expect(path: str, query: str, accept: str | None, policy: Policy, now: float) -> dict[str, Any]:
     try:
         result = route(path, query, accept, policy, now=now)
@@ -277,7 +263,7 @@ def _signature(rng: random.Random, path: str, query: str, config: dict[str, Any]
 
 
 def generated_cases(config: dict[str, Any], rng: random.Random, count: int) -> list[dict[str, Any]]:
-    policy = _policy(config)
+    policy = Policy.from_config(config)
     cases = []
     for index in range(count):
         path = rng.choice(GOOD_PATHS if rng.random() < 0.8 else BAD_PATHS)

@@ -10,25 +10,9 @@ import pytest
 
 from vipsfront.edge import route
 from vipsfront.errors import VipsfrontError
-from vipsfront.policy import Policy, UnsignedPolicy
-from vipsfront.spec import check_presets
+from vipsfront.policy import Policy
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
-
-
-def policy_from(config: dict[str, Any]) -> Policy:
-    unsigned = config.get("unsigned", {})
-    check_presets(config["presets"])
-    return Policy.create(
-        keys={kid: secret.encode() for kid, secret in config["keys"].items()},
-        unsigned=UnsignedPolicy(
-            widths=tuple(unsigned["widths"]) if unsigned.get("widths") is not None else None,
-            heights=tuple(unsigned["heights"]) if unsigned.get("heights") is not None else None,
-            max_side=unsigned.get("max_side"),
-            presets_only=bool(unsigned.get("presets_only", False)),
-        ),
-        presets=config["presets"],
-    )
 
 
 def load_cases() -> list[Any]:
@@ -52,7 +36,7 @@ def test_vector(config: dict[str, Any], case: dict[str, Any]) -> None:
     path, _, query = case["url"].partition("?")
     expect = case["expect"]
     try:
-        result = route(path, query, case["accept"], policy_from(config), now=config["now"])
+        result = route(path, query, case["accept"], Policy.from_config(config), now=config["now"])
     except VipsfrontError as error:
         assert "error" in expect, f"unexpected {type(error).__name__}: {error.message}"
         assert (int(error.status), error.param) == (expect["error"]["status"], expect["error"]["param"])
