@@ -26,7 +26,7 @@ from vipsfront import __version__
 from vipsfront.config import Settings
 from vipsfront.edge import Hints, Route, route
 from vipsfront.errors import VipsfrontError
-from vipsfront.origin import Origin
+from vipsfront.origin import Origin, TransformGate
 from vipsfront.spec import SIGNATURE_PATTERN, check_key
 from vipsfront.storage import ImageStore, S3Store, s3_client
 from vipsfront.telemetry import Observer, Outcome, RequestRecord, ignore
@@ -136,6 +136,7 @@ def create_app(
     app = FastAPI(title="vipsfront", docs_url=None, redoc_url=None, openapi_url="/_vf/openapi.json")
     app.state.settings = settings
     app.state.store = store
+    gate = app.state.transform_gate = TransformGate(max(1, settings.max_concurrent_transforms or os.cpu_count() or 1))
 
     @app.exception_handler(VipsfrontError)
     async def vipsfront_error(request: Request, error: VipsfrontError) -> JSONResponse:
@@ -168,7 +169,7 @@ def create_app(
 
     @app.api_route("/_vf/info/{key:anypath}", methods=["GET", "HEAD"])
     async def info(request: Request, key: str, store: StoreDep, settings: SettingsDep) -> JSONResponse:
-        origin = Origin(settings, store)
+        origin = Origin(settings, store, gate)
         deadline = _deadline(request, settings.request_budget_s)
         body, outcome = await run_in_threadpool(lambda: origin.describe(check_key(key), deadline=deadline))
         headers = {"cache-control": "public, max-age=300", "x-vipsfront-variant": outcome.value}
@@ -211,7 +212,7 @@ def create_app(
             trust_path_form=settings.trust_path_form,
             hints=Hints.from_headers(request.headers) if settings.client_hints else None,
         )
-        origin = Origin(settings, store)
+        origin = Origin(settings, store, gate)
         served = await run_in_threadpool(
             origin.serve, routed, record, deadline=_deadline(request, settings.request_budget_s)
         )

@@ -39,6 +39,7 @@ class Settings:
     error_cache_control: str = DEFAULT_ERROR_CACHE_CONTROL
     payload_limit: int = 5_500_000  # bytes; larger variants are stored, then answered with a 307
     request_budget_s: float = 25.0  # wall-clock budget of one request, below the Lambda timeout
+    max_concurrent_transforms: int = 0  # per process; 0: one per CPU core
     client_hints: bool = True  # Sec-CH-Width / Sec-CH-DPR fill in a missing w / dpr (see vipsfront.edge)
     demo: bool = False  # serve the demo page at /_vf/demo (it lists the originals: local use only)
     s3_endpoint: str | None = None
@@ -120,6 +121,7 @@ class Settings:
             error_cache_control=get("ERROR_CACHE_CONTROL", DEFAULT_ERROR_CACHE_CONTROL),
             payload_limit=int(get("PAYLOAD_LIMIT", "5500000")),
             request_budget_s=float(get("REQUEST_BUDGET_S", "25")),
+            max_concurrent_transforms=int(get("MAX_CONCURRENT_TRANSFORMS", "0")),
             client_hints=flag("CLIENT_HINTS", True),
             demo=flag("DEMO", False),
             s3_endpoint=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,

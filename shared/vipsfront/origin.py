@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -38,6 +41,31 @@ _ORIGINAL_TYPES = {
 }
 
 
+class TransformGate:
+    """At most ``slots`` transforms at once in this process; a request waits for a slot until its deadline.
+
+    Transforms are CPU-bound (libvips has its own threads): beyond one per core they only add memory
+    (each holds a decoded image) and tail latency. Hits and S3 I/O never wait here.
+    """
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self._free = threading.BoundedSemaphore(slots)
+
+    @contextmanager
+    def slot(self, deadline: float, record: RequestRecord) -> Iterator[None]:
+        started = time.perf_counter()
+        if not self._free.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise DeadlineExceededError("the server is busy: no transform slot before the deadline")
+        waited = (time.perf_counter() - started) * 1000
+        if waited >= 1:
+            record.timings["queue"] = record.timings.get("queue", 0.0) + waited
+        try:
+            yield
+        finally:
+            self._free.release()
+
+
 @dataclass(frozen=True, slots=True)
 class Served:
     data: bytes
@@ -46,9 +74,10 @@ class Served:
 
 
 class Origin:
-    def __init__(self, settings: Settings, store: ImageStore) -> None:
+    def __init__(self, settings: Settings, store: ImageStore, gate: TransformGate | None = None) -> None:
         self.settings = settings
         self.store = store
+        self.gate = gate or TransformGate(max(1, settings.max_concurrent_transforms or os.cpu_count() or 1))
 
     def _timed(self, record: RequestRecord, name: str, step: Callable[[], T]) -> T:
         start = time.perf_counter()
@@ -82,7 +111,9 @@ class Origin:
                 log.warning("cached info for %s is not JSON; computing it again", key)
         source = self.read_original(key, RequestRecord(key=key)).data
         found = engine.probe(source, self.settings.limits)
-        hint = placeholder.compute(source, self.settings.limits, deadline=deadline)
+        at = time.monotonic() + self.settings.request_budget_s if deadline is None else deadline
+        with self.gate.slot(at, RequestRecord(key=key)):
+            hint = placeholder.compute(source, self.settings.limits, deadline=deadline)
         body: dict[str, object] = {
             "key": key,
             "width": found.oriented_width,
@@ -137,9 +168,10 @@ class Origin:
             record.width, record.height, record.format = info.width, info.height, info.format
             record.input_megapixels = info.width * info.height / 1e6
         else:
-            result = self._timed(
-                record, "transform", lambda: engine.transform(source, route.spec, limits, deadline=deadline)
-            )
+            with self.gate.slot(deadline, record):
+                result = self._timed(
+                    record, "transform", lambda: engine.transform(source, route.spec, limits, deadline=deadline)
+                )
             data, media_type = result.data, result.media_type
             record.width, record.height, record.format = result.width, result.height, result.format.value
             record.input_megapixels = result.input_info.width * result.input_info.height / 1e6

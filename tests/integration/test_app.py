@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from vipsfront.app import create_app
 from vipsfront.config import Settings
 from vipsfront.edge import route
 from vipsfront.engine import Limits
+from vipsfront.errors import DeadlineExceededError
 from vipsfront.policy import Policy, UnsignedPolicy
 from vipsfront.signing import sign
 from vipsfront.spec import Fm, Spec
@@ -307,3 +309,32 @@ def test_large_signed_variant_redirect_stays_signed_behind_the_edge(s3: Any) -> 
     # Without trust in the path form (the local server), the signature must be in the URL itself.
     path, _, query = location.partition("?")
     assert route(path, query, None, policy, now=0).spec == Spec(w=600, fm=Fm.PNG)
+
+
+def test_transforms_wait_for_a_slot_and_give_up_at_the_deadline(s3: Any) -> None:
+    """With one transform slot taken, a miss waits; past its budget it is a 503, and nothing is stored."""
+    from vipsfront.origin import TransformGate
+    from vipsfront.telemetry import RequestRecord as Record
+
+    gate = TransformGate(1)
+    settings = Settings(request_budget_s=0.3, max_concurrent_transforms=1)
+    app = create_app(settings, S3Store(s3, ORIGINALS, VARIANTS))
+    s3.put_object(Bucket=ORIGINALS, Key="a.jpg", Body=photo(200, 100))
+    client = TestClient(app)
+    # The gate itself: a second taker gives up at its deadline.
+    with gate.slot(time.monotonic() + 1, Record()):
+        with pytest.raises(DeadlineExceededError):
+            with gate.slot(time.monotonic() + 0.05, Record()):
+                pass
+    assert client.get("/a.jpg?w=50").status_code == 200  # the app's gate is free
+    busy = app.state.transform_gate
+    assert busy.slots == 1
+    with busy.slot(time.monotonic() + 5, Record()):
+        response = client.get("/a.jpg?w=60")
+        hit = client.get("/a.jpg?w=50")  # hits never wait for a slot
+    assert response.status_code == 503
+    assert response.json()["code"] == "deadline_exceeded"
+    assert response.headers["cache-control"] == "no-store"
+    assert hit.status_code == 200 and hit.headers["x-vipsfront-variant"] == "hit"
+    listing = s3.list_objects_v2(Bucket=VARIANTS).get("Contents", [])
+    assert [item["Key"] for item in listing] == ["a.jpg/_vf/w=50"]
