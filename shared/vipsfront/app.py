@@ -136,7 +136,7 @@ def create_app(
     app = FastAPI(title="vipsfront", docs_url=None, redoc_url=None, openapi_url="/_vf/openapi.json")
     app.state.settings = settings
     app.state.store = store
-    gate = app.state.transform_gate = TransformGate(max(1, settings.max_concurrent_transforms or os.cpu_count() or 1))
+    gate = app.state.transform_gate = TransformGate.for_settings(settings)
 
     @app.exception_handler(VipsfrontError)
     async def vipsfront_error(request: Request, error: VipsfrontError) -> JSONResponse:

@@ -96,9 +96,8 @@ def serve(args: argparse.Namespace) -> int:
     limit_malloc_arenas(env)
     if args.workers > 1:
         # One process per core: each worker's libvips gets its share of the cores, not all of them.
-        share = str(max(1, (os.cpu_count() or 1) // args.workers))
-        env.setdefault("VIPS_CONCURRENCY", share)
-        env.setdefault("VIPSFRONT_MAX_CONCURRENT_TRANSFORMS", share)
+        # (Transform slots stay one per core in each worker: connections need not spread evenly.)
+        env.setdefault("VIPS_CONCURRENCY", str(max(1, (os.cpu_count() or 1) // args.workers)))
     env.setdefault("VIPSFRONT_DEMO", "1")  # the demo page lists the originals: on for local serving only
     if not uses_real_s3(env):
         from moto.server import ThreadedMotoServer

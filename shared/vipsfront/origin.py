@@ -52,6 +52,11 @@ class TransformGate:
         self.slots = slots
         self._free = threading.BoundedSemaphore(slots)
 
+    @classmethod
+    def for_settings(cls, settings: Settings) -> TransformGate:
+        """``settings.max_concurrent_transforms`` slots, or one per CPU core when it is 0."""
+        return cls(max(1, settings.max_concurrent_transforms or os.cpu_count() or 1))
+
     @contextmanager
     def slot(self, deadline: float, record: RequestRecord) -> Iterator[None]:
         started = time.perf_counter()
@@ -77,7 +82,7 @@ class Origin:
     def __init__(self, settings: Settings, store: ImageStore, gate: TransformGate | None = None) -> None:
         self.settings = settings
         self.store = store
-        self.gate = gate or TransformGate(max(1, settings.max_concurrent_transforms or os.cpu_count() or 1))
+        self.gate = gate or TransformGate.for_settings(settings)
 
     def _timed(self, record: RequestRecord, name: str, step: Callable[[], T]) -> T:
         start = time.perf_counter()
