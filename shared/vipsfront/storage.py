@@ -151,31 +151,37 @@ class S3Store:
         One GET: its ``Content-Length`` arrives before the body, so an oversized original is refused
         without downloading it and without a separate HEAD round trip.
         """
+
+        def fetch() -> Original:
+            obj = self.client.get_object(Bucket=self.originals, Key=key)
+            if int(obj.get("ContentLength", 0)) > max_bytes:
+                obj["Body"].close()
+                raise InputTooLargeError(f"original is larger than {max_bytes} bytes", param="key")
+            data = bytes(obj["Body"].read(max_bytes + 1))
+            if len(data) > max_bytes:  # a store that did not say its length up front
+                raise InputTooLargeError(f"original is larger than {max_bytes} bytes", param="key")
+            return Original(data, obj.get("ContentType"))
+
         try:
-            obj = _bounded(lambda: self.client.get_object(Bucket=self.originals, Key=key))
+            return _bounded(fetch)  # one hand-off per call: the GET and its body read together
+        except InputTooLargeError:
+            raise
         except Exception as error:
             raise _translate(error, "original") from error
-        if int(obj.get("ContentLength", 0)) > max_bytes:
-            obj["Body"].close()
-            raise InputTooLargeError(f"original is larger than {max_bytes} bytes", param="key")
-        try:
-            data = _bounded(lambda: bytes(obj["Body"].read(max_bytes + 1)))
-        except Exception as error:
-            raise _translate(error, "original") from error
-        if len(data) > max_bytes:  # a store that did not say its length up front
-            raise InputTooLargeError(f"original is larger than {max_bytes} bytes", param="key")
-        return Original(data, obj.get("ContentType"))
 
     def get_variant(self, key: str) -> StoredVariant | None:
+        def fetch() -> StoredVariant:
+            obj = self.client.get_object(Bucket=self.variants, Key=key)
+            data = bytes(obj["Body"].read())
+            return StoredVariant(data, obj.get("ContentType", "application/octet-stream"), obj.get("Metadata", {}))
+
         try:
-            obj = _bounded(lambda: self.client.get_object(Bucket=self.variants, Key=key))
-            data = _bounded(lambda: bytes(obj["Body"].read()))
+            return _bounded(fetch)
         except Exception as error:
             translated = _translate(error, "variant")
             if isinstance(translated, OriginalNotFoundError):
                 return None
             raise translated from error
-        return StoredVariant(data, obj.get("ContentType", "application/octet-stream"), obj.get("Metadata", {}))
 
     def put_variant(
         self, key: str, data: bytes, *, content_type: str, cache_control: str, metadata: dict[str, str]
