@@ -1,8 +1,9 @@
 """The viewer-request CloudFront Function and the KeyValueStore that holds its signing keys.
 
 The function's source (``functions/edge/viewer_request.js``) has a line ``var CONFIG = __VIPSFRONT_CONFIG__;``;
-the token is replaced at synth with a JSON object: ``kvsId``, ``presets``, ``unsignedWidths``, ``maxSide``
-and ``signed``. Signing secrets never enter the code: they live in the store as ``key:<kid>`` -> secret.
+the token is replaced at synth with a JSON object: ``kvsId``, ``presets``, ``unsigned`` (the unsigned
+policy in the shape of ``tests/vectors/*.json``: breakpoint widths, no height, the largest side) and
+``signed``. Signing secrets never enter the code: they live in the store as ``key:<kid>`` -> secret.
 
 Where the first key comes from:
 
@@ -106,8 +107,7 @@ class EdgeFunction(Construct):
             self.key_value_store = self._build_generated_store(signing_key_id)
         config = {
             "presets": presets,
-            "unsignedWidths": list(unsigned_widths),
-            "maxSide": max_side,
+            "unsigned": {"widths": list(unsigned_widths), "heights": [], "max_side": max_side, "presets_only": False},
             "signed": True,
         }
         self.function = self._build_function(code_path, config)

@@ -299,9 +299,9 @@ async function runHandlerChecks(failures) {
     eq((await fn.handler(makeEvent('/a.jpg?w=640&fm=auto', 'image/avif,image/webp'))).uri, '/a.jpg/_vf/w=640,fm=auto-avif-webp');
     eq((await fn.handler(makeEvent('/a.jpg?w=640&fm=auto'))).uri, '/a.jpg/_vf/w=640,fm=auto');
   });
-  check('flat config form (unsignedWidths, maxSide): breakpoint widths and presets only', async () => {
-    const flat = { kvsId: '', presets, unsignedWidths: [320, 640], maxSide: 8192, signed: true };
-    const fn = load(flat, { store: storeFor(keys), now });
+  check('the deployed policy: breakpoint widths and presets only', async () => {
+    const deployed = { kvsId: '', presets, unsigned: { widths: [320, 640], heights: [], max_side: 8192, presets_only: false }, signed: true };
+    const fn = load(deployed, { store: storeFor(keys), now });
     eq((await fn.handler(makeEvent('/a.jpg?w=640'))).uri, '/a.jpg/_vf/w=640');
     eq((await fn.handler(makeEvent('/a.jpg?p=thumb'))).uri, '/a.jpg/_vf/w=200,h=200,fm=webp,q=70');
     eq((await fn.handler(makeEvent('/a.jpg?w=641'))).statusCode, 403);

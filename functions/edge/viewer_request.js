@@ -134,9 +134,9 @@ i=path.indexOf(VF);
 return i>=0&&path.indexOf('/',i+5)<0?{key:checkKey(path.slice(0,i)),spec:parseCanonical(path.slice(i+5))}:{key:checkKey(path)};
 }
 var encodeKey=s=>encodeURIComponent(s).replace(/%2F/g,'/').replace(/[!'()*]/g,c=>'%'+c.charCodeAt(0).toString(16).toUpperCase());
-// UnsignedPolicy.allows; flat config {unsignedWidths,maxSide}: those widths only
+// UnsignedPolicy.allows
 function allows(spec,cfg){
-var n,sc=canon(spec,1),u=cfg.unsigned||{widths:cfg.unsignedWidths,heights:[],max_side:cfg.maxSide};
+var n,sc=canon(spec,1),u=cfg.unsigned||{};
 if(!sc)return true;
 for(n in cfg.presets||{})if(canon(build(cfg.presets[n]),1)==sc)return true;
 return !u.presets_only&&[[spec.w,u.widths],[spec.h,u.heights]].every(a=>

@@ -260,9 +260,9 @@ def test_edge_function_code_carries_the_config(template: Template) -> None:
     code = edge_code(template)
     assert PLACEHOLDER not in code
     assert '"kvsId":"<token>"' in code
-    start = code.index('"unsignedWidths":')
-    assert f'"unsignedWidths":[{",".join(map(str, DEFAULT_WIDTHS))}]' in code[start:]
-    assert '"signed":true' in code and '"maxSide":8192' in code and '"thumb":' in code
+    widths = ",".join(map(str, DEFAULT_WIDTHS))
+    assert f'"unsigned":{{"widths":[{widths}],"heights":[],"max_side":8192,"presets_only":false}}' in code
+    assert '"signed":true' in code and '"thumb":' in code
 
 
 def test_edge_function_fits_cloudfront_limit(stack: VipsfrontStack) -> None:
