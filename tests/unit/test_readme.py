@@ -1,9 +1,12 @@
-"""The README stays true: its test command is what CI runs, and its Python examples run as written."""
+"""The README stays true: its test command is what CI runs, and its examples run as written."""
 
 from __future__ import annotations
 
 import ast
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -41,3 +44,20 @@ def test_python_examples_run_and_print_what_they_say(code: str) -> None:
                 assert value == ast.literal_eval(expected.group(1)), source
         else:
             exec(compile(ast.Module([statement], []), "<README>", "exec"), namespace)  # noqa: S102
+
+
+@pytest.mark.parametrize("code", blocks("js"))
+def test_js_examples_run_under_node(code: str) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (the README's JS examples need it)")
+    # Relative imports resolve from the repository root, as they would from a page there.
+    result = subprocess.run(
+        [node, "--input-type=module", "-e", code],
+        cwd=ROOT,
+        env={**os.environ, "SECRET": "0123456789abcdef-readme"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
