@@ -98,10 +98,6 @@ class Origin:
         record.input_bytes = len(original.data)
         return original
 
-    def info(self, key: str) -> engine.ImageInfo:
-        """Header facts about an original (no pixel decode)."""
-        return engine.probe(self.read_original(key, RequestRecord(key=key)).data, self.settings.limits)
-
     def describe(self, key: str, *, deadline: float | None = None) -> tuple[dict[str, object], Outcome]:
         """``/_vf/info``: header facts and a placeholder, cached in the variants bucket (``info_key``).
 
