@@ -57,6 +57,7 @@ from vipsfront.errors import (
     UndecodableImageError,
     UnsupportedInputError,
 )
+from vipsfront.limits import Limits
 from vipsfront.spec import Fit, Flip, Format, Position, Spec, output_format
 
 __all__ = [
@@ -100,21 +101,6 @@ _LOADERS: tuple[tuple[str, str, str], ...] = (
     ("svg", "svg", "svgload_buffer"),
     ("pdf", "pdf", "pdfload_buffer"),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What the engine accepts; built once from settings by the shell (the engine reads no env)."""
-
-    max_input_pixels: int = 100_000_000  # per frame
-    max_input_bytes: int = 50 * 1024 * 1024
-    max_output_side: int = 8192  # also bounds the intermediate resized image
-    max_frames: int = 100  # an animation with more frames is refused (InputTooLargeError)
-    allow_svg: bool = False
-    allow_pdf: bool = False
-    avif_effort: int = 2
-    webp_effort: int = 4
-    threads: int = 0  # libvips worker threads; 0 leaves libvips' default
 
 
 @dataclass(frozen=True, slots=True)
