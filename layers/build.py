@@ -1,7 +1,9 @@
 """Build the transform Lambda's code folder without Docker.
 
 The folder holds ``functions/transform/*`` at its root (so the handler is ``handler.handler``), the
-``vipsfront`` package from ``shared/vipsfront`` and the runtime dependencies, installed by pip for the
+``vipsfront`` package from ``shared/vipsfront`` (the runtime only: the benchmarks live in ``benchmarks/``
+and the tests in ``tests/``, and :func:`check` refuses an asset that holds either) and the runtime
+dependencies, installed by pip for the
 Lambda's architecture and Python version with ``--platform ... --only-binary=:all:``. pyvips-binary
 brings libvips itself, so no system library is needed.
 
@@ -46,6 +48,8 @@ SDIST_ONLY = frozenset({"pyvips"})
 # Provided by the Lambda runtime; removed after pip pulled them in as dependencies.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 SKIP_DIRS = frozenset({"__pycache__", "tests", "test", ".pytest_cache", ".mypy_cache"})
+# Our code that must never ship: the benchmark harness and tests (a path segment or module name).
+NOT_RUNTIME = re.compile(r"(^|/)((bench|benchmarks?|vipsfront_bench|tests?|conftest)(\.py)?|test_[^/]*\.py)(/|$)")
 
 
 def _name(requirement: str) -> str:
@@ -76,17 +80,30 @@ def source_folders(root: Path = ROOT) -> dict[str, Path]:
     return {".": root / "functions" / "transform", "vipsfront": root / "shared" / "vipsfront"}
 
 
+def source_files(root: Path = ROOT) -> dict[str, Path]:
+    """Path in the asset (``/``-separated) -> source file, for the code of ours the asset holds."""
+    return {
+        (Path(dest) / path.relative_to(folder)).as_posix(): path
+        for dest, folder in source_folders(root).items()
+        if folder.is_dir()
+        for path in _files(folder)
+    }
+
+
+def not_runtime(paths: Iterable[str]) -> list[str]:
+    """The paths among ``paths`` (relative, ``/``-separated) that are benchmarks or tests."""
+    return sorted(path for path in paths if NOT_RUNTIME.search(path))
+
+
 def fingerprint(arch: str, *, deps: bool = True, root: Path = ROOT, python_version: str = PYTHON_VERSION) -> str:
     """A hash of everything that goes into the folder, so CDK rebuilds only when an input changed."""
     digest = hashlib.sha256(f"{arch}|{python_version}|deps={deps}".encode())
     if deps:
         digest.update("\n".join(requirements(root)).encode())
     digest.update(Path(__file__).read_bytes())
-    for dest, folder in source_folders(root).items():
-        if folder.is_dir():
-            for path in _files(folder):
-                digest.update(f"{dest}/{path.relative_to(folder).as_posix()}".encode())
-                digest.update(path.read_bytes())
+    for dest, path in source_files(root).items():
+        digest.update(dest.encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -126,13 +143,10 @@ def prune(out: Path) -> None:
 
 
 def copy_sources(out: Path, root: Path = ROOT) -> None:
-    for dest, folder in source_folders(root).items():
-        if not folder.is_dir():
-            continue
-        for path in _files(folder):
-            target = out / dest / path.relative_to(folder)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
+    for dest, path in source_files(root).items():
+        target = out / dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
 
 
 def folder_size(out: Path) -> int:
@@ -152,7 +166,11 @@ def elf_machine(path: Path) -> int:
 
 
 def check(out: Path, arch: str, *, deps: bool = True) -> None:
-    """Raise unless the folder can run on Lambda for ``arch``."""
+    """Raise unless the folder can run on Lambda for ``arch`` and holds no benchmarks or tests of ours."""
+    ours = [path.relative_to(out).as_posix() for path in out.glob("*.py")]
+    ours += [path.relative_to(out).as_posix() for path in (out / "vipsfront").rglob("*") if path.is_file()]
+    if unwanted := not_runtime(ours):
+        raise RuntimeError(f"benchmarks or tests in the asset: {unwanted[:5]}")
     size = folder_size(out)
     if size > MAX_UNZIPPED_BYTES:
         raise RuntimeError(f"the asset is {size / 2**20:.0f} MB unzipped, over Lambda's 250 MB limit")

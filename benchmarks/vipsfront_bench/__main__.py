@@ -1,5 +1,5 @@
 import sys
 
-from vipsfront.bench.runner import main
+from vipsfront_bench.runner import main
 
 sys.exit(main())

@@ -25,11 +25,9 @@ WORKER = Path(__file__).with_name("worker.py")
 
 
 def peers_dir() -> Path:
-    """``benchmarks/peers`` of the checkout: from the working directory, else beside the package."""
-    for root in (Path.cwd(), Path(__file__).resolve().parents[3]):
-        if (root / "benchmarks" / "peers").is_dir():
-            return root / "benchmarks" / "peers"
-    return Path.cwd() / "benchmarks" / "peers"
+    """``benchmarks/peers`` of the checkout: beside this package, else from the working directory."""
+    beside = Path(__file__).resolve().parents[1] / "peers"
+    return beside if beside.is_dir() else Path.cwd() / "benchmarks" / "peers"
 
 
 @dataclass

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vipsfront.bench.scenarios import OPS
+from vipsfront_bench.scenarios import OPS
 
 PEER_ORDER = ("origin", "engine", "bare", "pillow", "pillow-simd", "sharp", "thumbor")
 

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vipsfront.bench import corpus as corpus_mod
-from vipsfront.bench import peers as peers_mod
-from vipsfront.bench import quality, scenarios, services
-from vipsfront.bench.load import Client, concurrent
-from vipsfront.bench.options import ALL_PEERS, QUICK_PEERS, add_arguments
-from vipsfront.bench.scenarios import OPS, Op
-from vipsfront.bench.stats import geomean, ratio, summary
+from vipsfront.locals3 import ensure_bucket, upload
+from vipsfront_bench import corpus as corpus_mod
+from vipsfront_bench import peers as peers_mod
+from vipsfront_bench import quality, scenarios, services
+from vipsfront_bench.load import Client, concurrent
+from vipsfront_bench.options import ALL_PEERS, QUICK_PEERS, add_arguments
+from vipsfront_bench.scenarios import OPS, Op
+from vipsfront_bench.stats import geomean, ratio, summary
 
 
 @dataclass(frozen=True)
@@ -679,7 +680,6 @@ def run(args: argparse.Namespace) -> int:
     }
     s3 = services.S3Server()
     try:
-        from vipsfront.cli import ensure_bucket, upload
         from vipsfront.config import DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET
 
         client = s3.client()
@@ -731,7 +731,7 @@ def run(args: argparse.Namespace) -> int:
     results["ratios"] = ratios(results)
     results["seconds"] = time.perf_counter() - started
 
-    from vipsfront.bench import report
+    from vipsfront_bench import report
 
     report.write(results, out)
     say(f"done in {results['seconds']:.0f} s: {out / 'results.json'}, {out / 'results.md'}, {out / 'chart.png'}")

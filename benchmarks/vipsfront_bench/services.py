@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from vipsfront.cli import LOCAL_CREDENTIALS, free_port
+from vipsfront.locals3 import LOCAL_CREDENTIALS, ServerProcess, free_port
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -66,21 +66,11 @@ def stop(process: subprocess.Popen[bytes] | None) -> None:
             pass
 
 
-class S3Server:
-    """moto's ThreadedMotoServer in a child process (``vipsfront.bench.s3server``)."""
+class S3Server(ServerProcess):
+    """moto's S3 server in a child process (``python -m vipsfront.locals3``), with local credentials."""
 
     def __init__(self) -> None:
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "vipsfront.bench.s3server", str(self.port)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=clean_env(),
-        )
-        assert self.process.stdout is not None
-        if self.process.stdout.readline().strip() != b"ready":
-            raise RuntimeError("moto's S3 server did not start")
+        super().__init__(env=clean_env())
 
     def client(self):  # type: ignore[no-untyped-def]
         from vipsfront.storage import s3_client
@@ -88,14 +78,6 @@ class S3Server:
         for name, value in LOCAL_CREDENTIALS.items():
             os.environ.setdefault(name, value)
         return s3_client(self.endpoint, "us-east-1")
-
-    def close(self) -> None:
-        if self.process.stdin:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def start_origin(

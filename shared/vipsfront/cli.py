@@ -1,8 +1,10 @@
-"""The ``vipsfront`` command: ``serve`` the origin locally, ``sign`` and build ``url``s.
+"""The ``vipsfront`` command: ``serve`` the origin locally, ``sign`` and build ``url``s, ``bench``.
 
 ``vipsfront serve`` with no AWS configuration starts moto's S3 server in-process on 127.0.0.1, creates
 both buckets, uploads sample originals (or ``--seed DIR``) and serves the origin with uvicorn. With
 ``AWS_ENDPOINT_URL_S3`` set, or AWS credentials and both bucket names set, it serves from that S3.
+``vipsfront bench`` runs the benchmark package (``benchmarks/vipsfront_bench``, the ``bench`` extra),
+which the runtime package never imports.
 """
 
 from __future__ import annotations
@@ -10,30 +12,17 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
-import logging
-import mimetypes
 import os
-import socket
 import sys
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 
 from vipsfront.config import ConfigError, Settings
 from vipsfront.errors import VipsfrontError
+from vipsfront.locals3 import LOCAL_CREDENTIALS, ensure_bucket, server_endpoint, start_server, upload
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
-LOCAL_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+BENCH_MISSING = "vipsfront bench needs the benchmark package: install the bench extra: pip install -e '.[bench]'"
 
 
 def uses_real_s3(env: Mapping[str, str]) -> bool:
@@ -56,19 +45,6 @@ def seed_files(directory: Path) -> dict[str, bytes]:
     if not files:
         raise ConfigError(f"--seed: {directory} holds no files")
     return files
-
-
-def upload(client: object, bucket: str, files: Mapping[str, bytes]) -> None:
-    for key, data in files.items():
-        content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
-        client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)  # type: ignore[attr-defined]
-
-
-def ensure_bucket(client: object, bucket: str) -> None:
-    try:
-        client.head_bucket(Bucket=bucket)  # type: ignore[attr-defined]
-    except Exception:
-        client.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
 
 
 def limit_malloc_arenas(env: MutableMapping[str, str]) -> None:
@@ -100,16 +76,10 @@ def serve(args: argparse.Namespace) -> int:
         env.setdefault("VIPS_CONCURRENCY", str(max(1, (os.cpu_count() or 1) // args.workers)))
     env.setdefault("VIPSFRONT_DEMO", "1")  # the demo page lists the originals: on for local serving only
     if not uses_real_s3(env):
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
-
         for name, value in LOCAL_CREDENTIALS.items():
             env.setdefault(name, value)
-        s3_port = args.s3_port or free_port()
-        moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
-        moto_server.start()
-        env["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{s3_port}"
+        moto_server = start_server(args.s3_port)
+        env["AWS_ENDPOINT_URL_S3"] = server_endpoint(moto_server)
     try:
         settings = Settings.from_env(env)
         client = s3_client(settings.s3_endpoint, settings.region)
@@ -226,9 +196,14 @@ def url_command(args: argparse.Namespace) -> int:
 
 
 def bench_command(args: argparse.Namespace) -> int:
-    from vipsfront.bench.runner import run
-
-    return run(args)
+    """Hand the options to the benchmark package (the ``bench`` extra), imported only here."""
+    try:
+        from vipsfront_bench.runner import main as bench_main
+    except ImportError as error:
+        if (error.name or "").split(".")[0] != "vipsfront_bench":
+            raise ConfigError(f"{BENCH_MISSING} ({error})") from error
+        raise ConfigError(BENCH_MISSING) from error
+    return bench_main(args.bench_args)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -263,10 +238,14 @@ def parser() -> argparse.ArgumentParser:
     signing_options(build)
     build.set_defaults(func=url_command)
 
-    bench = commands.add_parser("bench", help="benchmark the origin on moto against the bare engine and peers")
-    from vipsfront.bench.options import add_arguments
-
-    add_arguments(bench)
+    # The benchmark package parses its own options (``vipsfront bench --help``): it is not imported here.
+    bench = commands.add_parser(
+        "bench",
+        help="benchmark the origin on moto against the bare engine and peers (the bench extra)",
+        add_help=False,
+        prefix_chars="\0",
+    )
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     bench.set_defaults(func=bench_command)
     return top
 

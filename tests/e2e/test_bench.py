@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vipsfront.bench.scenarios import OPS
+from vipsfront_bench.scenarios import OPS
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,3 +86,17 @@ def test_skipped_peers_carry_a_reason(results: tuple[Path, dict]) -> None:
     assert versions["nosuchpeer"]["skipped"]
     for name in ("bare", "engine", "pillow"):
         assert versions[name]["version"] and not versions[name]["skipped"]
+
+
+def test_without_the_bench_extra_the_command_says_how_to_install_it() -> None:
+    block = "import sys; sys.modules['vipsfront_bench'] = None; from vipsfront.cli import main; sys.exit(main())"
+    done = subprocess.run([sys.executable, "-c", block, "bench", "--quick"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "pip install -e '.[bench]'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_runtime_imports_no_benchmark_module() -> None:
+    probe = "import sys, vipsfront.cli, vipsfront.app; print(sorted(m for m in sys.modules if 'bench' in m))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"

@@ -1,4 +1,4 @@
-// sharp as a benchmark peer: the same job and answer (JSON) as vipsfront/bench/worker.py.
+// sharp as a benchmark peer: the same job and answer (JSON) as benchmarks/vipsfront_bench/worker.py.
 // `node worker.mjs JOB.json` prints {"engine": "sharp", "results": [...]} on stdout.
 // sharp's defaults are kept except where the op says otherwise (quality, effort, AVIF chroma
 // subsampling 4:2:0 like libvips and Pillow; sharp's own AVIF default is 4:4:4). fastShrinkOnLoad

@@ -1,0 +1,67 @@
+"""The Lambda asset holds the runtime only: ``layers/build.py`` (sources only, no pip) leaves out the
+benchmarks and the tests, and refuses an asset that holds them."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_build() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("vipsfront_layers_build", ROOT / "layers" / "build.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and the like look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+build = load_build()
+
+
+@pytest.fixture(scope="module")
+def asset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    out = build.build(tmp_path_factory.mktemp("asset"), "arm64", deps=False)
+    return out, sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+
+
+def test_the_asset_holds_the_handler_and_the_runtime_package(asset: tuple[Path, list[str]]) -> None:
+    _, files = asset
+    assert "handler.py" in files
+    runtime = sorted(p.relative_to(ROOT / "shared").as_posix() for p in (ROOT / "shared/vipsfront").glob("*.py"))
+    assert set(runtime) <= set(files)
+
+
+def test_the_asset_holds_no_benchmarks_or_tests(asset: tuple[Path, list[str]]) -> None:
+    out, files = asset
+    for name in files:
+        segments = name.removesuffix(".py").split("/")
+        assert not {"bench", "benchmark", "benchmarks", "vipsfront_bench", "tests", "test", "conftest"} & set(
+            segments
+        ), name
+        assert not segments[-1].startswith("test_"), name
+    importers = {
+        path.relative_to(out).as_posix()
+        for path in out.rglob("*.py")
+        if re.search(r"^\s*(from|import)\s+(vipsfront_bench|tests)\b", path.read_text(), re.M)
+    }
+    assert importers <= {"vipsfront/cli.py"}  # `vipsfront bench` only, imported inside the command
+
+
+def test_a_benchmark_or_test_module_in_the_asset_is_refused(tmp_path: Path) -> None:
+    out = build.build(tmp_path / "asset", "arm64", deps=False)
+    (out / "vipsfront" / "bench").mkdir()
+    (out / "vipsfront" / "bench" / "runner.py").write_text("")
+    with pytest.raises(RuntimeError, match="benchmarks or tests"):
+        build.check(out, "arm64", deps=False)
+    assert build.not_runtime(["vipsfront/spec.py", "handler.py", "vipsfront/test_spec.py", "tests/conftest.py"]) == [
+        "tests/conftest.py",
+        "vipsfront/test_spec.py",
+    ]
