@@ -28,7 +28,8 @@ from vipsfront.edge import Hints, Route, route
 from vipsfront.errors import VipsfrontError
 from vipsfront.origin import Origin, TransformGate
 from vipsfront.spec import SIGNATURE_PATTERN, check_key
-from vipsfront.storage import ImageStore, S3Store, s3_client
+from vipsfront.storage import S3Store, s3_client
+from vipsfront.store import ImageStore
 from vipsfront.telemetry import Observer, Outcome, RequestRecord, ignore
 
 log = logging.getLogger(__name__)

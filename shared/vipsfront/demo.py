@@ -22,7 +22,7 @@ from vipsfront.config import Settings
 from vipsfront.errors import VipsfrontError
 from vipsfront.origin import Origin
 from vipsfront.spec import check_key
-from vipsfront.storage import ImageStore
+from vipsfront.store import ImageStore
 from vipsfront.urls import sizes, url
 
 log = logging.getLogger(__name__)

@@ -17,12 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-from vipsfront import engine, placeholder, storage
+from vipsfront import engine, placeholder
 from vipsfront.config import Settings
 from vipsfront.edge import Route
 from vipsfront.errors import DeadlineExceededError
 from vipsfront.spec import info_key
-from vipsfront.storage import ImageStore, Original
+from vipsfront.store import ImageStore, Original
 from vipsfront.telemetry import Outcome, RequestRecord
 
 log = logging.getLogger(__name__)
@@ -91,10 +91,10 @@ class Origin:
         finally:
             record.timings[name] = record.timings.get(name, 0.0) + (time.perf_counter() - start) * 1000
 
-    def read_original(self, key: str, record: RequestRecord) -> Original:
+    def read_original(self, key: str, record: RequestRecord, *, deadline: float | None) -> Original:
         """The original, refused unread if S3 says it is over the byte limit."""
         limit = self.settings.limits.max_input_bytes
-        original = self._timed(record, "s3-read", lambda: self.store.get_original(key, limit))
+        original = self._timed(record, "s3-read", lambda: self.store.get_original(key, limit, deadline=deadline))
         record.input_bytes = len(original.data)
         return original
 
@@ -102,19 +102,20 @@ class Origin:
         """``/_vf/info``: header facts and a placeholder, cached in the variants bucket (``info_key``).
 
         The first call reads the original, probes its header and computes the placeholder from a 32 px
-        thumbnail; later calls read one small JSON object.
+        thumbnail; later calls read one small JSON object. Without a ``deadline`` the request's budget
+        from the settings bounds it.
         """
-        cached = self.store.get_variant(info_key(key))
+        at = time.monotonic() + self.settings.request_budget_s if deadline is None else deadline
+        cached = self.store.get_variant(info_key(key), deadline=at)
         if cached is not None:
             try:
                 return json.loads(cached.data), Outcome.HIT
             except ValueError:
                 log.warning("cached info for %s is not JSON; computing it again", key)
-        source = self.read_original(key, RequestRecord(key=key)).data
+        source = self.read_original(key, RequestRecord(key=key), deadline=at).data
         found = engine.probe(source, self.settings.limits)
-        at = time.monotonic() + self.settings.request_budget_s if deadline is None else deadline
         with self.gate.slot(at, RequestRecord(key=key)):
-            hint = placeholder.compute(source, self.settings.limits, deadline=deadline)
+            hint = placeholder.compute(source, self.settings.limits, deadline=at)
         body: dict[str, object] = {
             "key": key,
             "width": found.oriented_width,
@@ -135,28 +136,28 @@ class Origin:
             content_type="application/json",
             cache_control=self.settings.cache_control,
             metadata={},
+            deadline=at,
         )
         return body, Outcome.MISS
 
     def serve(self, route: Route, record: RequestRecord, *, deadline: float) -> Served:
         """Serve ``route``: the stored variant when there is one, else make and store it.
 
-        Nothing, S3 calls included, runs past ``deadline`` (``time.monotonic()``).
+        Nothing, S3 calls included (each is given the deadline), runs past ``deadline``
+        (``time.monotonic()``).
         """
-        with storage.deadline(deadline):
-            return self._serve(route, record, deadline=deadline)
-
-    def _serve(self, route: Route, record: RequestRecord, *, deadline: float) -> Served:
         record.key, record.variant_key = route.key, route.variant_key
         if self.settings.variant_lookup:
-            stored = self._timed(record, "s3-variant", lambda: self.store.get_variant(route.variant_key))
+            stored = self._timed(
+                record, "s3-variant", lambda: self.store.get_variant(route.variant_key, deadline=deadline)
+            )
             if stored is not None:
                 record.outcome, record.output_bytes = Outcome.HIT, len(stored.data)
                 record.format = stored.content_type.removeprefix("image/")
                 return Served(stored.data, stored.content_type, Outcome.HIT)
 
         limits = self.settings.limits
-        original = self.read_original(route.key, record)
+        original = self.read_original(route.key, record, deadline=deadline)
         source = original.data
         if time.monotonic() > deadline:
             raise DeadlineExceededError("request ran out of time reading the original")
@@ -192,6 +193,7 @@ class Origin:
                     content_type=media_type,
                     cache_control=self.settings.cache_control,
                     metadata=metadata,
+                    deadline=deadline,
                 ),
             )
         record.outcome, record.output_bytes = Outcome.MISS, len(data)

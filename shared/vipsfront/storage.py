@@ -1,14 +1,22 @@
-"""Where originals and variants live: an ``ImageStore`` protocol and its S3 implementation.
+"""``ImageStore`` on S3 (``vipsfront.store`` holds the protocol): botocore's answers become the domain's errors.
 
-Originals and variants sit in separate buckets (thumbor's storage / result storage split); originals are
-only ever read. The S3 adapter turns botocore's errors into the domain's: a missing original is a 404, a
-throttled or unreachable S3 a 503, anything else from S3 a 502.
+How S3's answers map, so that only what is sure to be missing is cached as missing:
 
-Inside ``deadline(at)`` (the origin wraps each request in it) every S3 call ends by ``at``: botocore's
+* ``NoSuchKey``: the bucket is there and the key is not: ``OriginalNotFoundError`` (404, cached like
+  any client error); for a variant lookup, no variant (``None``).
+* ``NoSuchBucket``, ``AccessDenied`` and any other 4xx: a deployment fault, not the viewer's:
+  ``StorageError`` (502, ``no-store``). A HEAD's bare 404 carries no code (S3 sends no body), so it cannot
+  tell a missing key from a missing bucket and is a 502 too. S3 answers ``AccessDenied`` instead of
+  ``NoSuchKey`` when the caller may not list the bucket: the function's role needs ``s3:ListBucket`` on
+  the originals bucket (the stack's ``grant_read`` gives it) for a missing original to be a 404.
+* Throttling, ``RequestTimeout``, any 5xx, and connection errors or timeouts: ``StorageUnavailableError``
+  (503, ``no-store``).
+
+Each call takes the request's deadline (``time.monotonic()``) as an argument and ends by it: botocore's
 bounded retries (standard mode, 3 retries, exponential backoff) never start an attempt after it, and a
 call still waiting on S3 then is abandoned with a 503 (``storage_unavailable``; ``deadline_exceeded``
-when the time was gone before the call), so a slow or hung S3 cannot outlast the request's
-budget (connect and read timeouts alone would allow 4 attempts x 12 s per call, plus backoff).
+when the time was gone before the call), so a slow or hung S3 cannot outlast the request's budget
+(connect and read timeouts alone would allow 4 attempts x 12 s per call, plus backoff).
 """
 
 from __future__ import annotations
@@ -17,10 +25,8 @@ import concurrent.futures
 import contextvars
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -33,22 +39,15 @@ from vipsfront.errors import (
     StorageError,
     StorageUnavailableError,
 )
+from vipsfront.store import Original, StoredVariant
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("vipsfront_s3_deadline", default=None)
+# The deadline of the S3 call running in this context. Set only by ``_bounded``, inside the private
+# context it runs one call in, for the ``before-send`` hook (botocore passes a hook nothing per call).
+_CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("vipsfront_s3_deadline", default=None)
 _CALLS: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-@contextmanager
-def deadline(at: float | None) -> Iterator[None]:
-    """Bound every S3 call made in this context (this thread's, or a task's) by ``at`` (``time.monotonic()``)."""
-    token = _DEADLINE.set(at)
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
 
 
 def _out_of_time() -> StorageUnavailableError:
@@ -56,24 +55,25 @@ def _out_of_time() -> StorageUnavailableError:
 
 
 def _no_attempt_after_deadline(**_: Any) -> None:
-    """botocore ``before-send`` hook: no first attempt or retry starts once the deadline has passed."""
-    at = _DEADLINE.get()
+    """botocore ``before-send`` hook: no first attempt or retry starts once the call's deadline has passed."""
+    at = _CALL_DEADLINE.get()
     if at is not None and time.monotonic() >= at:
         raise _out_of_time()  # not retryable for botocore: it ends the call at once
 
 
-def _bounded(call: Callable[[], T]) -> T:
-    """Run ``call`` (a whole S3 call, body read included), giving up on it at the deadline."""
+def _bounded(call: Callable[[], T], deadline: float | None) -> T:
+    """Run ``call`` (a whole S3 call, body read included), giving up on it at ``deadline``."""
     global _CALLS
-    at = _DEADLINE.get()
-    if at is None:
+    if deadline is None:
         return call()
-    remaining = at - time.monotonic()
+    remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise DeadlineExceededError("request ran out of time before reaching storage")
     if _CALLS is None:
         _CALLS = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="vipsfront-s3")
-    future = _CALLS.submit(contextvars.copy_context().run, call)
+    context = contextvars.copy_context()
+    context.run(_CALL_DEADLINE.set, deadline)
+    future = _CALLS.submit(context.run, call)
     try:
         return future.result(timeout=remaining)
     except concurrent.futures.TimeoutError:
@@ -81,52 +81,25 @@ def _bounded(call: Callable[[], T]) -> T:
         raise _out_of_time() from None
 
 
-_NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
+_NOT_FOUND = {"NoSuchKey"}
 _UNAVAILABLE = {
     "SlowDown",
     "Throttling",
     "ThrottlingException",
     "RequestTimeout",
     "ServiceUnavailable",
-    "503",
     "InternalError",
-    "500",
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Original:
-    data: bytes
-    content_type: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredVariant:
-    data: bytes
-    content_type: str
-    metadata: dict[str, str] = field(default_factory=dict)
-
-
-class ImageStore(Protocol):
-    def get_original(self, key: str, max_bytes: int) -> Original: ...
-
-    def get_variant(self, key: str) -> StoredVariant | None: ...
-
-    def put_variant(
-        self, key: str, data: bytes, *, content_type: str, cache_control: str, metadata: dict[str, str]
-    ) -> None: ...
-
-    def list_originals(self, prefix: str = "", limit: int = 100) -> list[str]: ...
-
-
 def _translate(error: Exception, what: str) -> Exception:
-    """Map a botocore error to the domain error a client should see."""
+    """Map a botocore error to the domain error a client should see (see the module's docstring)."""
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in _NOT_FOUND or status == 404:
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in _NOT_FOUND:
             return OriginalNotFoundError(f"{what} not found", param="key")
-        if code in _UNAVAILABLE or status in (500, 503):
+        if code in _UNAVAILABLE or status >= 500:
             return StorageUnavailableError("storage is unavailable, try again")
         return StorageError("storage failed")
     if isinstance(error, BotoCoreError):  # connection refused, timeouts, ...
@@ -145,7 +118,7 @@ class S3Store:
         if events is not None:
             events.register("before-send.s3", _no_attempt_after_deadline, unique_id="vipsfront-deadline")
 
-    def get_original(self, key: str, max_bytes: int) -> Original:
+    def get_original(self, key: str, max_bytes: int, *, deadline: float | None = None) -> Original:
         """The original, or ``InputTooLargeError`` if S3 says it is over ``max_bytes``.
 
         One GET: its ``Content-Length`` arrives before the body, so an oversized original is refused
@@ -163,20 +136,20 @@ class S3Store:
             return Original(data, obj.get("ContentType"))
 
         try:
-            return _bounded(fetch)  # one hand-off per call: the GET and its body read together
+            return _bounded(fetch, deadline)  # one hand-off per call: the GET and its body read together
         except InputTooLargeError:
             raise
         except Exception as error:
             raise _translate(error, "original") from error
 
-    def get_variant(self, key: str) -> StoredVariant | None:
+    def get_variant(self, key: str, *, deadline: float | None = None) -> StoredVariant | None:
         def fetch() -> StoredVariant:
             obj = self.client.get_object(Bucket=self.variants, Key=key)
             data = bytes(obj["Body"].read())
             return StoredVariant(data, obj.get("ContentType", "application/octet-stream"), obj.get("Metadata", {}))
 
         try:
-            return _bounded(fetch)
+            return _bounded(fetch, deadline)
         except Exception as error:
             translated = _translate(error, "variant")
             if isinstance(translated, OriginalNotFoundError):
@@ -184,7 +157,14 @@ class S3Store:
             raise translated from error
 
     def put_variant(
-        self, key: str, data: bytes, *, content_type: str, cache_control: str, metadata: dict[str, str]
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        cache_control: str,
+        metadata: dict[str, str],
+        deadline: float | None = None,
     ) -> None:
         # A single PutObject is atomic: readers see the whole variant or none of it (also when it is
         # abandoned at the deadline and completes later).
@@ -197,7 +177,8 @@ class S3Store:
                     ContentType=content_type,
                     CacheControl=cache_control,
                     Metadata=metadata,
-                )
+                ),
+                deadline,
             )
         except Exception as error:
             raise _translate(error, "variant") from error

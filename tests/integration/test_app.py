@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -256,17 +258,31 @@ def test_storage_faults_are_503_no_store(s3: Any) -> None:
 
 
 def test_unknown_bucket_is_a_gateway_error(s3: Any) -> None:
-    app = create_app(Settings(), S3Store(s3, "no-such-bucket", VARIANTS))
-    response = TestClient(app).get("/a.jpg?w=10")
-    assert response.status_code in (404, 502)
-    assert response.headers["cache-control"] in ("no-store", "public, max-age=60")
-    error_of(response)
+    """A missing bucket is the deployment's fault, not a missing image: 502, never cached."""
+    s3.put_object(Bucket=ORIGINALS, Key="a.jpg", Body=photo(64, 64))
+    for originals, variants in (("no-such-bucket", VARIANTS), (ORIGINALS, "no-such-bucket")):
+        app = create_app(Settings(), S3Store(s3, originals, variants))
+        for path in ("/a.jpg?w=10", "/_vf/info/a.jpg"):
+            response = TestClient(app).get(path)
+            assert response.status_code == 502, (originals, variants, path)
+            assert response.headers["cache-control"] == "no-store"
+            assert error_of(response) == {"error": "storage failed", "code": "storage_error", "param": None}
+
+
+def test_a_missing_original_is_a_cacheable_404(s3: Any) -> None:
+    response = TestClient(create_app(Settings(), S3Store(s3, ORIGINALS, VARIANTS))).get("/none.jpg?w=10")
+    assert response.status_code == 404
+    assert response.headers["cache-control"] == Settings().error_cache_control != "no-store"
+    assert error_of(response) == {"error": "original not found", "code": "not_found", "param": "key"}
 
 
 def test_health_and_info(origin: Origin) -> None:
     health = origin.client.get("/_vf/health")
-    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "version": importlib.metadata.version("vipsfront")}
     info = origin.client.get("/_vf/info/photos/cat.jpg").json()
+    stored_bytes = origin.s3.head_object(Bucket=ORIGINALS, Key="photos/cat.jpg")["ContentLength"]
+    placeholder = info.pop("placeholder")  # its pixels: tests/integration/test_web.py
     assert info == {
         "key": "photos/cat.jpg",
         "width": 1200,
@@ -274,13 +290,15 @@ def test_health_and_info(origin: Origin) -> None:
         "stored_width": 1200,
         "stored_height": 800,
         "format": "jpeg",
-        "bytes": info["bytes"],
+        "bytes": stored_bytes,
         "alpha": False,
         "frames": 1,
         "animated": False,
         "orientation": 1,
-        "placeholder": info["placeholder"],  # see tests/integration/test_web.py
     }
+    assert set(placeholder) == {"thumbhash", "color", "data_url"}
+    assert re.fullmatch(r"#[0-9a-f]{6}", placeholder["color"])
+    assert placeholder["data_url"].startswith("data:image/png;base64,")
     assert origin.client.get("/_vf/info/photos/none.jpg").status_code == 404
     assert origin.client.get("/_vf/nothing").status_code == 400  # reserved prefix, not a key
 

@@ -206,6 +206,35 @@ def test_access_denied_is_a_502(world: World) -> None:
     assert world.variants("denied.jpg") == []
 
 
+REFUSALS = {  # S3's answer -> what a viewer gets: a deployment fault is a 502 that no cache keeps
+    "AccessDenied 403": (s3_error(403, "AccessDenied"), 502),
+    "NoSuchBucket 404": (s3_error(404, "NoSuchBucket"), 502),
+    "InvalidObjectState 403": (s3_error(403, "InvalidObjectState"), 502),
+    "InvalidRequest 400": (s3_error(400, "InvalidRequest"), 502),
+    "404 without a body (as S3 answers a HEAD)": (lambda request: AWSResponse(request.url, 404, {}, _Raw(b"")), 502),
+    "NoSuchKey 404": (s3_error(404, "NoSuchKey"), 404),
+}
+
+
+@pytest.mark.parametrize("answer", list(REFUSALS))
+def test_s3_refusals_map_to_one_status(world: World, answer: str) -> None:
+    """Only ``NoSuchKey`` means the image is missing; any other 4xx from S3 is a 502 ``no-store``."""
+    fault, status = REFUSALS[answer]
+    key = f"refused/{answer.split(' (')[0].replace(' ', '-')}.jpg"
+    world.put(key, jpeg())
+    world.injector.fail(("GetObject",), fault)
+    response = world.app(variant_lookup=False).get(f"/{key}?w=100")  # the one GET is the original's
+    assert response.status_code == status
+    if status == 502:
+        assert response.headers["cache-control"] == "no-store"
+        assert response.json() == {"error": "storage failed", "code": "storage_error", "param": None}
+    else:
+        assert response.headers["cache-control"] == Settings().error_cache_control
+        assert response.json()["code"] == "not_found"
+    assert world.injector.sends["GetObject"] <= 2  # not retried (S3's region redirector may ask once more)
+    assert world.variants(key) == []
+
+
 def test_retries_never_outlast_the_budget(world: World) -> None:
     """S3 answering 503 after 400 ms each time, budget 1 s: the retries stop at the budget."""
     world.put("slow.jpg", jpeg())
