@@ -33,6 +33,7 @@ from typing import Any
 import pyvips
 
 from vipsfront import engine, placeholder
+from vipsfront.limits import Limits
 
 __all__ = [
     "Gps",
@@ -422,7 +423,7 @@ def _blob(header: Any, name: str) -> bytes:
 
 def extract(
     source: bytes,
-    limits: engine.Limits = engine.Limits(),  # noqa: B008 (frozen default)
+    limits: Limits = Limits(),  # noqa: B008 (frozen default)
     *,
     include_gps: bool = False,
     include_personal: bool = False,
