@@ -1,0 +1,302 @@
+"""``q=auto`` against the fixed default quality: bytes, SSIMULACRA2 and the time the search adds.
+
+    python3 benchmarks/quality_auto.py [--corpus ../shared/corpus] [--widths 400,800,1600]
+        [--formats webp,avif,jpeg] [--level auto] [--json out.json] [--calibrate out.json]
+
+For every corpus image (``photos/``, ``large/``, ``small/``), width and format, the engine's pipeline
+resizes the image once; then the engine's encoder writes it at the fixed default quality and
+``vipsfront.autoquality.choose`` picks a quality. Both outputs are judged against the unencoded resized
+image with SSIMULACRA2 (the ``ssimulacra2`` package, installed by the ``bench`` extra), an independent
+metric: the search itself uses SSIM, so it cannot grade its own homework. Images with alpha are scored
+flattened on a dark and on a light background, the lower score counts.
+
+Goals (issue "q=auto"): at least 20 % fewer bytes than the fixed default summed over the corpus; median
+SSIMULACRA2 no lower than the fixed default's; no image more than ``MARGIN`` points below its fixed-default
+score; p50 time (resize + encode) with ``q=auto`` no more than 1.5x the fixed quality's.
+
+``--calibrate`` writes, for every case and every ladder rung, bytes, the search's SSIM and SSIMULACRA2:
+the data the level targets in ``autoquality.LEVELS`` were chosen from.
+
+More rows (peers' defaults: sharp, Pillow, thumbor, the AWS sample) plug in through ``EXTRA_ENCODERS``:
+a name and a function ``(source bytes, width, format) -> encoded bytes`` of an image of the same size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pyvips
+
+from vipsfront import autoquality, engine
+from vipsfront.limits import Limits
+from vipsfront.spec import Fm, Spec
+
+try:
+    from ssimulacra2 import compute_ssimulacra2
+except ImportError:  # pragma: no cover - a message, not a traceback
+    sys.exit("benchmarks/quality_auto.py needs the bench extra: pip install -e '.[bench]'")
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDERS = ("photos", "large", "small")
+WIDTHS = (400, 800, 1600)
+FORMATS = ("webp", "avif", "jpeg")
+DEFAULTS = {"jpeg": engine.JPEG_QUALITY, "webp": engine.WEBP_QUALITY, "avif": engine.AVIF_QUALITY}
+MARGIN = 3.0  # SSIMULACRA2 points an image may lose against the fixed default
+SAVING_GOAL = 0.20
+TIME_GOAL = 1.5
+
+# Extra rows: name -> (source bytes, width, format) -> encoded bytes at that width. Peers go here.
+Encoder = Callable[[bytes, int, str], bytes]
+EXTRA_ENCODERS: dict[str, Encoder] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    image: str
+    width: int
+    format: str
+    default_bytes: int
+    default_s2: float
+    default_ms: float  # resize + encode at the default quality
+    auto_bytes: int
+    auto_s2: float
+    auto_ms: float  # resize + choose
+    auto_quality: int
+    auto_encodes: int
+    auto_score: float | None
+    extra: dict[str, tuple[int, float]]  # encoder name -> (bytes, SSIMULACRA2)
+
+
+def corpus(root: Path) -> Iterator[tuple[str, bytes]]:
+    for folder in FOLDERS:
+        for path in sorted((root / folder).glob("*")):
+            if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
+                yield f"{folder}/{path.name}", path.read_bytes()
+
+
+def resized(data: bytes, width: int, fmt: str, limits: Limits = Limits()) -> tuple[Any, autoquality.Encode]:  # noqa: B008
+    """The engine's unencoded output for ``w=width&fm=fmt``, in memory, and its encoder for that plan.
+
+    The one place this script reaches into the engine's steps; it follows the engine's pipeline.
+    """
+    spec = Spec(w=width, fm=Fm(fmt))
+    info, operation = engine._probe(data, limits)
+    plan = engine.make_plan(info, spec, limits)
+    image = engine.load(data, plan, operation)
+    for step in engine.STEPS:
+        image = step(image, plan)
+
+    def encode(img: Any, quality: int) -> bytes:
+        return engine.encode(img, engine.make_plan(info, Spec(w=width, fm=Fm(fmt), q=quality), limits), limits)
+
+    return image, encode
+
+
+def _png(image: Any) -> io.BytesIO:
+    return io.BytesIO(bytes(image.pngsave_buffer(compression=1)))
+
+
+def ssimulacra2(reference: Any, data: bytes) -> float:
+    """SSIMULACRA2 of encoded ``data`` against the unencoded ``reference`` (alpha: worse of dark/light)."""
+    distorted = pyvips.Image.new_from_buffer(data, "")
+    if not reference.hasalpha():
+        return float(compute_ssimulacra2(_png(reference), _png(distorted)))
+    scores = []
+    for grey in (26, 230):  # 0.1 and 0.9, as SSIMULACRA2's own tool does
+        bg = [grey] * (reference.bands - 1)
+        scores.append(
+            compute_ssimulacra2(_png(reference.flatten(background=bg)), _png(distorted.flatten(background=bg)))
+        )
+    return float(min(scores))
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+def measure(name: str, data: bytes, width: int, fmt: str, level: autoquality.Level) -> Case:
+    started = time.perf_counter()
+    image, encode = resized(data, width, fmt)
+    image = image.copy_memory()
+    default = encode(image, DEFAULTS[fmt])
+    default_ms = _ms(started)
+    started = time.perf_counter()
+    image2, encode = resized(data, width, fmt)
+    auto = autoquality.choose(image2, fmt, encode, default_quality=DEFAULTS[fmt], level=level)
+    auto_ms = _ms(started)
+    extra = {}
+    for extra_name, extra_encode in EXTRA_ENCODERS.items():
+        out = extra_encode(data, width, fmt)
+        extra[extra_name] = (len(out), ssimulacra2(image, out))
+    return Case(
+        image=name,
+        width=width,
+        format=fmt,
+        default_bytes=len(default),
+        default_s2=ssimulacra2(image, default),
+        default_ms=default_ms,
+        auto_bytes=len(auto.data),
+        auto_s2=ssimulacra2(image, auto.data),
+        auto_ms=auto_ms,
+        auto_quality=auto.quality,
+        auto_encodes=auto.encodes,
+        auto_score=auto.score,
+        extra=extra,
+    )
+
+
+def calibrate(name: str, data: bytes, width: int, fmt: str) -> list[dict[str, Any]]:
+    """Every ladder rung of one case: bytes, the search's SSIM (on its sample and whole) and SSIMULACRA2."""
+    image, encode = resized(data, width, fmt)
+    image = image.copy_memory()
+    small = autoquality.sample(image)
+    rows = []
+    for quality in sorted({*autoquality.LADDERS[fmt], DEFAULTS[fmt]}):
+        out = encode(image, quality)
+        rows.append(
+            {
+                "image": name,
+                "width": width,
+                "format": fmt,
+                "q": quality,
+                "bytes": len(out),
+                "ssim_sample": autoquality.score(small, pyvips.Image.new_from_buffer(encode(small, quality), "")),
+                "ssim": autoquality.score(image, pyvips.Image.new_from_buffer(out, "")),
+                "s2": ssimulacra2(image, out),
+            }
+        )
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------
+# report
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "not met"
+
+
+def summary(cases: list[Case]) -> dict[str, Any]:
+    default_bytes = sum(c.default_bytes for c in cases)
+    auto_bytes = sum(c.auto_bytes for c in cases)
+    deltas = [c.auto_s2 - c.default_s2 for c in cases]
+    default_p50 = statistics.median(c.default_ms for c in cases)
+    auto_p50 = statistics.median(c.auto_ms for c in cases)
+    return {
+        "cases": len(cases),
+        "saving": 1 - auto_bytes / default_bytes,
+        "default_median_s2": statistics.median(c.default_s2 for c in cases),
+        "auto_median_s2": statistics.median(c.auto_s2 for c in cases),
+        "min_delta": min(deltas),
+        "worst": min(cases, key=lambda c: c.auto_s2 - c.default_s2),
+        "default_p50_ms": default_p50,
+        "auto_p50_ms": auto_p50,
+        "added_p50_ms": statistics.median(c.auto_ms - c.default_ms for c in cases),
+        "mean_encodes": statistics.mean(c.auto_encodes for c in cases),
+    }
+
+
+def markdown(cases: list[Case], level: str) -> str:
+    lines = [
+        f"## `q={level}` against the fixed default quality",
+        "",
+        "| format | width | images | KB default | KB auto | saved | median SSIMULACRA2 default → auto"
+        " | worst Δ | p50 ms default → auto (+added) | encodes |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    groups = sorted({(c.format, c.width) for c in cases}, key=lambda g: (FORMATS.index(g[0]), g[1]))
+    for fmt, width in [*groups, ("all", 0)]:
+        chosen = [c for c in cases if fmt == "all" or (c.format, c.width) == (fmt, width)]
+        s = summary(chosen)
+        lines.append(
+            f"| {fmt} | {width or 'all'} | {s['cases']} | {sum(c.default_bytes for c in chosen) / 1024:.0f}"
+            f" | {sum(c.auto_bytes for c in chosen) / 1024:.0f} | {s['saving']:.1%}"
+            f" | {s['default_median_s2']:.1f} → {s['auto_median_s2']:.1f} | {s['min_delta']:+.1f}"
+            f" | {s['default_p50_ms']:.0f} → {s['auto_p50_ms']:.0f} (+{s['added_p50_ms']:.0f})"
+            f" | {s['mean_encodes']:.1f} |"
+        )
+    extra_names = sorted({n for c in cases for n in c.extra})
+    if extra_names:
+        lines += ["", "| encoder | KB | median SSIMULACRA2 |", "| --- | --- | --- |"]
+        for n in extra_names:
+            rows = [c.extra[n] for c in cases if n in c.extra]
+            lines.append(
+                f"| {n} | {sum(b for b, _ in rows) / 1024:.0f} | {statistics.median(s for _, s in rows):.1f} |"
+            )
+    s = summary(cases)
+    worst = s["worst"]
+    ratio = s["auto_p50_ms"] / s["default_p50_ms"]
+    lines += [
+        "",
+        "| goal | reading | |",
+        "| --- | --- | --- |",
+        f"| ≥ {SAVING_GOAL:.0%} fewer bytes, summed | {s['saving']:.1%} | {_met(s['saving'] >= SAVING_GOAL)} |",
+        f"| median SSIMULACRA2 no lower | {s['default_median_s2']:.2f} → {s['auto_median_s2']:.2f}"
+        f" | {_met(s['auto_median_s2'] >= s['default_median_s2'])} |",
+        f"| no image more than {MARGIN:g} points below | worst {s['min_delta']:+.2f} ({worst.image}"
+        f" {worst.format} {worst.width}) | {_met(s['min_delta'] >= -MARGIN)} |",
+        f"| p50 ≤ {TIME_GOAL}x fixed quality | {s['auto_p50_ms']:.0f} / {s['default_p50_ms']:.0f} ms"
+        f" = {ratio:.2f}x | {_met(ratio <= TIME_GOAL)} |",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--widths", default=",".join(map(str, WIDTHS)))
+    parser.add_argument("--formats", default=",".join(FORMATS))
+    parser.add_argument("--level", default="auto", type=autoquality.parse_level)
+    parser.add_argument("--only", default="", help="comma-separated substrings of image names")
+    parser.add_argument("--json", type=Path, help="write every case here")
+    parser.add_argument(
+        "--calibrate", type=Path, help="write every ladder rung of every case here (JSON lines), no report"
+    )
+    args = parser.parse_args(argv)
+    if not args.corpus.is_dir():
+        print(f"no corpus at {args.corpus} (pass --corpus)", file=sys.stderr)
+        return 2
+    widths = [int(w) for w in args.widths.split(",")]
+    formats = [f for f in args.formats.split(",") if f]
+    for fmt in formats:
+        if fmt not in autoquality.LADDERS:
+            print(f"unknown format {fmt!r}: choose from {', '.join(autoquality.LADDERS)}", file=sys.stderr)
+            return 2
+    images = [(n, d) for n, d in corpus(args.corpus) if not args.only or any(o in n for o in args.only.split(","))]
+    if args.calibrate:
+        with args.calibrate.open("w") as out:  # JSON lines, one rung each, written as they come
+            for name, data in images:
+                for width in widths:
+                    for fmt in formats:
+                        for row in calibrate(name, data, width, fmt):
+                            out.write(json.dumps(row) + "\n")
+                        out.flush()
+        return 0
+    cases = []
+    for name, data in images:
+        for width in widths:
+            for fmt in formats:
+                case = measure(name, data, width, fmt, args.level)
+                cases.append(case)
+                print(
+                    f"{name} {width} {fmt}: q={case.auto_quality} {case.auto_bytes / case.default_bytes:.2f}x bytes,"
+                    f" s2 {case.default_s2:.1f} → {case.auto_s2:.1f}",
+                    file=sys.stderr,
+                )
+    if args.json:
+        args.json.write_text(json.dumps([asdict(c) for c in cases], indent=1))
+    print(markdown(cases, args.level.value))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
