@@ -43,7 +43,6 @@ Decisions (measured on the team corpus, 2560x1600 photos → 400 px, libvips 8.1
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -58,12 +57,14 @@ from vipsfront.errors import (
     UnsupportedInputError,
 )
 from vipsfront.limits import Limits
-from vipsfront.spec import Fit, Flip, Format, Position, Spec, output_format
+from vipsfront.rounding import round_half_up
+from vipsfront.spec import Fit, Flip, Fm, Format, Position, Rgba, Spec
 
 __all__ = [
     "ImageInfo",
     "Limits",
     "TransformResult",
+    "output_format",
     "probe",
     "transform",
 ]
@@ -216,7 +217,7 @@ def _probe(data: bytes, limits: Limits) -> tuple[ImageInfo, str]:
 
 
 def _round(value: float) -> int:
-    return max(1, math.floor(value + 0.5))
+    return max(1, round_half_up(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,17 +280,25 @@ def _jpeg_shrink(source: tuple[int, int], target: tuple[int, int]) -> int:
     return 1
 
 
-def _parse_bg(bg: str | None) -> tuple[int, int, int, int] | None:
-    if not bg:
-        return None
-    text = bg.removeprefix("#")
-    if len(text) == 3:
-        text = "".join(c * 2 for c in text)
-    values = [int(text[i : i + 2], 16) for i in range(0, len(text), 2)]
-    if len(values) == 3:
-        values.append(255)
-    r, g, b, a = values[:4]
-    return r, g, b, a
+def output_format(fm: Fm | None, source: str, *, alpha: bool, animated: bool) -> Format:
+    """The concrete format to encode: explicit ``fm``, else ``auto*`` by the source's traits, else the source's.
+
+    ``source`` is the loader's format name (``jpeg``, ``png``, ``webp``, ``heif``, ``gif``, ``tiff``...).
+    AVIF first, then WebP, then JPEG (PNG when the image has alpha); animation keeps WebP, else GIF.
+    """
+    if fm is not None and not fm.is_auto:
+        return Format(fm.value)
+    if fm is not None:
+        if animated:
+            return Format.WEBP if fm.accepts_webp else Format.GIF
+        if fm.accepts_avif:
+            return Format.AVIF
+        if fm.accepts_webp:
+            return Format.WEBP
+        return Format.PNG if alpha else Format.JPEG
+    if source in {f.value for f in Format}:
+        return Format(source)
+    return Format.PNG if alpha else Format.JPEG
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +313,7 @@ class Plan:
     load_size: tuple[int, int]  # resize target in the EXIF-oriented frame (before ``rot``)
     jpeg_shrink: int
     load_scale: float  # WebP, SVG, PDF: scale applied by the loader
-    bg: tuple[int, int, int, int] | None
+    bg: Rgba | None
 
     @property
     def keeps_alpha(self) -> bool:
@@ -343,7 +352,7 @@ def make_plan(info: ImageInfo, spec: Spec, limits: Limits = Limits()) -> Plan:  
         load_size=load_size,
         jpeg_shrink=shrink,
         load_scale=scale,
-        bg=_parse_bg(spec.bg),
+        bg=spec.background,
     )
 
 

@@ -15,7 +15,8 @@ import re
 from collections.abc import Mapping
 
 from vipsfront.errors import SignatureError
-from vipsfront.spec import Spec, encode_key
+from vipsfront.keys import encode_key
+from vipsfront.spec import Spec
 
 _KID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
