@@ -101,7 +101,7 @@ def _engine(op: dict[str, Any]) -> tuple[Runner, str]:
 
     from vipsfront import __version__
     from vipsfront.engine import Limits, transform
-    from vipsfront.spec import build
+    from vipsfront.grammar import build
 
     spec = build(dict(op["params"]))
     limits = replace(Limits(), webp_effort=op["webp_effort"], avif_effort=op["avif_effort"])

@@ -26,8 +26,9 @@ from vipsfront import __version__
 from vipsfront.config import Settings
 from vipsfront.edge import Hints, Route, route
 from vipsfront.errors import VipsfrontError
+from vipsfront.grammar import SIGNATURE_PATTERN
+from vipsfront.keys import check_key
 from vipsfront.origin import Origin, TransformGate
-from vipsfront.spec import SIGNATURE_PATTERN, check_key
 from vipsfront.storage import S3Store, s3_client
 from vipsfront.store import ImageStore
 from vipsfront.telemetry import Observer, Outcome, RequestRecord, ignore

@@ -145,20 +145,14 @@ def _signing_key(args: argparse.Namespace) -> tuple[str, bytes] | None:
 
 
 def sign_command(args: argparse.Namespace) -> int:
-    from vipsfront.spec import split_query
+    from vipsfront.query import read_params, split_query
     from vipsfront.urls import expires_in, url
 
     key, _, query = args.target.lstrip("/").partition("?")
     signing_key = _signing_key(args)
     if signing_key is None:
         raise ConfigError("no signing key: pass --secret (and --key-id) or set VIPSFRONT_SIGNING_KEYS")
-    params = split_query(query)
-    presets = Settings.from_env(os.environ).policy.presets
-    if "p" in params:
-        from vipsfront.spec import parse_params
-
-        parse_params(params, presets=presets)
-        params = {**presets[params.pop("p")], **params}
+    params = read_params(split_query(query), Settings.from_env(os.environ).policy.presets).values
     expires = expires_in(args.expires_in) if args.expires_in else None
     print(url(key, params, base=args.base, signing_key=signing_key, expires=expires))
     return 0

@@ -20,8 +20,8 @@ from starlette.concurrency import run_in_threadpool
 
 from vipsfront.config import Settings
 from vipsfront.errors import VipsfrontError
+from vipsfront.keys import check_key
 from vipsfront.origin import Origin
-from vipsfront.spec import check_key
 from vipsfront.store import ImageStore
 from vipsfront.urls import sizes, url
 

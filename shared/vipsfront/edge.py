@@ -5,14 +5,16 @@ signature and unsigned-policy checks, or raises the typed error the edge answers
 runs it in front of the origin; ``functions/edge/viewer_request.js`` is its JavaScript twin and
 ``tests/vectors/*.json`` holds the cases both must pass.
 
-Client hints (query form, unsigned, not the original): with no ``w``/``h``, the width comes from
-``Sec-CH-Width`` (physical pixels, which browsers send for an ``<img sizes>``), rounded up to the next
-allowed width (the unsigned policy's list, else ``HINT_WIDTHS``); ``dpr=auto`` takes the ratio from
-``Sec-CH-DPR``, rounded up to a multiple of 0.5 from 1 to 4 (``1`` without it). DPR is opt-in per URL
-because a ``srcset`` candidate already carries it: applying it again would double the size. Hints fold
-into the spec like ``dpr``, so the canonical form, the cache key and the variant key stay deterministic;
-a hint that would give a spec the policy refuses is ignored, never an error. The CloudFront Function
-does not apply hints (``dpr=auto`` is 1 there): behind CloudFront they are a local-server feature.
+Client hints (query form, unsigned, with at least one spec parameter: never the bare original): with
+no ``w``/``h`` (and no ``dpr`` but ``auto``), the width comes from ``Sec-CH-Width`` (physical pixels,
+which browsers send for an ``<img sizes>``), rounded up to the next allowed width (the unsigned policy's
+list, else ``breakpoints.BREAKPOINT_WIDTHS``); ``dpr=auto`` takes the ratio from ``Sec-CH-DPR``,
+rounded up to a multiple of 0.5 from 1 to 4 (``1`` without it). DPR is opt-in per URL because a
+``srcset`` candidate already carries it: applying it again would double the size. A hint is folded into
+the query's values (preset already expanded) before the spec is built, like ``dpr``, so the canonical
+form, the cache key and the variant key stay deterministic; a hint that would give a spec the policy
+refuses is ignored, never an error. The CloudFront Function does not apply hints (``dpr=auto`` is 1
+there): behind CloudFront they are a local-server feature.
 """
 
 from __future__ import annotations
@@ -20,20 +22,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from vipsfront.breakpoints import BREAKPOINT_WIDTHS
 from vipsfront.errors import InvalidSpecError
+from vipsfront.grammar import DPR_AUTO
+from vipsfront.keys import parse_path, variant_key, variant_path
 from vipsfront.policy import Policy
-from vipsfront.spec import (
-    REQUEST_PARAMS,
-    Spec,
-    build,
-    parse_params,
-    parse_path,
-    split_query,
-    variant_key,
-    variant_path,
-)
+from vipsfront.query import Params, read_params, split_query
+from vipsfront.spec import Spec, format_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +53,6 @@ class Route:
         return f"{self.uri}?{query}" if query else self.uri
 
 
-# Widths a Sec-CH-Width hint rounds up to when the unsigned policy has no list (Next.js's default sizes).
-HINT_WIDTHS: tuple[int, ...] = (16, 32, 48, 64, 96, 128, 256, 384, 640, 750, 828, 1080, 1200, 1920, 2048, 3840)
 SEC_CH_DPR = "Sec-CH-DPR"
 SEC_CH_WIDTH = "Sec-CH-Width"
 _HINT_WIDTH = re.compile(r"[0-9]{1,5}")
@@ -94,36 +89,39 @@ def hint_dpr(raw: str | None) -> float | None:
     return dpr if dpr > 1 else None
 
 
-def _hinted(
-    params: Mapping[str, str], spec: Spec, preset: str | None, hints: Hints, policy: Policy, accept: str | None
-) -> tuple[Spec, tuple[str, ...]]:
-    """``spec`` with the client hints folded in, and the hint headers it depended on."""
-    merged = {name: value for name, value in params.items() if name not in REQUEST_PARAMS}
-    if preset is not None:
-        merged = {**policy.presets[preset], **merged}
-    if "w" not in merged and "h" not in merged:
-        header = SEC_CH_WIDTH
-        width = hint_width(hints.width, policy.unsigned.widths or HINT_WIDTHS)
-        if width is None:
-            return spec, (header,)
-        merged["w"] = str(width)
-        if merged.get("dpr") == "auto":
-            del merged["dpr"]  # the width hint is in physical pixels already
-    elif merged.get("dpr") == "auto":
-        header = SEC_CH_DPR
+def _fold_hints(values: Mapping[str, str], hints: Hints, policy: Policy) -> tuple[dict[str, str] | None, str | None]:
+    """``values`` with a client hint folded in (``None`` when none applies) and the header it depends on."""
+    if "w" in values or "h" in values:
+        if values.get("dpr") != DPR_AUTO:
+            return None, None
         dpr = hint_dpr(hints.dpr)
-        if dpr is None:
-            return spec, (header,)
-        merged["dpr"] = str(dpr)
-    else:
-        return spec, ()
-    try:
-        hinted = build(merged).with_accept(accept)
-    except InvalidSpecError:  # w or h times the hinted dpr beyond the largest side
-        return spec, (header,)
-    if policy.signed and not policy.unsigned.allows(hinted, policy.preset_specs):
-        return spec, (header,)
-    return hinted, (header,)
+        return ({**values, "dpr": format_value(dpr)} if dpr is not None else None), SEC_CH_DPR
+    if values.get("dpr", DPR_AUTO) != DPR_AUTO:
+        return None, None  # an explicit dpr needs an explicit size
+    width = hint_width(hints.width, policy.unsigned.widths or BREAKPOINT_WIDTHS)
+    if width is None:
+        return None, SEC_CH_WIDTH
+    # the width hint is in physical pixels already: it replaces dpr=auto
+    return {**{name: raw for name, raw in values.items() if name != "dpr"}, "w": str(width)}, SEC_CH_WIDTH
+
+
+def _spec(params: Params, accept: str | None, policy: Policy, hints: Hints | None) -> tuple[Spec, tuple[str, ...]]:
+    """The spec of a query-form request, with a client hint folded into its values when one applies,
+    and the hint headers it depended on. A hinted spec that is invalid (a side times the hinted dpr
+    beyond the largest) or that the unsigned policy refuses gives way to the spec without the hint."""
+    if hints is None or params.signature is not None or not params.values:
+        return params.spec(accept), ()
+    hinted, header = _fold_hints(params.values, hints, policy)
+    vary = (header,) if header else ()
+    if hinted is not None:
+        try:
+            spec = replace(params, values=hinted).spec(accept)
+        except InvalidSpecError:
+            pass
+        else:
+            if not policy.signed or policy.unsigned.allows(spec, policy.preset_specs):
+                return spec, vary
+    return params.spec(accept), vary
 
 
 def route(
@@ -142,29 +140,28 @@ def route(
     function, which has already checked it, can send that form. With ``hints`` (client hints enabled),
     an unsigned query-form transform may take its width or dpr from them (see the module's docstring).
     """
-    vary_hints: tuple[str, ...] = ()
     path = parse_path(raw_path)
-    params = split_query(query)
+    pairs = split_query(query)
+    vary_hints: tuple[str, ...]
     if path.canonical is not None:
-        extra = sorted(set(params) - (REQUEST_PARAMS - {"p"}))
+        extra = sorted(set(pairs) - {"s", "exp"})
         if extra:
             raise InvalidSpecError("the canonical path form takes only s and exp", param=extra[0])
-        request = parse_params(params)
-        spec, vary = path.canonical, False
+        params = read_params(pairs)
+        spec, vary_accept, vary_hints = path.canonical, False, ()
     else:
-        request = parse_params(params, presets=policy.presets, accept=accept)
-        spec, vary = request.spec, request.spec.negotiated
-        if hints is not None and request.signature is None and not spec.is_identity:
-            spec, vary_hints = _hinted(params, spec, request.preset, hints, policy, accept)
+        params = read_params(pairs, policy.presets)
+        spec, vary_hints = _spec(params, accept, policy, hints)
+        vary_accept = spec.negotiated
     if not (trust_path_form and path.canonical is not None):
-        policy.authorize(path.key, spec, signature=request.signature, expires=request.expires, now=now)
+        policy.authorize(path.key, spec, signature=params.signature, expires=params.expires, now=now)
     return Route(
         path.key,
         spec,
         variant_key(path.key, spec),
         variant_path(path.key, spec),
-        vary,
-        request.signature,
-        request.expires,
+        vary_accept,
+        params.signature,
+        params.expires,
         vary_hints,
     )

@@ -21,7 +21,7 @@ from vipsfront import engine, placeholder
 from vipsfront.config import Settings
 from vipsfront.edge import Route
 from vipsfront.errors import DeadlineExceededError
-from vipsfront.spec import info_key
+from vipsfront.keys import info_key
 from vipsfront.store import ImageStore, Original
 from vipsfront.telemetry import Outcome, RequestRecord
 

@@ -19,15 +19,11 @@ from dataclasses import dataclass
 import pyvips
 
 from vipsfront import engine
+from vipsfront.rounding import round_half_up as _round  # JavaScript's Math.round: halves go up
 from vipsfront.spec import Fit, Fm, Spec
 
 THUMB_SIDE = 32  # the thumbnail the hash is computed from (ThumbHash accepts up to 100x100)
 _PI = math.pi
-
-
-def _round(value: float) -> int:
-    """JavaScript's ``Math.round``: halves go up."""
-    return math.floor(value + 0.5)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,9 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import unquote
 
+from vipsfront.grammar import build, to_query
+from vipsfront.keys import check_key, encode_key
 from vipsfront.signing import sign
-from vipsfront.spec import build, check_key, encode_key, to_query
 
 Value = str | int | float | bool
 Params = Mapping[str, Value]

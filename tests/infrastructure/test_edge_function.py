@@ -21,8 +21,9 @@ import pytest
 from vipsfront.edge import route
 from vipsfront.errors import VipsfrontError
 from vipsfront.policy import Policy
+from vipsfront.query import parse_query
 from vipsfront.signing import sign
-from vipsfront.spec import Spec, parse_query
+from vipsfront.spec import Spec
 
 ROOT = Path(__file__).resolve().parents[2]
 EDGE = ROOT / "functions" / "edge"

@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 
 from vipsfront.app import create_app
 from vipsfront.config import Settings
+from vipsfront.grammar import ALL_PARAMS, build
 from vipsfront.policy import Policy, UnsignedPolicy
 from vipsfront.signing import sign
-from vipsfront.spec import ALL_PARAMS, Spec, build
+from vipsfront.spec import Spec
 from vipsfront.storage import S3Store
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"

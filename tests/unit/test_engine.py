@@ -15,7 +15,7 @@ import pytest
 import pyvips
 
 from vipsfront import engine
-from vipsfront.engine import Limits, geometry, probe, transform
+from vipsfront.engine import Limits, geometry, output_format, probe, transform
 from vipsfront.errors import (
     DeadlineExceededError,
     InputTooLargeError,
@@ -605,3 +605,22 @@ def test_tiff_source() -> None:
     result = transform(data, Spec(w=32))
     assert result.input_info.format == "tiff" and result.format == Format.JPEG
     assert red_corner(decode(result.data)) == "tl"
+
+
+@pytest.mark.parametrize(
+    ("fm", "source", "alpha", "animated", "expected"),
+    [
+        (Fm.AUTO_AVIF_WEBP, "jpeg", False, False, Format.AVIF),
+        (Fm.AUTO_WEBP, "png", True, False, Format.WEBP),
+        (Fm.AUTO, "png", True, False, Format.PNG),
+        (Fm.AUTO, "jpeg", False, False, Format.JPEG),
+        (Fm.AUTO_AVIF_WEBP, "gif", True, True, Format.WEBP),
+        (Fm.AUTO_AVIF, "gif", True, True, Format.GIF),
+        (Fm.JPEG, "png", True, False, Format.JPEG),
+        (None, "webp", False, False, Format.WEBP),
+        (None, "tiff", False, False, Format.JPEG),
+        (None, "heif", True, False, Format.PNG),
+    ],
+)
+def test_output_format(fm: Fm | None, source: str, alpha: bool, animated: bool, expected: Format) -> None:
+    assert output_format(fm, source, alpha=alpha, animated=animated) is expected

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from vipsfront.edge import HINT_WIDTHS, Hints, hint_dpr, hint_width, route
+from vipsfront.breakpoints import BREAKPOINT_WIDTHS
+from vipsfront.edge import Hints, hint_dpr, hint_width, route
+from vipsfront.errors import InvalidSpecError
 from vipsfront.policy import Policy, UnsignedPolicy
 from vipsfront.signing import sign
 from vipsfront.spec import Spec
@@ -38,7 +40,7 @@ def routed(query: str, policy: Policy = OPEN, **hints: str) -> tuple[str, tuple[
     ],
 )
 def test_width_hint_rounds_up_to_the_ladder(raw: str | None, expected: int | None) -> None:
-    assert hint_width(raw, HINT_WIDTHS) == expected
+    assert hint_width(raw, BREAKPOINT_WIDTHS) == expected
 
 
 @pytest.mark.parametrize(
@@ -109,3 +111,20 @@ def test_hints_off() -> None:
 
 def test_from_headers_reads_lower_case_names() -> None:
     assert Hints.from_headers({"sec-ch-dpr": "2", "sec-ch-width": "640"}) == Hints(dpr="2", width="640")
+
+
+def test_hints_fold_into_a_presets_values() -> None:
+    presets = {"hero": {"fm": "auto", "q": "70", "dpr": "auto"}, "card": {"w": "300", "dpr": "auto"}}
+    policy = Policy.create(presets=presets)
+    assert routed("p=hero", policy, width="700") == ("w=750,fm=auto-avif-webp,q=70", ("Sec-CH-Width",))
+    assert routed("p=card", policy, dpr="2") == ("w=600", ("Sec-CH-DPR",))
+    assert routed("p=card&w=100", policy, dpr="2") == ("w=200", ("Sec-CH-DPR",))  # explicit values win
+
+
+def test_a_hint_never_makes_a_bad_query_good() -> None:
+    with pytest.raises(InvalidSpecError) as caught:
+        routed("dpr=2", width="700")  # dpr needs a size: a width hint does not give it one
+    assert caught.value.param == "dpr"
+    with pytest.raises(InvalidSpecError) as caught:
+        routed("dpr=auto&q=0", width="700")
+    assert caught.value.param == "q"

@@ -10,8 +10,9 @@ import pytest
 
 from vipsfront.errors import SignatureError
 from vipsfront.policy import Policy, UnsignedPolicy
+from vipsfront.query import parse_query
 from vipsfront.signing import parse_keys, sign, string_to_sign, verify
-from vipsfront.spec import Spec, parse_query
+from vipsfront.spec import Spec
 
 SECRET = b"a-secret-of-some-length"
 

@@ -7,23 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vipsfront.errors import InvalidKeyError, InvalidSpecError, VipsfrontError
-from vipsfront.spec import (
-    IDENTITY,
-    Fit,
-    Fm,
-    Format,
-    Spec,
-    build,
-    check_presets,
-    negotiate,
-    output_format,
-    parse_canonical,
-    parse_path,
-    parse_query,
-    to_query,
-    variant_key,
-    variant_prefix,
-)
+from vipsfront.grammar import build, parse_canonical, to_query
+from vipsfront.keys import parse_path, variant_key, variant_prefix
+from vipsfront.negotiation import negotiate
+from vipsfront.query import check_presets, parse_query
+from vipsfront.rounding import round_half_up
+from vipsfront.spec import IDENTITY, Fit, Fm, Spec
 
 decimals = st.builds(lambda i, f: f"{i}.{f}", st.integers(0, 9), st.integers(0, 9999))
 raw_values = {
@@ -151,22 +140,19 @@ def test_negotiate(accept: str | None, expected: Fm) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fm", "source", "alpha", "animated", "expected"),
-    [
-        (Fm.AUTO_AVIF_WEBP, "jpeg", False, False, Format.AVIF),
-        (Fm.AUTO_WEBP, "png", True, False, Format.WEBP),
-        (Fm.AUTO, "png", True, False, Format.PNG),
-        (Fm.AUTO, "jpeg", False, False, Format.JPEG),
-        (Fm.AUTO_AVIF_WEBP, "gif", True, True, Format.WEBP),
-        (Fm.AUTO_AVIF, "gif", True, True, Format.GIF),
-        (Fm.JPEG, "png", True, False, Format.JPEG),
-        (None, "webp", False, False, Format.WEBP),
-        (None, "tiff", False, False, Format.JPEG),
-        (None, "heif", True, False, Format.PNG),
-    ],
+    ("query", "background"),
+    [("bg=F0a", (255, 0, 170, 255)), ("bg=%2311223344", (17, 34, 51, 68)), ("bg=000000ff", (0, 0, 0, 255)), ("", None)],
 )
-def test_output_format(fm: Fm | None, source: str, alpha: bool, animated: bool, expected: Format) -> None:
-    assert output_format(fm, source, alpha=alpha, animated=animated) is expected
+def test_bg_is_read_once_and_decoded_from_its_canonical_form(
+    query: str, background: tuple[int, int, int, int] | None
+) -> None:
+    assert parse_query(query).spec.background == background
+
+
+@pytest.mark.parametrize(("value", "expected"), [(2.5, 3), (3.5, 4), (-2.5, -2), (0.49999, 0), (199.5, 200)])
+def test_rounding_is_half_up_like_javascript(value: float, expected: int) -> None:
+    assert round_half_up(value) == expected
+    assert parse_query("w=5&dpr=2.5").spec.w == 13  # 12.5 -> 13, where round() gives 12
 
 
 def test_error_names_the_parameter_and_what_is_allowed() -> None:
