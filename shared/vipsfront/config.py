@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from vipsfront.engine import Limits
 from vipsfront.policy import Policy, UnsignedPolicy
+from vipsfront.query import check_presets
 from vipsfront.signing import parse_keys
-from vipsfront.spec import MAX_SIDE, check_presets
+from vipsfront.spec import MAX_SIDE
 
 DEFAULT_ORIGINALS_BUCKET = "vipsfront-originals"
 DEFAULT_VARIANTS_BUCKET = "vipsfront-variants"

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vipsfront.errors import SignatureError
+from vipsfront.grammar import build
+from vipsfront.query import check_presets
 from vipsfront.signing import verify
-from vipsfront.spec import Spec, build, check_presets
+from vipsfront.spec import Spec
 
 
 @dataclass(frozen=True, slots=True)
