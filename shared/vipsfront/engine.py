@@ -605,17 +605,27 @@ def _check_deadline(deadline: float | None) -> None:
         raise DeadlineExceededError("transform deadline exceeded")
 
 
-def _watch(image: Any, deadline: float | None) -> None:
-    """Kill the evaluation from libvips' progress signal once the deadline has passed."""
-    if deadline is None:
-        return
+@dataclass(slots=True)
+class _Watch:
+    """Where libvips' evaluation was stopped at the deadline (``None``: it was not)."""
 
-    def on_eval(target: Any, _progress: Any) -> None:
-        if time.monotonic() > deadline:
+    stopped_at_percent: int | None = None
+
+
+def _watch(image: Any, deadline: float | None) -> _Watch:
+    """Kill the evaluation from libvips' progress signal once the deadline has passed."""
+    watch = _Watch()
+    if deadline is None:
+        return watch
+
+    def on_eval(target: Any, progress: Any) -> None:
+        if watch.stopped_at_percent is None and time.monotonic() > deadline:
+            watch.stopped_at_percent = int(progress.percent)
             target.set_kill(True)
 
     image.set_progress(True)
     image.signal_connect("eval", on_eval)
+    return watch
 
 
 def _ms(start: float) -> float:
@@ -643,6 +653,7 @@ def transform(
     the_plan = make_plan(info, spec, limits)
     timings = {"probe": _ms(started)}
     step_started = time.perf_counter()
+    watch = _Watch()
     try:
         _check_deadline(deadline)
         image = load(data, the_plan, operation)
@@ -659,11 +670,18 @@ def transform(
             if effort != limits.avif_effort:
                 log.info("AVIF effort %d instead of %d to meet the deadline", effort, limits.avif_effort)
                 limits = replace(limits, avif_effort=effort)
-        _watch(image, deadline)
+        watch = _watch(image, deadline)
         out = encode(image, the_plan, limits)
         timings["encode"] = _ms(encode_started)
         _check_deadline(deadline)
     except pyvips.Error as exc:
+        if watch.stopped_at_percent is not None:
+            log.info(
+                "libvips stopped at %d %% of the evaluation: the deadline passed",
+                watch.stopped_at_percent,
+                extra={"stopped_at_percent": watch.stopped_at_percent},
+            )
+            raise DeadlineExceededError("transform deadline exceeded while encoding") from None
         _check_deadline(deadline)
         log.info("transform failed in libvips: %s", exc)
         raise UndecodableImageError("image could not be decoded") from None

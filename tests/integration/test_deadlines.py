@@ -79,6 +79,33 @@ def test_a_result_ready_after_the_deadline_is_refused(monkeypatch: pytest.Monkey
         engine.transform(gradient_jpeg(64, 64), Spec(w=32), deadline=time.monotonic() + 0.2)
 
 
+# Pixels flow only during the write: a 2000 px output blurred at sigma 100 keeps libvips evaluating for
+# seconds (5.6 s on a 2-vCPU machine) after a set-up of a few ms, so a 0.5 s deadline passes mid-write.
+SLOW_SPEC = Spec(w=2000, enlarge=True, blur=100, fm=Fm.PNG)
+SLOW_BUDGET_S = 0.5
+
+
+def kill_records(caplog: pytest.LogCaptureFixture) -> list[int]:
+    """How far each libvips evaluation had got (percent) when the engine stopped it at the deadline."""
+    return [record.stopped_at_percent for record in caplog.records if hasattr(record, "stopped_at_percent")]
+
+
+def test_the_deadline_stops_a_running_libvips_evaluation(caplog: pytest.LogCaptureFixture) -> None:
+    source = gradient_jpeg(200, 150)
+    caplog.set_level(logging.INFO, logger="vipsfront.engine")
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceededError, match="while encoding"):
+        engine.transform(source, SLOW_SPEC, deadline=started + SLOW_BUDGET_S)
+    elapsed = time.monotonic() - started
+    (percent,) = kill_records(caplog)  # stopped once, from libvips' eval signal, not between steps
+    assert 0 <= percent < 100  # cut short: the evaluation had not finished
+    assert elapsed < 10 * SLOW_BUDGET_S  # only to catch a kill that does not stop libvips
+    caplog.clear()
+    result = engine.transform(source, Spec(w=200, blur=100, fm=Fm.PNG), deadline=time.monotonic() + 60)
+    assert (result.width, result.height, result.format) == (200, 150, Fm.PNG)  # libvips still works
+    assert kill_records(caplog) == []
+
+
 @pytest.fixture
 def app_on(s3: Any) -> Any:
     def make(budget: float) -> TestClient:
@@ -91,6 +118,18 @@ def app_on(s3: Any) -> Any:
 
 def variants(s3: Any) -> list[str]:
     return [item["Key"] for item in s3.list_objects_v2(Bucket=VARIANTS).get("Contents", [])]
+
+
+def test_an_encode_stopped_at_the_deadline_is_a_503_and_stores_nothing(
+    s3: Any, app_on: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="vipsfront.engine")
+    response = app_on(SLOW_BUDGET_S).get("/big.jpg?w=2000&enlarge=1&blur=100&fm=png")
+    assert response.status_code == 503
+    assert response.json()["code"] == "deadline_exceeded"
+    assert response.headers["cache-control"] == "no-store"
+    assert len(kill_records(caplog)) == 1
+    assert variants(s3) == []
 
 
 def test_a_blown_budget_is_a_clean_503_and_stores_nothing(s3: Any, app_on: Any) -> None:

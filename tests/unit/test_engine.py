@@ -576,7 +576,8 @@ def test_deadline_kills_a_running_encode() -> None:
 
 
 def test_probe_fields() -> None:
-    info = probe(bytes(solid(30, 20, (1, 2, 3, 4)).webpsave_buffer()))
+    data = bytes(solid(30, 20, (1, 2, 3, 4)).webpsave_buffer())
+    info = probe(data)
     assert info == engine.ImageInfo(
         width=30,
         height=20,
@@ -586,10 +587,9 @@ def test_probe_fields() -> None:
         alpha=True,
         pages=1,
         orientation=1,
-        bytes=info.bytes,
+        bytes=len(data),
         animated=False,
     )
-    assert info.bytes > 0
 
 
 def test_avif_probe_is_heif() -> None:
