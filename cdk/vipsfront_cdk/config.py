@@ -1,27 +1,37 @@
-"""Deployment settings, read once from CDK context (``cdk deploy -c vipsfront:memoryMb=3008``)."""
+"""Deployment settings, read once from CDK context (``cdk deploy -c vipsfront:memoryMb=3008``).
+
+What the function and the edge enforce (presets, widths, the largest side, signing keys) is checked here
+by the runtime's own rules (``vipsfront.config``, ``vipsfront.policy``, ``vipsfront.signing``), so a bad
+value fails ``cdk synth`` with a message naming its context key instead of failing every cold start.
+``origin_settings`` builds the one object both the Lambda's environment and the edge's config come from.
+"""
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from constructs import Node
 
+from vipsfront.breakpoints import BREAKPOINT_WIDTHS
+from vipsfront.config import Settings as OriginSettings
+from vipsfront.config import parse_presets, parse_sizes
+from vipsfront.cost import Architecture
+from vipsfront.limits import Limits
+from vipsfront.policy import Policy, UnsignedPolicy
+from vipsfront.signing import check_key_id, parse_keys
+
 PREFIX = "vipsfront:"
 
-# Next.js deviceSizes + imageSizes: what a default `next/image` loader asks for.
-DEFAULT_WIDTHS = (16, 32, 48, 64, 96, 128, 256, 384, 640, 750, 828, 1080, 1200, 1920, 2048, 3840)
 DEFAULT_PRESETS: Mapping[str, Mapping[str, str]] = {
     "thumb": {"w": "256", "h": "256", "fit": "cover"},
     "card": {"w": "640", "h": "360", "fit": "cover"},
     "hero": {"w": "1920"},
 }
-_KID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 PRICE_CLASSES = ("100", "200", "All")
-ARCHITECTURES = ("arm64", "x86_64")
+RESPONSE_MARGIN_S = 3  # the origin's request budget stops this much before Lambda's timeout
 
 
 def _bool(value: Any) -> bool:
@@ -47,21 +57,9 @@ def _optional_str(value: Any) -> str | None:
     return None if value in (None, "", "none") else str(value)
 
 
-def _ints(value: Any) -> tuple[int, ...]:
-    items = value if isinstance(value, list) else str(value).split(",")
-    return tuple(sorted({int(str(item).strip()) for item in items if str(item).strip()}))
-
-
 def _strs(value: Any) -> tuple[str, ...]:
     items = value if isinstance(value, list) else str(value).split(",")
     return tuple(str(item).strip() for item in items if str(item).strip() and str(item).strip() != "none")
-
-
-def _presets(value: Any) -> dict[str, dict[str, str]]:
-    data = json.loads(value) if isinstance(value, str) else value
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise ValueError("presets must be a JSON object: name -> {param: value}")
-    return {str(name): {str(k): str(v) for k, v in params.items()} for name, params in data.items()}
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ class Settings:
     bundle: bool = True
     asset_dir: str | None = None
     presets: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: dict(DEFAULT_PRESETS))
-    unsigned_widths: tuple[int, ...] = DEFAULT_WIDTHS
+    unsigned_widths: tuple[int, ...] | None = BREAKPOINT_WIDTHS
     max_side: int = 8192
     signing_key: str | None = None
     signing_key_id: str = "k1"
@@ -89,25 +87,59 @@ class Settings:
     errors_alarm_threshold: int = 5
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHITECTURES:
-            raise ValueError(f"{PREFIX}arch must be one of {ARCHITECTURES}, not {self.arch!r}")
+        # each check is the runtime's own; normalised values replace the given ones
+        with _naming("presets"):
+            object.__setattr__(self, "presets", parse_presets(self.presets))
+        with _naming("unsigned_widths"):
+            if self.unsigned_widths is not None:
+                object.__setattr__(self, "unsigned_widths", parse_sizes(self.unsigned_widths))
+        with _naming("max_side"):
+            UnsignedPolicy(max_side=self.max_side)
+        with _naming("arch"):
+            object.__setattr__(self, "arch", Architecture.parse(self.arch).value)
+        with _naming("signing_key_id"):
+            check_key_id(self.signing_key_id)
+        with _naming("signing_key"):
+            if self.signing_key is not None and len(parse_keys(self.signing_key)) != 1:
+                raise ValueError("one 'kid:secret' pair")
         if self.price_class not in PRICE_CLASSES:
             raise ValueError(f"{PREFIX}priceClass must be one of {PRICE_CLASSES}, not {self.price_class!r}")
         if not 128 <= self.memory_mb <= 10240:
             raise ValueError(f"{PREFIX}memoryMb must be 128..10240")
         if not 1 <= self.timeout_seconds <= 59:
             raise ValueError(f"{PREFIX}timeoutSeconds must be 1..59 (CloudFront waits at most 60 s)")
-        if not _KID.fullmatch(self.signing_key_id):
-            raise ValueError(f"{PREFIX}signingKeyId must match [A-Za-z0-9_-]{{1,32}}")
-        if self.signing_key is not None:
-            kid, sep, secret = self.signing_key.partition(":")
-            if not sep or not _KID.fullmatch(kid) or len(secret) < 16:
-                raise ValueError(f"{PREFIX}signingKey must be 'kid:secret' with a secret of 16+ characters")
 
     @property
     def key_id(self) -> str:
         """The id of the signing key the deployment starts with."""
         return self.signing_key.partition(":")[0] if self.signing_key else self.signing_key_id
+
+    @property
+    def policy(self) -> Policy:
+        """The deployed unsigned policy: the presets, and width only from the list, up to the largest side.
+
+        No keys: they live in the edge's KeyValueStore, never in code or in the function's environment.
+        """
+        unsigned = UnsignedPolicy(widths=self.unsigned_widths, heights=(), max_side=self.max_side)
+        return Policy.create(unsigned=unsigned, presets=self.presets)
+
+    def origin_settings(self, originals_bucket: str, variants_bucket: str) -> OriginSettings:
+        """The transform function's settings: its environment is ``.to_env()``, the edge's config is
+        rendered from its ``policy``."""
+        return OriginSettings(
+            originals_bucket=originals_bucket,
+            variants_bucket=variants_bucket,
+            policy=self.policy,
+            limits=Limits(max_output_side=self.max_side),
+            # CloudFront's S3-first origin group has already looked for the variant.
+            variant_lookup=False,
+            # The edge function checked signatures and rewrote the URI; only CloudFront can call the URL.
+            trust_path_form=True,
+            # Leave the handler time to answer before Lambda's own timeout.
+            request_budget_s=float(max(1, self.timeout_seconds - RESPONSE_MARGIN_S)),
+            memory_mb=self.memory_mb,
+            architecture=Architecture(self.arch),
+        )
 
     @classmethod
     def from_context(cls, node: Node) -> Settings:
@@ -121,8 +153,8 @@ class Settings:
             "log_retention_days": _int,
             "bundle": _bool,
             "asset_dir": _optional_str,
-            "presets": _presets,
-            "unsigned_widths": _ints,
+            "presets": parse_presets,
+            "unsigned_widths": parse_sizes,
             "max_side": _int,
             "signing_key": _optional_str,
             "signing_key_id": str,
@@ -136,10 +168,22 @@ class Settings:
         for name, parse in parsers.items():
             raw = node.try_get_context(PREFIX + context_key(name))
             if raw is not None:
-                values[name] = parse(raw)
+                with _naming(name):
+                    values[name] = parse(raw)
         return cls(**values)
 
 
 def context_key(field_name: str) -> str:
     head, *rest = field_name.split("_")
     return head + "".join(part.capitalize() for part in rest)
+
+
+@contextmanager
+def _naming(field_name: str) -> Iterator[None]:
+    """Prefix a ``ValueError`` raised inside with the context key of ``field_name``."""
+    try:
+        yield
+    except ValueError as error:
+        if str(error).startswith(PREFIX):
+            raise
+        raise ValueError(f"{PREFIX}{context_key(field_name)}: {error}") from None

@@ -7,8 +7,9 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-NAMESPACE = "Vipsfront"
-DIMENSIONS = {"service": "vipsfront"}
+from vipsfront.config import METRICS_NAMESPACE, SERVICE_NAME
+
+DIMENSIONS = {"service": SERVICE_NAME}  # Powertools' default dimension, the only one the function emits
 FIVE_MINUTES = Duration.minutes(5)
 HOUR = Duration.hours(1)
 
@@ -16,7 +17,7 @@ HOUR = Duration.hours(1)
 def metric(name: str, statistic: str = "Sum", period: Duration = FIVE_MINUTES, label: str | None = None) -> cw.Metric:
     """One metric the function emits (Powertools EMF, namespace ``Vipsfront``, dimension ``service``)."""
     return cw.Metric(
-        namespace=NAMESPACE,
+        namespace=METRICS_NAMESPACE,
         metric_name=name,
         dimensions_map=DIMENSIONS,
         statistic=statistic,

@@ -1,9 +1,10 @@
 """The viewer-request CloudFront Function and the KeyValueStore that holds its signing keys.
 
 The function's source (``functions/edge/viewer_request.js``) has a line ``var CONFIG = __VIPSFRONT_CONFIG__;``;
-the token is replaced at synth with a JSON object: ``kvsId``, ``presets``, ``unsigned`` (the unsigned
-policy in the shape of ``tests/vectors/*.json``: breakpoint widths, no height, the largest side) and
-``signed``. Signing secrets never enter the code: they live in the store as ``key:<kid>`` -> secret.
+the token is replaced at synth with a JSON object: ``kvsId``, then the deployment's ``Policy`` as
+``Policy.to_config`` renders it (``presets`` and ``unsigned``, the shape of ``tests/vectors/*.json``; the
+Lambda's environment is rendered from the same policy) and ``signed``. Signing secrets never enter the
+code: they live in the store as ``key:<kid>`` -> secret.
 
 Where the first key comes from:
 
@@ -18,8 +19,11 @@ Read it back with ``aws cloudfront-keyvaluestore get-key --kvs-arn <arn> --key k
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import shutil
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,6 +35,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from vipsfront.policy import Policy
 from vipsfront_cdk.nag import acknowledge
 
 PLACEHOLDER = "__VIPSFRONT_CONFIG__"
@@ -76,12 +81,40 @@ def handler(event, context):
 """
 
 
+# What deploys is the source minified by build.mjs beside it (terser, a root devDependency: `npm ci`).
+BUILD_SCRIPT = "build.mjs"
+CODE_BUDGET_BYTES = 9000  # synth fails above this (minified code + config): room under MAX_CODE_BYTES
+
+
+def minified(code_path: Path) -> str:
+    """The function as it deploys: ``code_path`` minified by the ``build.mjs`` beside it (needs node)."""
+    return _minify(str(code_path.parent / BUILD_SCRIPT), code_path.read_text())
+
+
+@functools.cache
+def _minify(script: str, source: str) -> str:
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not on PATH: it minifies the edge function at synth (run `npm ci` first)")
+    result = subprocess.run(
+        [node, script, "-"], input=source, capture_output=True, text=True, timeout=120, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"minifying the edge function failed: {result.stderr.strip() or result.returncode}")
+    return result.stdout
+
+
 def render(source: str, kvs_id: str, config: Mapping[str, object]) -> str:
     """Replace the placeholder in ``source`` with the config object, ``kvsId`` first."""
     if PLACEHOLDER not in source:
         raise ValueError(f"the edge function has no {PLACEHOLDER} placeholder")
     text = json.dumps({"kvsId": _KVS_TOKEN, **config}, separators=(",", ":"))
     return source.replace(PLACEHOLDER, text.replace(_KVS_TOKEN, kvs_id))
+
+
+def edge_config(policy: Policy) -> dict[str, object]:
+    """The function's config: ``policy`` without its keys (they are in the store), signatures required."""
+    return {**policy.to_config(), "signed": True}
 
 
 class EdgeFunction(Construct):
@@ -93,9 +126,7 @@ class EdgeFunction(Construct):
         construct_id: str,
         *,
         code_path: Path,
-        presets: Mapping[str, Mapping[str, str]],
-        unsigned_widths: tuple[int, ...],
-        max_side: int = 8192,
+        policy: Policy,
         signing_key: str | None = None,
         signing_key_id: str = "k1",
     ) -> None:
@@ -105,12 +136,7 @@ class EdgeFunction(Construct):
             self.key_value_store = self._build_provided_store(signing_key)
         else:
             self.key_value_store = self._build_generated_store(signing_key_id)
-        config = {
-            "presets": presets,
-            "unsigned": {"widths": list(unsigned_widths), "heights": [], "max_side": max_side, "presets_only": False},
-            "signed": True,
-        }
-        self.function = self._build_function(code_path, config)
+        self.function = self._build_function(code_path, edge_config(policy))
 
     def _build_provided_store(self, signing_key: str) -> cloudfront.KeyValueStore:
         kid, _, secret = signing_key.partition(":")
@@ -172,14 +198,14 @@ class EdgeFunction(Construct):
 
     def _build_function(self, code_path: Path, config: Mapping[str, object]) -> cloudfront.Function:
         if code_path.is_file():
-            source = code_path.read_text()
+            source = minified(code_path)
             code = render(source, self.key_value_store.key_value_store_id, config)
             size = len(render(source, "x" * KVS_ID_BYTES, config).encode())
-            if size > MAX_CODE_BYTES:
-                # An error annotation fails `cdk synth` and `cdk deploy`; CloudFront would refuse it anyway.
+            if size > CODE_BUDGET_BYTES:
+                # An error annotation fails `cdk synth` and `cdk deploy`, before CloudFront's own limit.
                 Annotations.of(self).add_error(
-                    f"{code_path.name} with its config is {size} bytes, over CloudFront Functions' "
-                    f"{MAX_CODE_BYTES}-byte limit"
+                    f"{code_path.name}, minified, with its config is {size} bytes, over the "
+                    f"{CODE_BUDGET_BYTES}-byte budget (CloudFront Functions' limit is {MAX_CODE_BYTES})"
                 )
         else:
             code = STUB_CODE

@@ -35,19 +35,17 @@ class VipsfrontStack(Stack):
         self.buckets = Buckets(
             self, "Buckets", originals_bucket_name=s.originals_bucket, variants_expire_days=s.variants_expire_days
         )
+        # One object for the function's environment and the edge's config: they cannot drift apart.
+        self.origin_settings = s.origin_settings(self.buckets.originals.bucket_name, self.buckets.variants.bucket_name)
         self.transform = TransformFunction(
             self,
             "Transform",
             originals=self.buckets.originals,
             variants=self.buckets.variants,
-            arch=s.arch,
-            memory_mb=s.memory_mb,
+            settings=self.origin_settings,
             timeout_seconds=s.timeout_seconds,
             reserved_concurrency=s.reserved_concurrency,
             log_retention_days=s.log_retention_days,
-            presets=s.presets,
-            unsigned_widths=s.unsigned_widths,
-            max_side=s.max_side,
             bundle=s.bundle,
             asset_dir=s.asset_dir,
             root=root,
@@ -56,9 +54,7 @@ class VipsfrontStack(Stack):
             self,
             "Edge",
             code_path=root / "functions" / "edge" / "viewer_request.js",
-            presets=s.presets,
-            unsigned_widths=s.unsigned_widths,
-            max_side=s.max_side,
+            policy=self.origin_settings.policy,
             signing_key=s.signing_key,
             signing_key_id=s.signing_key_id,
         )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
-from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -25,6 +23,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from vipsfront.config import DEFAULT_LAMBDA_MEMORY_MB
+from vipsfront.config import Settings as OriginSettings
 from vipsfront_cdk.nag import acknowledge
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,6 +69,9 @@ class _LocalBuild:
 class TransformFunction(Construct):
     """``function`` runs ``functions/transform/handler.py``; ``url`` is its ``AWS_IAM`` Function URL.
 
+    Its environment is ``settings.to_env()``: what ``vipsfront.config.Settings.from_env`` reads back as
+    ``settings``.
+
     ``bundle=False`` packs the sources without dependencies (fast synth for tests, not deployable);
     ``asset_dir`` uses a folder built beforehand with ``layers/build.py``.
     """
@@ -80,25 +83,20 @@ class TransformFunction(Construct):
         *,
         originals: s3.IBucket,
         variants: s3.IBucket,
-        arch: str = "arm64",
-        memory_mb: int = 2048,
+        settings: OriginSettings,
         timeout_seconds: int = 25,
         reserved_concurrency: int | None = None,
         log_retention_days: int = 30,
-        presets: Mapping[str, Mapping[str, str]] | None = None,
-        unsigned_widths: tuple[int, ...] = (),
-        max_side: int = 8192,
         bundle: bool = True,
         asset_dir: str | None = None,
         root: Path = ROOT,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.arch = arch
+        self.arch = arch = settings.architecture.value
+        memory_mb = settings.memory_mb or DEFAULT_LAMBDA_MEMORY_MB
         self.log_group = self._build_log_group(log_retention_days)
         code = self._build_code(arch, bundle, asset_dir, root)
-        environment = self._build_environment(
-            originals, variants, arch, memory_mb, timeout_seconds, presets or {}, unsigned_widths, max_side
-        )
+        environment = self._build_environment(settings)
         self.function = self._build_function(code, arch, memory_mb, timeout_seconds, reserved_concurrency, environment)
         self._build_grants(originals, variants)
         self.url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
@@ -128,33 +126,9 @@ class TransformFunction(Construct):
             ),
         )
 
-    def _build_environment(
-        self,
-        originals: s3.IBucket,
-        variants: s3.IBucket,
-        arch: str,
-        memory_mb: int,
-        timeout_seconds: int,
-        presets: Mapping[str, Mapping[str, str]],
-        unsigned_widths: tuple[int, ...],
-        max_side: int,
-    ) -> dict[str, str]:
+    def _build_environment(self, settings: OriginSettings) -> dict[str, str]:
         return {
-            "VIPSFRONT_ORIGINALS_BUCKET": originals.bucket_name,
-            "VIPSFRONT_VARIANTS_BUCKET": variants.bucket_name,
-            # CloudFront's S3-first origin group has already looked for the variant.
-            "VIPSFRONT_VARIANT_LOOKUP": "0",
-            # The edge function checked signatures and rewrote the URI; only CloudFront can call the URL.
-            "VIPSFRONT_TRUST_PATH_FORM": "1",
-            "VIPSFRONT_PRESETS": json.dumps(presets, sort_keys=True, separators=(",", ":")),
-            "VIPSFRONT_UNSIGNED_WIDTHS": ",".join(str(w) for w in unsigned_widths),
-            "VIPSFRONT_MAX_OUTPUT_SIDE": str(max_side),
-            # Leave the handler time to answer before Lambda's own timeout.
-            "VIPSFRONT_REQUEST_BUDGET_S": str(max(1, timeout_seconds - 3)),
-            "VIPSFRONT_LAMBDA_ARCH": arch,
-            "VIPSFRONT_LAMBDA_MEMORY_MB": str(memory_mb),
-            "POWERTOOLS_SERVICE_NAME": "vipsfront",
-            "POWERTOOLS_METRICS_NAMESPACE": "Vipsfront",
+            **settings.to_env(),
             # Bounds glibc's per-thread arenas, the classic source of RSS growth in libvips servers.
             "MALLOC_ARENA_MAX": "2",
         }

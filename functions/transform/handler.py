@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, cast
 
@@ -18,19 +17,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum import Mangum
 
 from vipsfront.app import create_app
-from vipsfront.config import Settings
-from vipsfront.cost import Architecture, CostModel, Prices
+from vipsfront.config import DEFAULT_LAMBDA_MEMORY_MB, Settings
 from vipsfront.observability import logger, metrics, metrics_observer, tracer
 
 LAMBDA_MB_PER_VCPU = 1769  # Lambda allots one vCPU's worth of CPU per 1,769 MB of memory
 LAMBDA_MAX_VCPUS = 6
-DEFAULT_MEMORY_MB = 1024
-
-
-def memory_mb(env: Mapping[str, str]) -> int:
-    """The function's memory: what the runtime reports, else what the stack configured."""
-    raw = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or env.get("VIPSFRONT_LAMBDA_MEMORY_MB")
-    return int(raw) if raw else DEFAULT_MEMORY_MB
 
 
 def vips_threads(memory: int, cpu_count: int | None) -> int:
@@ -39,35 +30,25 @@ def vips_threads(memory: int, cpu_count: int | None) -> int:
     return max(1, min(vcpus, cpu_count or 1))
 
 
-def cost_model(env: Mapping[str, str], settings: Settings) -> CostModel:
-    return CostModel(
-        prices=Prices.from_mapping(env),
-        memory_mb=memory_mb(env),
-        architecture=Architecture.parse(env.get("VIPSFRONT_LAMBDA_ARCH") or "arm64"),
-        variant_lookup=settings.variant_lookup,
-    )
-
-
-def lambda_settings(env: Mapping[str, str]) -> Settings:
-    """Settings from the environment, with libvips threads sized to the function's vCPUs.
+def lambda_settings(settings: Settings, cpu_count: int | None) -> Settings:
+    """``settings`` with libvips threads sized to the function's vCPUs.
 
     An explicit thread count wins: ``VIPS_CONCURRENCY`` (libvips reads it itself) or one in the limits.
     """
-    settings = Settings.from_env(env)
-    if settings.limits.threads > 0 or env.get("VIPS_CONCURRENCY"):
+    if settings.limits.threads > 0 or settings.vips_concurrency:
         return settings
-    threads = vips_threads(memory_mb(env), os.cpu_count())
+    threads = vips_threads(settings.memory_mb or DEFAULT_LAMBDA_MEMORY_MB, cpu_count)
     return replace(settings, limits=replace(settings.limits, threads=threads))
 
 
-def build(env: Mapping[str, str]) -> Mangum:
+def build(settings: Settings) -> Mangum:
     """The Mangum adapter around the app, wired to meter every request."""
-    settings = lambda_settings(env)
-    app = create_app(settings, observer=metrics_observer(cost_model(env, settings)))
+    settings = lambda_settings(settings, os.cpu_count())
+    app = create_app(settings, observer=metrics_observer(settings.cost_model()))
     return Mangum(app, lifespan="off")
 
 
-asgi = build(os.environ)
+asgi = build(Settings.load())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.LAMBDA_FUNCTION_URL)

@@ -2,29 +2,99 @@
 
 Every variable shares the ``VIPSFRONT_`` prefix; S3 itself is configured with the standard AWS variables
 (``AWS_ENDPOINT_URL_S3``, ``AWS_REGION``/``AWS_DEFAULT_REGION``, credentials). The README's table lists
-them; ``Settings.from_env`` is the one place that reads them.
+them; this module is the one place that reads them (``Settings.from_env``), the Lambda-only ones too
+(memory, architecture, prices), and the one place that writes them (``Settings.to_env``: the CDK renders
+the Lambda's environment with it, so a deployment is checked by the same rules the function starts with).
+
+Pure: no engine, no libvips, no AWS SDK, so the CDK can import it at synth.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 
-from vipsfront.engine import Limits
+from vipsfront.cost import Architecture, CostModel, Prices
+from vipsfront.errors import VipsfrontError
+from vipsfront.limits import Limits
 from vipsfront.policy import Policy, UnsignedPolicy
 from vipsfront.query import check_presets
-from vipsfront.signing import parse_keys
+from vipsfront.signing import format_keys, parse_keys
 from vipsfront.spec import MAX_SIDE
 
+PREFIX = "VIPSFRONT_"
+PRICE_PREFIX = "VIPSFRONT_PRICE_"
 DEFAULT_ORIGINALS_BUCKET = "vipsfront-originals"
 DEFAULT_VARIANTS_BUCKET = "vipsfront-variants"
 DEFAULT_CACHE_CONTROL = "public, max-age=31536000, immutable"
 DEFAULT_ERROR_CACHE_CONTROL = "public, max-age=60"
+DEFAULT_LAMBDA_MEMORY_MB = 1024  # the cost model's memory when neither Lambda nor the stack says
+
+# Powertools' service and CloudWatch namespace of the function's metrics; the CDK dashboard reads them.
+SERVICE_NAME = "vipsfront"
+METRICS_NAMESPACE = "Vipsfront"
 
 
 class ConfigError(ValueError):
     """A setting is malformed; raised at start-up, never per request."""
+
+
+def parse_presets(raw: str | Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Presets from JSON text (or its parsed value), each checked by the URL grammar.
+
+    ``{"thumb": {"w": "200", "h": "200"}}``; numbers are accepted for values. Raise ``ConfigError``.
+    """
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigError('presets must be a JSON object like {"thumb": {"w": "200", "h": "200"}}') from None
+    if not isinstance(raw, Mapping) or not all(isinstance(v, Mapping) for v in raw.values()):
+        raise ConfigError('presets must look like {"thumb": {"w": "200", "h": "200"}}')
+    presets = {str(name): {str(k): _preset_value(v) for k, v in params.items()} for name, params in raw.items()}
+    for name, params in presets.items():
+        try:
+            check_presets({name: params})
+        except (ValueError, VipsfrontError) as error:
+            raise ConfigError(f"preset {name!r}: {error}") from None
+    return presets
+
+
+def _preset_value(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ConfigError(f"preset values must be strings or numbers, not {value!r}")
+    return str(value)
+
+
+def parse_sizes(raw: str | list[Any] | tuple[Any, ...]) -> tuple[int, ...] | None:
+    """A size list: ``"640,320"`` or a list of numbers, sorted; ``""``/``"*"``: any size; ``"none"``: none."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text in ("", "*"):
+            return None
+        if text == "none":
+            return ()
+        raw = text.split(",")
+    try:
+        sizes = tuple(sorted({int(str(v).strip()) for v in raw if str(v).strip()}))
+    except ValueError:
+        raise ConfigError(f"must be a comma list of pixel sizes from 1 to {MAX_SIDE}") from None
+    UnsignedPolicy(widths=sizes)  # the policy's own range check
+    return sizes
+
+
+def _render_sizes(sizes: tuple[int, ...] | None) -> str:
+    if sizes is None:
+        return "*"
+    return ",".join(map(str, sizes)) if sizes else "none"
+
+
+def _render_number(value: float) -> str:
+    return format(value, "g") if isinstance(value, float) else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,86 +115,207 @@ class Settings:
     demo: bool = False  # serve the demo page at /_vf/demo (it lists the originals: local use only)
     s3_endpoint: str | None = None
     region: str | None = None
+    # Lambda only: the function's shape, for the cost model and libvips' threads
+    memory_mb: int | None = None  # AWS_LAMBDA_FUNCTION_MEMORY_SIZE, else VIPSFRONT_LAMBDA_MEMORY_MB
+    architecture: Architecture = Architecture.ARM64
+    prices: Prices = field(default_factory=Prices)
+    vips_concurrency: int | None = None  # VIPS_CONCURRENCY, which libvips reads itself
+
+    @classmethod
+    def load(cls) -> Settings:
+        """Settings from this process's environment."""
+        return cls.from_env(os.environ)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from ``VIPSFRONT_*`` variables; raise ``ConfigError`` naming a bad one."""
         try:
-            return cls._from_env(env)
+            return cls._from_env(_Reader(env))
         except ConfigError:
             raise
         except (ValueError, TypeError, KeyError) as error:
             raise ConfigError(str(error)) from error
 
     @classmethod
-    def _from_env(cls, env: Mapping[str, str]) -> Settings:
-        def get(name: str, default: str) -> str:
-            return env.get(f"VIPSFRONT_{name}", default).strip() or default
-
-        def flag(name: str, default: bool) -> bool:
-            raw = get(name, "1" if default else "0").lower()
-            if raw not in ("0", "1", "true", "false", "yes", "no"):
-                raise ConfigError(f"VIPSFRONT_{name} must be 0 or 1")
-            return raw in ("1", "true", "yes")
-
-        def ints(name: str) -> tuple[int, ...] | None:
-            raw = env.get(f"VIPSFRONT_{name}", "").strip()
-            if raw in ("", "*"):
-                return None
-            if raw == "none":
-                return ()
-            try:
-                return tuple(sorted({int(v) for v in raw.split(",") if v.strip()}))
-            except ValueError:
-                raise ConfigError(f"VIPSFRONT_{name} must be a comma list of pixel sizes") from None
-
-        presets_raw = get("PRESETS", "{}")
+    def _from_env(cls, r: _Reader) -> Settings:
+        keys = r.parse("SIGNING_KEYS", parse_keys, "")
+        presets = r.parse("PRESETS", parse_presets, "{}")
+        widths = r.parse("UNSIGNED_WIDTHS", parse_sizes, "")
+        heights = r.parse("UNSIGNED_HEIGHTS", parse_sizes, "")
+        unsigned_max_side = r.optional_integer("UNSIGNED_MAX_SIDE")
+        presets_only = r.flag("UNSIGNED_PRESETS_ONLY", False)
         try:
-            presets = json.loads(presets_raw)
-        except json.JSONDecodeError:
-            raise ConfigError("VIPSFRONT_PRESETS must be a JSON object") from None
-        if not isinstance(presets, dict) or not all(isinstance(v, dict) for v in presets.values()):
-            raise ConfigError('VIPSFRONT_PRESETS must look like {"thumb": {"w": "200", "h": "200"}}')
-        presets = {name: {k: str(v) for k, v in params.items()} for name, params in presets.items()}
-        try:
-            check_presets(presets)
-        except Exception as error:
-            raise ConfigError(f"VIPSFRONT_PRESETS: {error}") from None
-        try:
-            keys = parse_keys(env.get("VIPSFRONT_SIGNING_KEYS", ""))
+            unsigned = UnsignedPolicy(widths, heights, unsigned_max_side, presets_only)
         except ValueError as error:
-            raise ConfigError(f"VIPSFRONT_SIGNING_KEYS: {error}") from None
-
-        max_side = int(get("MAX_OUTPUT_SIDE", str(MAX_SIDE)))
-        unsigned = UnsignedPolicy(
-            widths=ints("UNSIGNED_WIDTHS"),
-            heights=ints("UNSIGNED_HEIGHTS"),
-            max_side=int(env["VIPSFRONT_UNSIGNED_MAX_SIDE"]) if env.get("VIPSFRONT_UNSIGNED_MAX_SIDE") else None,
-            presets_only=flag("UNSIGNED_PRESETS_ONLY", False),
-        )
+            raise ConfigError(f"VIPSFRONT_UNSIGNED_MAX_SIDE: {error}") from None
+        max_side = r.integer("MAX_OUTPUT_SIDE", MAX_SIDE)
+        if not 1 <= max_side <= MAX_SIDE:
+            raise ConfigError(f"VIPSFRONT_MAX_OUTPUT_SIDE must be 1..{MAX_SIDE}")
+        vips_concurrency = r.optional_integer("VIPS_CONCURRENCY", prefix="")
         limits = Limits(
-            max_input_pixels=int(get("MAX_INPUT_PIXELS", "100000000")),
-            max_input_bytes=int(get("MAX_INPUT_BYTES", str(50 * 1024 * 1024))),
+            max_input_pixels=r.integer("MAX_INPUT_PIXELS", 100_000_000),
+            max_input_bytes=r.integer("MAX_INPUT_BYTES", 50 * 1024 * 1024),
             max_output_side=max_side,
-            max_frames=int(get("MAX_FRAMES", "100")),
-            allow_svg=flag("ALLOW_SVG", False),
-            allow_pdf=flag("ALLOW_PDF", False),
+            max_frames=r.integer("MAX_FRAMES", 100),
+            allow_svg=r.flag("ALLOW_SVG", False),
+            allow_pdf=r.flag("ALLOW_PDF", False),
         )
+        memory = r.optional_integer("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", prefix="") or r.optional_integer(
+            "LAMBDA_MEMORY_MB"
+        )
+        if memory is not None and memory <= 0:
+            raise ConfigError("VIPSFRONT_LAMBDA_MEMORY_MB must be a positive number of MB")
         return cls(
-            originals_bucket=get("ORIGINALS_BUCKET", DEFAULT_ORIGINALS_BUCKET),
-            variants_bucket=get("VARIANTS_BUCKET", DEFAULT_VARIANTS_BUCKET),
+            originals_bucket=r.text("ORIGINALS_BUCKET", DEFAULT_ORIGINALS_BUCKET),
+            variants_bucket=r.text("VARIANTS_BUCKET", DEFAULT_VARIANTS_BUCKET),
             policy=Policy.create(keys, unsigned, presets),
             limits=limits,
-            variant_lookup=flag("VARIANT_LOOKUP", True),
-            trust_path_form=flag("TRUST_PATH_FORM", False),
-            store_originals=flag("STORE_ORIGINALS", True),
-            cache_control=get("CACHE_CONTROL", DEFAULT_CACHE_CONTROL),
-            error_cache_control=get("ERROR_CACHE_CONTROL", DEFAULT_ERROR_CACHE_CONTROL),
-            payload_limit=int(get("PAYLOAD_LIMIT", "5500000")),
-            request_budget_s=float(get("REQUEST_BUDGET_S", "25")),
-            max_concurrent_transforms=int(get("MAX_CONCURRENT_TRANSFORMS", "0")),
-            client_hints=flag("CLIENT_HINTS", True),
-            demo=flag("DEMO", False),
-            s3_endpoint=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            variant_lookup=r.flag("VARIANT_LOOKUP", True),
+            trust_path_form=r.flag("TRUST_PATH_FORM", False),
+            store_originals=r.flag("STORE_ORIGINALS", True),
+            cache_control=r.text("CACHE_CONTROL", DEFAULT_CACHE_CONTROL),
+            error_cache_control=r.text("ERROR_CACHE_CONTROL", DEFAULT_ERROR_CACHE_CONTROL),
+            payload_limit=r.integer("PAYLOAD_LIMIT", 5_500_000),
+            request_budget_s=r.number("REQUEST_BUDGET_S", 25.0),
+            max_concurrent_transforms=r.integer("MAX_CONCURRENT_TRANSFORMS", 0),
+            client_hints=r.flag("CLIENT_HINTS", True),
+            demo=r.flag("DEMO", False),
+            s3_endpoint=r.env.get("AWS_ENDPOINT_URL_S3") or r.env.get("AWS_ENDPOINT_URL") or None,
+            region=r.env.get("AWS_REGION") or r.env.get("AWS_DEFAULT_REGION") or None,
+            memory_mb=memory,
+            architecture=r.parse("LAMBDA_ARCH", Architecture.parse, "arm64"),
+            prices=r.prices(),
+            vips_concurrency=vips_concurrency,
         )
+
+    def to_env(self) -> dict[str, str]:
+        """The variables ``from_env`` reads back as these settings: only those away from their default.
+
+        Limits without a variable (encoder efforts, threads) are not rendered; nor is the region, which
+        Lambda sets itself.
+        """
+        default = Settings()
+        env: dict[str, str] = {}
+
+        def put(name: str, value: Any, default_value: Any, render: Callable[[Any], str] = str) -> None:
+            if value != default_value:
+                env[name] = render(value)
+
+        def flag(value: bool) -> str:
+            return "1" if value else "0"
+
+        p, u, d = self.policy, self.policy.unsigned, default.policy.unsigned
+        put(PREFIX + "ORIGINALS_BUCKET", self.originals_bucket, default.originals_bucket)
+        put(PREFIX + "VARIANTS_BUCKET", self.variants_bucket, default.variants_bucket)
+        put(PREFIX + "SIGNING_KEYS", dict(p.keys), {}, format_keys)
+        put(PREFIX + "PRESETS", {k: dict(v) for k, v in p.presets.items()}, {}, _json)
+        put(PREFIX + "UNSIGNED_WIDTHS", u.widths, d.widths, _render_sizes)
+        put(PREFIX + "UNSIGNED_HEIGHTS", u.heights, d.heights, _render_sizes)
+        put(PREFIX + "UNSIGNED_MAX_SIDE", u.max_side, d.max_side)
+        put(PREFIX + "UNSIGNED_PRESETS_ONLY", u.presets_only, d.presets_only, flag)
+        lim, dlim = self.limits, default.limits
+        put(PREFIX + "MAX_INPUT_PIXELS", lim.max_input_pixels, dlim.max_input_pixels)
+        put(PREFIX + "MAX_INPUT_BYTES", lim.max_input_bytes, dlim.max_input_bytes)
+        put(PREFIX + "MAX_OUTPUT_SIDE", lim.max_output_side, dlim.max_output_side)
+        put(PREFIX + "MAX_FRAMES", lim.max_frames, dlim.max_frames)
+        put(PREFIX + "ALLOW_SVG", lim.allow_svg, dlim.allow_svg, flag)
+        put(PREFIX + "ALLOW_PDF", lim.allow_pdf, dlim.allow_pdf, flag)
+        put(PREFIX + "VARIANT_LOOKUP", self.variant_lookup, default.variant_lookup, flag)
+        put(PREFIX + "TRUST_PATH_FORM", self.trust_path_form, default.trust_path_form, flag)
+        put(PREFIX + "STORE_ORIGINALS", self.store_originals, default.store_originals, flag)
+        put(PREFIX + "CACHE_CONTROL", self.cache_control, default.cache_control)
+        put(PREFIX + "ERROR_CACHE_CONTROL", self.error_cache_control, default.error_cache_control)
+        put(PREFIX + "PAYLOAD_LIMIT", self.payload_limit, default.payload_limit)
+        put(PREFIX + "REQUEST_BUDGET_S", self.request_budget_s, default.request_budget_s, _render_number)
+        put(PREFIX + "MAX_CONCURRENT_TRANSFORMS", self.max_concurrent_transforms, default.max_concurrent_transforms)
+        put(PREFIX + "CLIENT_HINTS", self.client_hints, default.client_hints, flag)
+        put(PREFIX + "DEMO", self.demo, default.demo, flag)
+        put("AWS_ENDPOINT_URL_S3", self.s3_endpoint, None)
+        put(PREFIX + "LAMBDA_MEMORY_MB", self.memory_mb, None)
+        put(PREFIX + "LAMBDA_ARCH", self.architecture, default.architecture, lambda a: a.value)
+        for f in fields(Prices):
+            value = getattr(self.prices, f.name)
+            put(PRICE_PREFIX + f.name.upper(), value, getattr(default.prices, f.name), _render_number)
+        put("VIPS_CONCURRENCY", self.vips_concurrency, None)
+        return env
+
+    def cost_model(self) -> CostModel:
+        """What one request costs on this function (its memory, architecture and prices)."""
+        return CostModel(
+            prices=self.prices,
+            memory_mb=self.memory_mb or DEFAULT_LAMBDA_MEMORY_MB,
+            architecture=self.architecture,
+            variant_lookup=self.variant_lookup,
+        )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+class _Reader:
+    """Reads variables of one environment, each error naming its variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def raw(self, name: str, prefix: str = PREFIX) -> str:
+        return self.env.get(prefix + name, "").strip()
+
+    def text(self, name: str, default: str) -> str:
+        return self.raw(name) or default
+
+    def parse(self, name: str, parse: Callable[[str], Any], default: str, prefix: str = PREFIX) -> Any:
+        try:
+            return parse(self.raw(name, prefix) or default)
+        except ValueError as error:
+            raise ConfigError(f"{prefix}{name}: {error}") from None
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = (self.raw(name) or ("1" if default else "0")).lower()
+        if raw not in ("0", "1", "true", "false", "yes", "no"):
+            raise ConfigError(f"{PREFIX}{name} must be 0 or 1")
+        return raw in ("1", "true", "yes")
+
+    def integer(self, name: str, default: int, prefix: str = PREFIX) -> int:
+        raw = self.raw(name, prefix)
+        if not raw:
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{prefix}{name} must be a whole number, not {raw!r}") from None
+
+    def optional_integer(self, name: str, prefix: str = PREFIX) -> int | None:
+        return self.integer(name, 0, prefix) if self.raw(name, prefix) else None
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.raw(name)
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{PREFIX}{name} must be a positive number, not {raw!r}")
+        return value
+
+    def prices(self) -> Prices:
+        """The default prices, each overridden by its ``VIPSFRONT_PRICE_<FIELD>`` when set."""
+        values = {f.name: self.price(f.name) for f in fields(Prices)}
+        return Prices(**{name: value for name, value in values.items() if value is not None})
+
+    def price(self, name: str) -> float | None:
+        """``VIPSFRONT_PRICE_<NAME>``: a non-negative number of USD, or ``None`` when unset."""
+        variable = PRICE_PREFIX + name.upper()
+        raw = self.env.get(variable, "").strip()
+        if not raw:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{variable} must be a number of USD, not {raw!r}") from None
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"{variable} must be a non-negative number of USD")
+        return value

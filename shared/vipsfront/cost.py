@@ -8,13 +8,12 @@ cheaper egress tiers beyond the first 10 TB are left out. Lambda Function URLs t
 extra, and S3 to CloudFront transfer is free, so neither appears.
 
 Prices are public on-demand list prices for us-east-1 (``PRICES_REGION``) as of ``PRICES_AS_OF``;
-override any of them with ``VIPSFRONT_PRICE_*`` variables through ``Prices.from_mapping``.
+override any of them with ``VIPSFRONT_PRICE_*`` variables (read by ``vipsfront.config``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from enum import StrEnum
 
@@ -22,7 +21,6 @@ from vipsfront.telemetry import Outcome, RequestRecord
 
 PRICES_AS_OF = "2026-01"
 PRICES_REGION = "us-east-1"
-PRICE_ENV_PREFIX = "VIPSFRONT_PRICE_"
 
 GIB = 1024**3  # AWS bills data transfer and Lambda memory in binary gigabytes
 MS_PER_S = 1000
@@ -55,27 +53,6 @@ class Prices:
     s3_get_per_1000: float = 0.0004  # S3 Standard GET, SELECT and all other requests (HEAD included)
     s3_put_per_1000: float = 0.005  # S3 Standard PUT, COPY, POST, LIST
     egress_per_gb: float = 0.085  # CloudFront data transfer out to the internet, first 10 TB/month
-
-    @classmethod
-    def from_mapping(cls, env: Mapping[str, str], prefix: str = PRICE_ENV_PREFIX) -> Prices:
-        """Defaults overridden by ``{prefix}{FIELD}`` entries, e.g. ``VIPSFRONT_PRICE_EGRESS_PER_GB``.
-
-        Raise ``ValueError`` naming the variable when a value is not a non-negative number.
-        """
-        values: dict[str, float] = {}
-        for f in fields(cls):
-            name = prefix + f.name.upper()
-            raw = env.get(name, "").strip()
-            if not raw:
-                continue
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ValueError(f"{name} must be a number of USD, not {raw!r}") from None
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a non-negative number of USD")
-            values[f.name] = value
-        return cls(**values)
 
     def lambda_gb_s(self, architecture: Architecture) -> float:
         if architecture is Architecture.ARM64:

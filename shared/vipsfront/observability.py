@@ -2,28 +2,26 @@
 
 The pure core logs through ``logging.getLogger(__name__)`` and knows nothing of this module; the Lambda
 handler wires ``record_metrics`` in as the app's observer. Metrics go to CloudWatch as EMF under the
-``Vipsfront`` namespace with only Powertools' default ``service`` dimension: the dashboard reads exactly
-that, and each extra dimension would multiply the metric series (and their cost). Per-request values
-that are not metrics (key, format, status) travel as EMF metadata, searchable in Logs Insights.
+``Vipsfront`` namespace (``vipsfront.config.METRICS_NAMESPACE``) with only Powertools' default
+``service`` dimension: the dashboard reads exactly that, and each extra dimension would multiply the
+metric series (and their cost). Per-request values that are not metrics (key, format, status) travel
+as EMF metadata, searchable in Logs Insights.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from vipsfront.config import METRICS_NAMESPACE, SERVICE_NAME
 from vipsfront.cost import CostModel
 from vipsfront.telemetry import Observer, Outcome, RequestRecord
 
-NAMESPACE = "Vipsfront"
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "vipsfront"
-
-logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+logger = Logger(service=SERVICE_NAME)
+tracer = Tracer(service=SERVICE_NAME)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 
 # RequestRecord timing (also its Server-Timing name) -> metric; each is emitted only when it was timed
 _TIMINGS = {

@@ -10,7 +10,11 @@ from vipsfront.errors import SignatureError
 from vipsfront.grammar import build
 from vipsfront.query import check_presets
 from vipsfront.signing import verify
-from vipsfront.spec import Spec
+from vipsfront.spec import MAX_SIDE, Spec
+
+
+def _is_side(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SIDE
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,14 @@ class UnsignedPolicy:
     max_side: int | None = None
     presets_only: bool = False
     allow_original: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("widths", "heights"):
+            sizes = getattr(self, name)
+            if sizes is not None and not all(_is_side(side) for side in sizes):
+                raise ValueError(f"unsigned {name} must be whole pixel sizes from 1 to {MAX_SIDE}, not {list(sizes)}")
+        if self.max_side is not None and not _is_side(self.max_side):
+            raise ValueError(f"the unsigned max side must be a whole pixel size from 1 to {MAX_SIDE}")
 
     def allows(self, spec: Spec, preset_specs: frozenset[str] = frozenset()) -> bool:
         if spec.is_identity:
@@ -89,6 +101,19 @@ class Policy:
             ),
             presets=presets,
         )
+
+    def to_config(self) -> dict[str, Any]:
+        """The inverse of ``from_config``, without the keys (secrets never travel in a config)."""
+        u = self.unsigned
+        return {
+            "presets": {name: dict(params) for name, params in self.presets.items()},
+            "unsigned": {
+                "widths": None if u.widths is None else list(u.widths),
+                "heights": None if u.heights is None else list(u.heights),
+                "max_side": u.max_side,
+                "presets_only": u.presets_only,
+            },
+        }
 
     @property
     def signed(self) -> bool:

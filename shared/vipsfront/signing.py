@@ -18,7 +18,15 @@ from vipsfront.errors import SignatureError
 from vipsfront.keys import encode_key
 from vipsfront.spec import Spec
 
-_KID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+MIN_SECRET_CHARS = 16
+
+
+def check_key_id(kid: str) -> str:
+    """``kid`` if it is a valid key id, else ``ValueError``."""
+    if not KEY_ID.fullmatch(kid):
+        raise ValueError(f"a signing key id must match [A-Za-z0-9_-]{{1,32}}, not {kid!r}")
+    return kid
 
 
 def parse_keys(text: str) -> dict[str, bytes]:
@@ -26,12 +34,18 @@ def parse_keys(text: str) -> dict[str, bytes]:
     keys: dict[str, bytes] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         kid, sep, secret = item.partition(":")
-        if not sep or not _KID.fullmatch(kid) or len(secret) < 16:
+        if not sep or not KEY_ID.fullmatch(kid) or len(secret) < MIN_SECRET_CHARS:
             raise ValueError(
-                "signing keys must be 'kid:secret' pairs: kid [A-Za-z0-9_-]{1,32}, secret of 16+ characters"
+                "signing keys must be 'kid:secret' pairs: kid [A-Za-z0-9_-]{1,32}, "
+                f"secret of {MIN_SECRET_CHARS}+ characters"
             )
         keys[kid] = secret.encode()
     return keys
+
+
+def format_keys(keys: Mapping[str, bytes]) -> str:
+    """The inverse of ``parse_keys``."""
+    return ",".join(f"{kid}:{secret.decode()}" for kid, secret in keys.items())
 
 
 def string_to_sign(key: str, spec: Spec, expires: int | None = None) -> str:

@@ -24,8 +24,12 @@ cdk_nag = pytest.importorskip("cdk_nag")
 
 from aws_cdk.assertions import Annotations, Match, Template  # noqa: E402
 
+from vipsfront.breakpoints import BREAKPOINT_WIDTHS  # noqa: E402
+from vipsfront.config import METRICS_NAMESPACE  # noqa: E402
+from vipsfront.config import Settings as OriginSettings  # noqa: E402
+from vipsfront.policy import Policy  # noqa: E402
 from vipsfront_cdk import Settings, VipsfrontStack  # noqa: E402
-from vipsfront_cdk.config import DEFAULT_WIDTHS, context_key  # noqa: E402
+from vipsfront_cdk.config import context_key  # noqa: E402
 from vipsfront_cdk.edge_function import MAX_CODE_BYTES, PLACEHOLDER  # noqa: E402
 
 EDGE_JS = ROOT / "functions" / "edge" / "viewer_request.js"
@@ -168,11 +172,12 @@ def test_function_environment(template: Template) -> None:
     env = transform_function(template)["Environment"]["Variables"]
     assert env["VIPSFRONT_VARIANT_LOOKUP"] == "0"
     assert env["VIPSFRONT_TRUST_PATH_FORM"] == "1"
-    assert env["POWERTOOLS_SERVICE_NAME"] == "vipsfront"
-    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Vipsfront"
-    assert env["VIPSFRONT_LAMBDA_ARCH"] == "arm64"
+    assert not any(name.startswith("POWERTOOLS_") for name in env)  # service and namespace are in the code
+    assert env.get("VIPSFRONT_LAMBDA_ARCH", "arm64") == "arm64"
     assert env["VIPSFRONT_LAMBDA_MEMORY_MB"] == "2048"
-    assert env["VIPSFRONT_UNSIGNED_WIDTHS"] == ",".join(map(str, DEFAULT_WIDTHS))
+    assert env["VIPSFRONT_REQUEST_BUDGET_S"] == "22"
+    assert env["VIPSFRONT_UNSIGNED_WIDTHS"] == ",".join(map(str, BREAKPOINT_WIDTHS))
+    assert env["VIPSFRONT_UNSIGNED_HEIGHTS"] == "none"  # width only, as at the edge
     assert "thumb" in json.loads(env["VIPSFRONT_PRESETS"])
     assert "Ref" in env["VIPSFRONT_ORIGINALS_BUCKET"] and "Ref" in env["VIPSFRONT_VARIANTS_BUCKET"]
     assert "VIPSFRONT_SIGNING_KEYS" not in env  # the edge checks signatures; the secret stays out of Lambda
@@ -189,6 +194,38 @@ def test_function_options(custom: Template) -> None:
     assert env["VIPSFRONT_UNSIGNED_WIDTHS"] == "320,640"
     assert json.loads(env["VIPSFRONT_PRESETS"]) == {"avatar": {"h": "96", "w": "96"}}
     custom.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 90})
+
+
+def edge_config(template: Template) -> dict[str, Any]:
+    code = edge_code(template)
+    start = code.index("var CONFIG = ") + len("var CONFIG = ")
+    config, _ = json.JSONDecoder().raw_decode(code[start:])
+    assert isinstance(config, dict)
+    return config
+
+
+def function_env(template: Template) -> dict[str, str]:
+    """The function's variables, bucket names (CloudFormation references) as placeholders."""
+    env = transform_function(template)["Environment"]["Variables"]
+    return {name: value if isinstance(value, str) else f"<{name}>" for name, value in env.items()}
+
+
+@pytest.mark.parametrize("which", ["template", "custom"])
+def test_edge_and_function_enforce_one_policy(which: str, request: pytest.FixtureRequest) -> None:
+    template: Template = request.getfixturevalue(which)
+    edge = edge_config(template)
+    function = OriginSettings.from_env(function_env(template))
+    assert edge["signed"] is True and "keys" not in edge
+    assert Policy.from_config(edge) == function.policy
+    assert function.policy.unsigned.heights == ()  # the edge's "heights": [] on both sides
+
+
+def test_function_environment_is_the_stack_settings(stack: VipsfrontStack, template: Template) -> None:
+    """The function's environment is the stack's one settings object, which reads back as itself."""
+    settings = stack.origin_settings
+    env = transform_function(template)["Environment"]["Variables"]
+    assert {k: v for k, v in env.items() if k != "MALLOC_ARENA_MAX"} == stack.resolve(settings.to_env())
+    assert OriginSettings.from_env(settings.to_env()) == settings
 
 
 def test_log_retention(template: Template) -> None:
@@ -259,7 +296,7 @@ def test_edge_function_code_carries_the_config(template: Template) -> None:
     code = edge_code(template)
     assert PLACEHOLDER not in code
     assert '"kvsId":"<token>"' in code
-    widths = ",".join(map(str, DEFAULT_WIDTHS))
+    widths = ",".join(map(str, BREAKPOINT_WIDTHS))
     assert f'"unsigned":{{"widths":[{widths}],"heights":[],"max_side":8192,"presets_only":false}}' in code
     assert '"signed":true' in code and '"thumb":' in code
 
@@ -489,6 +526,56 @@ def test_settings_from_context() -> None:
 def test_settings_reject_bad_values(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         Settings(**bad)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("presets", '{"thumb": {"w": "abc"}}', "preset 'thumb': w must be"),  # a value the grammar refuses
+        ("presets", '{"thumb": {"zoom": "2"}}', "preset 'thumb'"),  # an unknown parameter
+        ("presets", '{"Thumb!": {"w": "200"}}', "preset"),  # a name no URL can carry
+        ("presets", '{"thumb": {"w": "200"}', "JSON object"),  # not JSON
+        ("presets", '["thumb"]', "must look like"),  # not name -> params
+        ("signingKey", "team:short", "16+ characters"),
+        ("signingKey", "bad kid:0123456789abcdef", "kid"),
+        ("signingKeyId", "k/1", "[A-Za-z0-9_-]{1,32}"),
+        ("unsignedWidths", "320,abc", "pixel sizes"),
+        ("unsignedWidths", "0,320", "from 1 to 8192"),
+        ("unsignedWidths", "320,9000", "from 1 to 8192"),
+        ("maxSide", "0", "from 1 to 8192"),
+        ("arch", "mips", "arm64 or x86_64"),
+    ],
+)
+def test_bad_context_value_fails_synth_naming_its_key(key: str, value: str, reason: str) -> None:
+    app = aws_cdk.App(context={f"vipsfront:{key}": value})
+    with pytest.raises(ValueError) as caught:
+        VipsfrontStack(app, "Vipsfront")
+    message = str(caught.value)
+    assert message.startswith(f"vipsfront:{key}: "), message
+    assert reason in message, message
+
+
+def test_synth_imports_only_the_runtime_validators() -> None:
+    """The CDK app checks settings with the runtime's rules without importing libvips, the AWS SDK or
+    the web stack (synth stays fast and needs none of the function's dependencies)."""
+    import subprocess
+
+    code = (
+        "import sys; sys.path.insert(0, 'cdk'); import vipsfront_cdk, vipsfront_cdk.stack; "
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'pyvips', 'boto3', 'botocore', 'fastapi', 'starlette', 'mangum', 'aws_lambda_powertools'} "
+        "or m in {'vipsfront.engine', 'vipsfront.origin', 'vipsfront.storage', 'vipsfront.app'})))"
+    )
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == ""
+
+
+def test_dashboard_reads_the_namespace_the_function_writes(template: Template) -> None:
+    assert METRICS_NAMESPACE in json.dumps(template.to_json())
 
 
 def test_deploy_doc_lists_every_context_option() -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from vipsfront.config import ConfigError, Settings
+from vipsfront.config import ConfigError, Settings, parse_presets
+from vipsfront.cost import Architecture, Prices
+from vipsfront.limits import Limits
+from vipsfront.policy import Policy, UnsignedPolicy
 from vipsfront.spec import Spec
 
 
@@ -59,10 +62,95 @@ def test_every_variable() -> None:
         ("VIPSFRONT_SIGNING_KEYS", "k1:short"),
         ("VIPSFRONT_UNSIGNED_WIDTHS", "a,b"),
         ("VIPSFRONT_VARIANT_LOOKUP", "maybe"),
+        ("VIPSFRONT_UNSIGNED_WIDTHS", "0,320"),
+        ("VIPSFRONT_UNSIGNED_HEIGHTS", "320,9000"),
+        ("VIPSFRONT_UNSIGNED_MAX_SIDE", "0"),
+        ("VIPSFRONT_MAX_OUTPUT_SIDE", "9000"),
+        ("VIPSFRONT_VARIANT_LOOKUP", "maybe"),
         ("VIPSFRONT_MAX_INPUT_PIXELS", "lots"),
+        ("VIPSFRONT_REQUEST_BUDGET_S", "-1"),
+        ("VIPSFRONT_LAMBDA_ARCH", "mips"),
+        ("VIPSFRONT_LAMBDA_MEMORY_MB", "0"),
+        ("VIPSFRONT_PRICE_S3_GET_PER_1000", "abc"),
+        ("VIPSFRONT_PRICE_S3_GET_PER_1000", "-1"),
+        ("VIPSFRONT_PRICE_S3_GET_PER_1000", "nan"),
+        ("VIPSFRONT_PRICE_S3_GET_PER_1000", "inf"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({name: value})
-    assert name in str(caught.value) or name == "VIPSFRONT_MAX_INPUT_PIXELS"
+    assert name in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("presets", "reason"),
+    [
+        ('{"thumb": {"w": "abc"}}', "preset 'thumb': w must be"),
+        ('{"thumb": {"zoom": "2"}}', "preset 'thumb'"),
+        ('{"thumb": {"w": "200", "s": "k1.x"}}', "preset 'thumb'"),
+        ('{"Thumb!": {"w": "200"}}', "preset"),
+        ('{"thumb": {"w": true}}', "strings or numbers"),
+        ("[1]", "must look like"),
+    ],
+)
+def test_presets_are_checked_by_the_url_grammar(presets: str, reason: str) -> None:
+    with pytest.raises(ConfigError, match="VIPSFRONT_PRESETS") as caught:
+        Settings.from_env({"VIPSFRONT_PRESETS": presets})
+    assert reason in str(caught.value)
+    with pytest.raises(ConfigError):
+        parse_presets(presets)
+
+
+def test_lambda_shape_and_prices() -> None:
+    settings = Settings.from_env(
+        {
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3008",
+            "VIPSFRONT_LAMBDA_MEMORY_MB": "1024",  # the runtime's own figure wins
+            "VIPSFRONT_LAMBDA_ARCH": "x86_64",
+            "VIPSFRONT_PRICE_EGRESS_PER_GB": "0.02",
+            "VIPSFRONT_PRICE_LAMBDA_GB_S_ARM64": " 0.00001 ",
+            "VIPSFRONT_PRICE_S3_PUT_PER_1000": "",
+            "VIPS_CONCURRENCY": "3",
+            "UNRELATED": "x",
+        }
+    )
+    assert settings.memory_mb == 3008 and settings.architecture is Architecture.X86_64
+    assert settings.vips_concurrency == 3
+    assert settings.prices == Prices(egress_per_gb=0.02, lambda_gb_s_arm64=0.00001)
+    model = settings.cost_model()
+    assert (model.memory_mb, model.architecture, model.prices) == (3008, Architecture.X86_64, settings.prices)
+    assert Settings.from_env({"VIPSFRONT_LAMBDA_MEMORY_MB": "2048"}).memory_mb == 2048
+    assert Settings.from_env({}).cost_model().memory_mb == 1024  # outside Lambda, with no figure
+
+
+def test_to_env_reads_back_as_the_same_settings() -> None:
+    settings = Settings(
+        originals_bucket="o",
+        variants_bucket="v",
+        policy=Policy.create(
+            {"k1": b"0123456789abcdef"},
+            UnsignedPolicy(widths=(320, 640), heights=(), max_side=2048, presets_only=True),
+            {"thumb": {"w": "100", "h": "100", "fit": "cover"}},
+        ),
+        limits=Limits(max_input_pixels=1000, max_input_bytes=2000, max_output_side=4096, max_frames=7, allow_svg=True),
+        variant_lookup=False,
+        trust_path_form=True,
+        store_originals=False,
+        cache_control="public, max-age=60",
+        error_cache_control="no-store",
+        payload_limit=1234,
+        request_budget_s=22.5,
+        max_concurrent_transforms=3,
+        client_hints=False,
+        demo=True,
+        s3_endpoint="http://127.0.0.1:5000",
+        memory_mb=2048,
+        architecture=Architecture.X86_64,
+        prices=Prices(egress_per_gb=0.02),
+        vips_concurrency=2,
+    )
+    env = settings.to_env()
+    assert Settings.from_env(env) == settings
+    assert Settings().to_env() == {}  # defaults render nothing
+    assert Settings.from_env({"VIPSFRONT_UNSIGNED_WIDTHS": "*"}).policy.unsigned.widths is None

@@ -142,26 +142,6 @@ def test_per_million_scales_every_component() -> None:
     assert (one + one).total == pytest.approx(2 * one.total)
 
 
-def test_prices_from_mapping_overrides_only_what_is_set() -> None:
-    env = {
-        "VIPSFRONT_PRICE_EGRESS_PER_GB": "0.02",
-        "VIPSFRONT_PRICE_LAMBDA_GB_S_ARM64": " 0.00001 ",
-        "VIPSFRONT_PRICE_S3_PUT_PER_1000": "",
-        "UNRELATED": "x",
-    }
-    prices = Prices.from_mapping(env)
-    assert prices.egress_per_gb == 0.02
-    assert prices.lambda_gb_s_arm64 == 0.00001
-    assert prices.s3_put_per_1000 == Prices().s3_put_per_1000
-    assert prices.lambda_gb_s_x86_64 == Prices().lambda_gb_s_x86_64
-
-
-@pytest.mark.parametrize("raw", ["abc", "-1", "nan", "inf"])
-def test_prices_from_mapping_names_a_bad_variable(raw: str) -> None:
-    with pytest.raises(ValueError, match="VIPSFRONT_PRICE_S3_GET_PER_1000"):
-        Prices.from_mapping({"VIPSFRONT_PRICE_S3_GET_PER_1000": raw})
-
-
 def test_architecture_parsing() -> None:
     assert Architecture.parse("arm64") is Architecture.ARM64
     assert Architecture.parse("X86_64") is Architecture.X86_64
