@@ -77,7 +77,7 @@ const PARSERS = {
 
 const raw = (value) => (typeof value === 'boolean' ? (value ? '1' : '0') : String(value));
 
-/** The checked spec for `params`, as `vipsfront.spec.build` makes it (dpr folded, no-ops dropped). */
+/** The checked spec for `params`, as `vipsfront.grammar.build` makes it (dpr folded, no-ops dropped). */
 export function build(params = {}) {
   const v = {};
   for (const [name, value] of Object.entries(params)) {
