@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from dataclasses import replace
 from http import HTTPStatus
@@ -129,7 +128,7 @@ def create_app(
     observer: Observer | None = None,
 ) -> FastAPI:
     """The origin app; with no arguments, settings come from the environment and S3 from boto3."""
-    settings = settings or Settings.from_env(os.environ)
+    settings = settings or Settings.load()
     if store is None:
         client = s3_client(settings.s3_endpoint, settings.region)
         store = S3Store(client, settings.originals_bucket, settings.variants_bucket)

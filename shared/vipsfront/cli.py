@@ -133,11 +133,9 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _signing_key(args: argparse.Namespace) -> tuple[str, bytes] | None:
-    from vipsfront.signing import parse_keys
-
     if args.secret:
         return (args.key_id, args.secret.encode())
-    keys = parse_keys(os.environ.get("VIPSFRONT_SIGNING_KEYS", ""))
+    keys = Settings.load().policy.keys
     if not keys:
         return None
     kid = args.key_id if args.key_id in keys else next(iter(keys))
@@ -152,7 +150,7 @@ def sign_command(args: argparse.Namespace) -> int:
     signing_key = _signing_key(args)
     if signing_key is None:
         raise ConfigError("no signing key: pass --secret (and --key-id) or set VIPSFRONT_SIGNING_KEYS")
-    params = read_params(split_query(query), Settings.from_env(os.environ).policy.presets).values
+    params = read_params(split_query(query), Settings.load().policy.presets).values
     expires = expires_in(args.expires_in) if args.expires_in else None
     print(url(key, params, base=args.base, signing_key=signing_key, expires=expires))
     return 0
