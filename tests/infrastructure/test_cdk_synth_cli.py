@@ -50,3 +50,19 @@ def test_npx_cdk_synth(cdk_cli: Path, tmp_path: Path) -> None:
     # the default synth bundles for real: libvips for aarch64 in the function's asset
     libs = [p for p in outdir.glob("asset.*/pyvips_binary.libs/libvips*.so*")]
     assert libs and all(p.read_bytes()[18] == 0xB7 for p in libs)
+
+
+def test_npx_cdk_synth_refuses_a_bad_preset_naming_its_context_key(cdk_cli: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        ["npx", "cdk", "synth", "--no-notices", "-q", "-o", str(tmp_path / "cdk.out")]
+        + ["-c", 'vipsfront:presets={"thumb": {"w": "abc"}}'],
+        cwd=ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode != 0
+    assert "vipsfront:presets: preset 'thumb': w must be" in result.stderr, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "cdk.out" / "Vipsfront.template.json").exists()
