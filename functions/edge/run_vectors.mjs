@@ -1,24 +1,48 @@
 // Runs every case in tests/vectors/*.json through viewer_request.js under node, the way CloudFront would
 // run it: the config placeholder replaced as the CDK construct does, `cloudfront` and `crypto` provided to
-// the file's imports, strict mode. Each case goes through the pure `route` (compared field by field) and
-// through `handler` end to end, with and without `rawQueryString()`. Then a few handler-only checks.
-// Prints failures and a summary; exits non-zero on any failure.
+// the file's imports, strict mode. Each case goes through the pure `route` + `authorize` (compared field
+// by field) and through `handler` end to end, with and without `rawQueryString()`, client hints as
+// request headers. Then a few handler-only checks. All of it twice: on the source and on its minified
+// build (build.mjs), which is what deploys. Prints failures and a summary; exits non-zero on any failure.
 //
 //   node functions/edge/run_vectors.mjs [vector files or directories; default tests/vectors]
 //
 // A case may carry "fallback": false when CloudFront's parsed querystring object cannot represent its
 // query (order across duplicated names, empty pieces): the object-only handler run is then skipped.
+// A case with "hints" ({"width", "dpr"}: Sec-CH-Width / Sec-CH-DPR values) sends them; without, none.
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
+import * as acorn from 'acorn';
+import { build, SOURCE_PATH, TOKEN } from './build.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const VECTORS = path.resolve(HERE, '..', '..', 'tests', 'vectors');
-const SOURCE = fs.readFileSync(path.join(HERE, 'viewer_request.js'), 'utf8');
-const TOKEN = '__VIPSFRONT_CONFIG__';
+const SOURCE = fs.readFileSync(SOURCE_PATH, 'utf8');
+const MINIFIED = await build(SOURCE);
+const BUDGET = 9000; // the CDK construct's size guard (bytes, config included)
+const VARIANTS = [
+  ['source', SOURCE],
+  ['minified', MINIFIED],
+];
+
+/** `import x from 'm';` as `var x = require('m');`, for vm (which runs scripts); nothing else changes. */
+function importsToRequire(code) {
+  const ast = acorn.parse(code, { ecmaVersion: 2022, sourceType: 'module' });
+  let out = '';
+  let at = 0;
+  for (const node of ast.body) {
+    if (node.type !== 'ImportDeclaration') continue;
+    const [spec] = node.specifiers;
+    if (node.specifiers.length !== 1 || spec.type !== 'ImportDefaultSpecifier') throw new Error('only default imports');
+    out += code.slice(at, node.start) + `var ${spec.local.name}=require(${JSON.stringify(node.source.value)});`;
+    at = node.end;
+  }
+  return out + code.slice(at);
+}
 
 /** A KeyValueStore stub: `key:<kid>` -> secret; `get` rejects for a missing key, like the real one. */
 export function stubStore(entries, { broken = false } = {}) {
@@ -37,8 +61,8 @@ export function stubStore(entries, { broken = false } = {}) {
  * Only the ES module import lines are mapped (to the sandbox's module table); the rest of the file runs
  * as written. Returns the sandbox's globals (`handler`, `route`, ...) and the ids passed to `cf.kvs()`.
  */
-export function load(config, { store = stubStore({}), now = Date.now() / 1000 } = {}) {
-  if (SOURCE.split(TOKEN).length !== 2) throw new Error(`${TOKEN} must appear exactly once`);
+export function load(config, { store = stubStore({}), now = Date.now() / 1000, code: source = SOURCE } = {}) {
+  if (source.split(TOKEN).length !== 2) throw new Error(`${TOKEN} must appear exactly once`);
   const kvsCalls = [];
   const modules = {
     crypto,
@@ -49,10 +73,7 @@ export function load(config, { store = stubStore({}), now = Date.now() / 1000 } 
       },
     },
   };
-  const code = SOURCE.replace(TOKEN, () => JSON.stringify(config)).replace(
-    /^import (\w+) from ['"]([\w-]+)['"];?$/gm,
-    "var $1 = require('$2');"
-  );
+  const code = importsToRequire(source.replace(TOKEN, () => JSON.stringify(config)));
   const sandbox = {
     require(name) {
       if (!Object.hasOwn(modules, name)) throw new Error(`module '${name}' is not available in CloudFront Functions`);
@@ -86,7 +107,7 @@ export function cloudfrontQuerystring(query) {
 }
 
 /** A viewer-request event; `raw` gives the request a rawQueryString() helper, as CloudFront now does. */
-export function makeEvent(url, accept, { raw = true } = {}) {
+export function makeEvent(url, accept, { raw = true, hints = null } = {}) {
   const q = url.indexOf('?');
   const uri = q < 0 ? url : url.slice(0, q);
   const query = q < 0 ? undefined : url.slice(q + 1);
@@ -98,6 +119,8 @@ export function makeEvent(url, accept, { raw = true } = {}) {
     cookies: {},
   };
   if (accept != null) request.headers.accept = { value: accept };
+  if (hints && hints.width != null) request.headers['sec-ch-width'] = { value: hints.width };
+  if (hints && hints.dpr != null) request.headers['sec-ch-dpr'] = { value: hints.dpr };
   if (raw) request.rawQueryString = () => query;
   return { version: '1.0', context: { eventType: 'viewer-request' }, viewer: { ip: '192.0.2.1' }, request };
 }
@@ -122,9 +145,9 @@ const storeFor = (keys) => stubStore(Object.fromEntries(Object.entries(keys).map
 const plain = (value) => JSON.parse(JSON.stringify(value));
 const show = (value) => JSON.stringify(value);
 
-async function settle(promise) {
+async function settle(run) {
   try {
-    return { ok: plain(await promise) };
+    return { ok: plain(await run()) };
   } catch (error) {
     if (error && error.status) return { error: { status: error.status, param: error.param } };
     return { crash: String((error && error.stack) || error) };
@@ -177,26 +200,33 @@ async function runVectors(paths, failures) {
     const doc = JSON.parse(fs.readFileSync(file, 'utf8'));
     const vc = doc.config;
     const config = configFor(vc);
-    const fn = load(config, { store: storeFor(vc.keys), now: vc.now });
     const lookup = (kid) => (Object.hasOwn(vc.keys, kid) ? vc.keys[kid] : null);
-    for (const c of doc.cases) {
-      cases += 1;
-      const q = c.url.indexOf('?');
-      const uri = q < 0 ? c.url : c.url.slice(0, q);
-      const problems = [];
-      // 1. the pure route on the raw query, with the result's key, canonical, variant_key, uri, vary_accept
-      const query = fn.rawQuery(makeEvent(c.url, c.accept).request);
-      const got = await settle(fn.route(uri, query, c.accept, config, lookup, vc.now));
-      problems.push(checkRoute(c.expect, got));
-      // 2. the handler end to end: event in, rewritten request or response out (KeyValueStore stub, clock)
-      for (const raw of c.fallback === false ? [true] : [true, false]) {
-        const out = await settle(fn.handler(makeEvent(c.url, c.accept, { raw })));
-        const how = raw ? 'handler' : 'handler, querystring object only';
-        problems.push(out.crash ? `${how} crashed: ${out.crash}` : out.error ? `${how} threw ${show(out.error)}` : checkResponse(c.expect, out.ok, how, c.url));
-      }
-      const found = problems.filter(Boolean);
-      if (found.length) {
-        failures.push(`${path.basename(file, '.json')}: ${c.name}\n    url: ${c.url}  accept: ${show(c.accept)}\n    ${found.join('\n    ')}`);
+    for (const [variant, code] of VARIANTS) {
+      const fn = load(config, { store: storeFor(vc.keys), now: vc.now, code });
+      for (const c of doc.cases) {
+        if (variant === 'source') cases += 1;
+        const q = c.url.indexOf('?');
+        const uri = q < 0 ? c.url : c.url.slice(0, q);
+        const query = q < 0 ? '' : c.url.slice(q + 1);
+        const hints = c.hints ? { width: c.hints.width ?? null, dpr: c.hints.dpr ?? null } : null;
+        const problems = [];
+        // 1. route + authorize on the raw query: key, canonical, variant_key, uri, vary_accept
+        const got = await settle(() => {
+          const v = fn.route(uri, query, c.accept, config, hints);
+          fn.authorize(v, config, v.kid == null ? null : lookup(v.kid), vc.now);
+          return v;
+        });
+        problems.push(checkRoute(c.expect, got));
+        // 2. the handler end to end: event in, rewritten request or response out (KeyValueStore stub, clock)
+        for (const raw of c.fallback === false ? [true] : [true, false]) {
+          const out = await settle(() => fn.handler(makeEvent(c.url, c.accept, { raw, hints })));
+          const how = raw ? 'handler' : 'handler, querystring object only';
+          problems.push(out.crash ? `${how} crashed: ${out.crash}` : out.error ? `${how} threw ${show(out.error)}` : checkResponse(c.expect, out.ok, how, c.url));
+        }
+        const found = problems.filter(Boolean);
+        if (found.length) {
+          failures.push(`${path.basename(file, '.json')} (${variant}): ${c.name}\n    url: ${c.url}  accept: ${show(c.accept)}  hints: ${show(c.hints)}\n    ${found.join('\n    ')}`);
+        }
       }
     }
   }
@@ -204,7 +234,7 @@ async function runVectors(paths, failures) {
 }
 
 // Handler behaviour beyond the vectors: response shape, pass-through, KeyValueStore wiring, config forms.
-async function runHandlerChecks(failures) {
+async function runHandlerChecks(failures, variant, code) {
   const presets = { thumb: { w: '200', h: '200', fm: 'webp', q: '70' } };
   const keys = { k1: 'k1secret-0123456789abcdef' };
   const signedConfig = {
@@ -219,7 +249,7 @@ async function runHandlerChecks(failures) {
   const sig = (fn, message) => 'k1.' + crypto.createHmac('sha256', keys.k1).update(message).digest('base64url');
 
   check('rewrites the uri, empties the query, keeps the rest of the request', async () => {
-    const fn = load(signedConfig, { store: storeFor(keys), now });
+    const fn = load(signedConfig, { store: storeFor(keys), now, code });
     const event = makeEvent('/photos/cat.jpg?w=640&fm=auto', 'image/webp,*/*');
     const out = await fn.handler(event);
     assert(out === event.request, 'returns the request object');
@@ -229,7 +259,7 @@ async function runHandlerChecks(failures) {
     eq(out.headers.host.value, 'cdn.example.com');
   });
   check('error response shape', async () => {
-    const fn = load(signedConfig, { store: storeFor(keys), now });
+    const fn = load(signedConfig, { store: storeFor(keys), now, code });
     const out = await fn.handler(makeEvent('/photos/cat.jpg?w=abc'));
     eq(out.statusCode, 400);
     eq(out.statusDescription, 'Bad Request');
@@ -245,7 +275,7 @@ async function runHandlerChecks(failures) {
     eq(denied.body.data, show({ error: 'this transform needs a signed URL', code: 'forbidden', param: 's' }));
   });
   check('reserved /_vf/ paths pass through unchanged', async () => {
-    const fn = load(signedConfig, { store: storeFor(keys), now });
+    const fn = load(signedConfig, { store: storeFor(keys), now, code });
     for (const url of ['/_vf/health', '/_vf/info/photos/cat.jpg?x=1', '/_vf/demo']) {
       const event = makeEvent(url);
       const before = show(event.request);
@@ -254,40 +284,40 @@ async function runHandlerChecks(failures) {
     }
   });
   check('signing keys come from the KeyValueStore as key:<kid>, with the configured id', async () => {
-    const fn = load(signedConfig, { store: storeFor(keys), now });
+    const fn = load(signedConfig, { store: storeFor(keys), now, code });
     const s = sig(fn, '/photos/caf%C3%A9.jpg?w=641,h=100');
     const out = await fn.handler(makeEvent(`/photos/caf%C3%A9.jpg?h=100&w=641&s=${s}`));
     eq(out.uri, '/photos/caf%C3%A9.jpg/_vf/w=641,h=100');
     eq(show(fn.kvsCalls), show([[signedConfig.kvsId]]));
   });
   check('without a kvsId the associated store is used (cf.kvs())', async () => {
-    const fn = load({ ...signedConfig, kvsId: '' }, { store: storeFor(keys), now });
+    const fn = load({ ...signedConfig, kvsId: '' }, { store: storeFor(keys), now, code });
     const out = await fn.handler(makeEvent(`/a.jpg?w=641&s=${sig(fn, '/a.jpg?w=641')}`));
     eq(out.uri, '/a.jpg/_vf/w=641');
     eq(show(fn.kvsCalls), '[[]]');
   });
   check('an unreachable KeyValueStore fails closed (403)', async () => {
-    const fn = load(signedConfig, { store: stubStore({}, { broken: true }), now });
+    const fn = load(signedConfig, { store: stubStore({}, { broken: true }), now, code });
     const out = await fn.handler(makeEvent(`/a.jpg?w=641&s=${sig(fn, '/a.jpg?w=641')}`));
     eq(out.statusCode, 403);
     eq(JSON.parse(out.body.data).param, 's');
   });
   check('unsigned mode never reads the KeyValueStore', async () => {
-    const fn = load({ ...signedConfig, signed: false }, { store: stubStore({}, { broken: true }), now });
+    const fn = load({ ...signedConfig, signed: false }, { store: stubStore({}, { broken: true }), now, code });
     const out = await fn.handler(makeEvent('/a.jpg?w=641&h=5&s=k1.' + 'A'.repeat(43)));
     eq(out.uri, '/a.jpg/_vf/w=641,h=5');
     eq(fn.kvsCalls.length, 0);
   });
   check('expiry uses the clock', async () => {
     const message = '/a.jpg?w=641&exp=1790000100';
-    const early = load(signedConfig, { store: storeFor(keys), now: 1790000000 });
+    const early = load(signedConfig, { store: storeFor(keys), now: 1790000000, code });
     const url = `/a.jpg?w=641&exp=1790000100&s=${sig(early, message)}`;
     eq((await early.handler(makeEvent(url))).uri, '/a.jpg/_vf/w=641');
-    const late = load(signedConfig, { store: storeFor(keys), now: 1790000101 });
+    const late = load(signedConfig, { store: storeFor(keys), now: 1790000101, code });
     eq(JSON.parse((await late.handler(makeEvent(url))).body.data).param, 'exp');
   });
   check('without rawQueryString() (or empty, as in the console) the parsed querystring is used', async () => {
-    const fn = load(signedConfig, { store: storeFor(keys), now });
+    const fn = load(signedConfig, { store: storeFor(keys), now, code });
     const event = makeEvent('/a.jpg?w=640&fm=jpg', null, { raw: false });
     eq((await fn.handler(event)).uri, '/a.jpg/_vf/w=640,fm=jpeg');
     const dup = makeEvent('/a.jpg?w=640&w=320', null);
@@ -295,28 +325,37 @@ async function runHandlerChecks(failures) {
     eq(JSON.parse((await fn.handler(dup)).body.data).param, 'w');
   });
   check('Accept is read from the accept header only', async () => {
-    const fn = load(signedConfig, { store: storeFor(keys), now });
+    const fn = load(signedConfig, { store: storeFor(keys), now, code });
     eq((await fn.handler(makeEvent('/a.jpg?w=640&fm=auto', 'image/avif,image/webp'))).uri, '/a.jpg/_vf/w=640,fm=auto-avif-webp');
     eq((await fn.handler(makeEvent('/a.jpg?w=640&fm=auto'))).uri, '/a.jpg/_vf/w=640,fm=auto');
   });
   check('the deployed policy: breakpoint widths and presets only', async () => {
     const deployed = { kvsId: '', presets, unsigned: { widths: [320, 640], heights: [], max_side: 8192, presets_only: false }, signed: true };
-    const fn = load(deployed, { store: storeFor(keys), now });
+    const fn = load(deployed, { store: storeFor(keys), now, code });
     eq((await fn.handler(makeEvent('/a.jpg?w=640'))).uri, '/a.jpg/_vf/w=640');
     eq((await fn.handler(makeEvent('/a.jpg?p=thumb'))).uri, '/a.jpg/_vf/w=200,h=200,fm=webp,q=70');
     eq((await fn.handler(makeEvent('/a.jpg?w=641'))).statusCode, 403);
     eq((await fn.handler(makeEvent('/a.jpg?w=640&h=480'))).statusCode, 403);
   });
-  check('the rendered function stays under 10 KB with a realistic config', async () => {
-    const size = Buffer.byteLength(SOURCE.replace(TOKEN, () => JSON.stringify(signedConfig)));
-    assert(size < 10240, `${size} bytes`);
+  check('client hints come from the sec-ch-width and sec-ch-dpr headers, off with hints: false', async () => {
+    const fn = load(signedConfig, { store: storeFor(keys), now, code });
+    const hinted = { width: '500', dpr: '2' };
+    eq((await fn.handler(makeEvent('/a.jpg?fm=webp', null, { hints: hinted }))).uri, '/a.jpg/_vf/w=640,fm=webp');
+    eq((await fn.handler(makeEvent('/a.jpg?w=320&dpr=auto', null, { hints: hinted }))).uri, '/a.jpg/_vf/w=640');
+    eq((await fn.handler(makeEvent('/a.jpg?w=320&dpr=auto'))).uri, '/a.jpg/_vf/w=320');
+    const off = load({ ...signedConfig, hints: false }, { store: storeFor(keys), now, code });
+    eq((await off.handler(makeEvent('/a.jpg?fm=webp', null, { hints: hinted }))).uri, '/a.jpg/_vf/fm=webp');
+  });
+  check(`the rendered function stays under the ${BUDGET}-byte budget with a realistic config`, async () => {
+    const size = Buffer.byteLength(code.replace(TOKEN, () => JSON.stringify(signedConfig)));
+    assert(variant === 'source' || size <= BUDGET, `${size} bytes`);
   });
 
   for (const [name, fn] of checks) {
     try {
       await fn();
     } catch (error) {
-      failures.push(`handler: ${name}\n    ${error.message}`);
+      failures.push(`handler (${variant}): ${name}\n    ${error.message}`);
     }
   }
   return checks.length;
@@ -333,9 +372,11 @@ async function main() {
   const failures = [];
   const args = process.argv.slice(2);
   const cases = await runVectors(args.length ? args : [VECTORS], failures);
-  const checks = await runHandlerChecks(failures);
+  let checks = 0;
+  for (const [variant, code] of VARIANTS) checks = await runHandlerChecks(failures, variant, code);
   for (const failure of failures) console.log(`FAIL ${failure}`);
   console.log(`vectors: ${cases} cases; handler: ${checks} checks; ${failures.length} failed`);
+  console.log(`each on the source (${Buffer.byteLength(SOURCE)} bytes) and its minified build (${Buffer.byteLength(MINIFIED)} bytes)`);
   process.exitCode = failures.length ? 1 : 0;
 }
 

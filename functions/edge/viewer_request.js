@@ -1,7 +1,8 @@
 // vipsfront viewer request (cloudfront-js-2.0): twin of vipsfront.edge.route, held to tests/vectors
-// by run_vectors.mjs. Compact: code + config must fit 10 KB. See README.md.
+// by run_vectors.mjs. It deploys minified (build.mjs); code + config must fit 10 KB. Only the constructs
+// README.md lists (checked by check_runtime.mjs): no async callbacks, modules by import only.
 import cf from 'cloudfront';
-var crypto=require('crypto');
+import crypto from 'crypto';
 var CONFIG = __VIPSFRONT_CONFIG__;
 var MAX=8192,VF='/_vf/',ORDER='w h fit pos fx fy enlarge fm q blur sharpen rot flip bg'.split(' ');
 var DEF={fit:'cover',pos:'center',enlarge:false,rot:0};
@@ -105,7 +106,7 @@ s==null||/^[\w-]{1,32}\.[\w-]{43}$/.test(s)||must('s','KEYID.SIGNATURE (base64ur
 x==null||/^\d{1,12}$/.test(x)||must('exp','a Unix time in seconds');
 spec=build(sp);
 if(isAuto(spec.fm))spec.fm=negotiate(accept);
-return {spec:spec,sig:s,exp:x==null?x:+x};
+return {spec:spec,sig:s,exp:x==null?x:+x,ps:sp};
 }
 function parseCanonical(text){
 var ps={},spec;
@@ -142,31 +143,63 @@ for(n in cfg.presets||{})if(canon(build(cfg.presets[n]),1)==sc)return true;
 return !u.presets_only&&[[spec.w,u.widths],[spec.h,u.heights]].every(a=>
 a[0]==null||(!a[1]||a[1].indexOf(a[0])>=0)&&(u.max_side==null||a[0]<=u.max_side));
 }
-// Policy.authorize, signing.verify
-async function authorize(key,spec,req,cfg,keys,now){
+// edge.hint_width, edge.hint_dpr: Sec-CH-Width up the ladder, Sec-CH-DPR up to a half (1 < dpr <= 4)
+// breakpoints.BREAKPOINT_WIDTHS when the unsigned policy has no widths
+var HINT_WIDTHS=[16,32,48,64,96,128,256,384,640,750,828,1080,1200,1920,2048,3840];
+function hintWidth(raw,ladder){
+var w=+(raw=strip(raw||'')),l=ladder.slice().sort((a,b)=>a-b);
+return /^\d{1,5}$/.test(raw)&&w?l.filter(x=>x>=w)[0]||l[l.length-1]:null;
+}
+function hintDpr(raw){
+var d=/^\d{1,2}(\.\d{1,20})?$/.test(raw=strip(raw||''))?Math.min(4,Math.ceil(raw*2)/2):0;
+return d>1?d:null;
+}
+// edge._fold_hints, edge._spec: a hint folded into the params (preset expanded), as dpr is; a spec
+// that does not build or that the policy refuses gives way to the unhinted one
+function hinted(req,hints,cfg,accept){
+var m={},n,x,s,u=cfg.unsigned||{};
+for(n in req.ps)m[n]=req.ps[n];
+if(m.w==null&&m.h==null){
+if(m.dpr!=null&&m.dpr!='auto')return req.spec;
+if(!(x=hintWidth(hints.width,u.widths&&u.widths.length?u.widths:HINT_WIDTHS)))return req.spec;
+m.w=''+x;
+if(m.dpr=='auto')delete m.dpr;
+}else if(m.dpr=='auto'){
+if(!(x=hintDpr(hints.dpr)))return req.spec;
+m.dpr=''+x;
+}else return req.spec;
+try{s=build(m);}catch(e){return req.spec;}
+if(isAuto(s.fm))s.fm=negotiate(accept);
+return cfg.signed&&!allows(s,cfg)?req.spec:s;
+}
+// Policy.authorize, signing.verify; secret: the store's value for the URL's kid (null when none)
+function authorize(v,cfg,secret,now){
+var d=0,i,want;
 if(!cfg.signed)return;
-if(req.sig==null)return allows(spec,cfg)||deny('this transform needs a signed URL','s');
-var ks=split(req.sig,'.'),secret=await keys(ks[0]),d=0,i,want;
+if(v.sig==null)return allows(v.spec,cfg)||deny('this transform needs a signed URL','s');
 secret||deny('unknown signing key','s');
 want=crypto.createHmac('sha256',secret)
-.update('/'+encodeKey(key)+'?'+canon(spec,1)+(req.exp!=null?'&exp='+req.exp:''))
+.update('/'+encodeKey(v.key)+'?'+canon(v.spec,1)+(v.exp!=null?'&exp='+v.exp:''))
 .digest('base64').replace(/=+$/,'').replace(/\+/g,'-').replace(/\//g,'_');
-for(i=0;i<43;i++)d|=want.charCodeAt(i)^ks[1].charCodeAt(i);
+for(i=0;i<43;i++)d|=want.charCodeAt(i)^v.sig.charCodeAt(v.kid.length+1+i);
 d&&deny('signature does not match','s');
-req.exp!=null&&now>req.exp&&deny('signed URL has expired','exp');
+v.exp!=null&&now>v.exp&&deny('signed URL has expired','exp');
 }
-// edge.route; keys: kid -> secret|null, may be async
-async function route(uri,query,accept,cfg,keys,now){
+// edge.route before Policy.authorize; hints: {width, dpr} header values, or null when hints are off
+function route(uri,query,accept,cfg,hints){
 var path=parsePath(uri),ps=splitQuery(query),req,spec=path.spec,c,x;
 if(spec){
 x=Object.keys(ps).filter(n=>n!='s'&&n!='exp').sort();
 x.length&&bad('the canonical path form takes only s and exp',x[0]);
 req=parseParams(ps);
-}else spec=(req=parseParams(ps,cfg.presets,accept)).spec;
-await authorize(path.key,spec,req,cfg,keys,now);
+}else{
+spec=(req=parseParams(ps,cfg.presets,accept)).spec;
+if(hints&&req.sig==null&&Object.keys(req.ps).length)spec=hinted(req,hints,cfg,accept);
+}
 c=canon(spec);
 return {key:path.key,canonical:c,variant_key:path.key+VF+(c||'original'),
-uri:'/'+encodeKey(path.key+VF)+(c||'original'),vary_accept:!path.spec&&isAuto(spec.fm),sig:req.sig,exp:req.exp};
+uri:'/'+encodeKey(path.key+VF)+(c||'original'),vary_accept:!path.spec&&isAuto(spec.fm),
+spec:spec,sig:req.sig,exp:req.exp,kid:req.sig==null?null:split(req.sig,'.')[0]};
 }
 // raw query, else rebuilt from the parsed object
 function rawQuery(r){
@@ -175,17 +208,22 @@ if(raw)return raw;
 for(n in r.querystring)(r.querystring[n].multiValue||[r.querystring[n]]).forEach(v=>out.push(n+'='+v.value));
 return out.join('&');
 }
-// KeyValueStore key:<kid>; errors fail closed
 var kvs;
-async function secretFor(kid){
-try{kvs=kvs||(CONFIG.kvsId?cf.kvs(CONFIG.kvsId):cf.kvs());return await kvs.get('key:'+kid);}catch(e){return null;}
-}
+var header=(r,n)=>r.headers[n]?r.headers[n].value:null;
+// the one async function (CloudFront calls it); the store is awaited here, never through a callback
 async function handler(event){
-var r=event.request,a=r.headers.accept,v;
+var r=event.request,v,secret=null;
 // reserved paths the origin serves
 if(/^\/_vf\/(health$|openapi\.json$|info\/|demo(\/|$))/.test(r.uri))return r;
 try{
-v=await route(r.uri,rawQuery(r),a?a.value:null,CONFIG,secretFor,Date.now()/1000);
+v=route(r.uri,rawQuery(r),header(r,'accept'),CONFIG,
+CONFIG.hints===false?null:{width:header(r,'sec-ch-width'),dpr:header(r,'sec-ch-dpr')});
+// KeyValueStore key:<kid>; a store that cannot be read leaves no secret: 403
+if(CONFIG.signed&&v.sig!=null)try{
+kvs=kvs||(CONFIG.kvsId?cf.kvs(CONFIG.kvsId):cf.kvs());
+secret=await kvs.get('key:'+v.kid);
+}catch(e){}
+authorize(v,CONFIG,secret,Date.now()/1000);
 }catch(e){
 if(!e.status)throw e;
 return {statusCode:e.status,statusDescription:e.status==403?'Forbidden':'Bad Request',

@@ -13,8 +13,8 @@ rounded up to a multiple of 0.5 from 1 to 4 (``1`` without it). DPR is opt-in pe
 ``srcset`` candidate already carries it: applying it again would double the size. A hint is folded into
 the query's values (preset already expanded) before the spec is built, like ``dpr``, so the canonical
 form, the cache key and the variant key stay deterministic; a hint that would give a spec the policy
-refuses is ignored, never an error. The CloudFront Function does not apply hints (``dpr=auto`` is 1
-there): behind CloudFront they are a local-server feature.
+refuses is ignored, never an error. The CloudFront Function folds them the same way (the vectors
+carry hint cases), so behind CloudFront the hinted spec is in the rewritten URI, the cache key.
 """
 
 from __future__ import annotations

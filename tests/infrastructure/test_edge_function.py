@@ -1,8 +1,11 @@
-"""The CloudFront Function (functions/edge/viewer_request.js) under node.
+"""The CloudFront Function (functions/edge/viewer_request.js) under node, as source and as deployed.
 
-It must pass every case in tests/vectors/*.json, as the Python route does, and stay within CloudFront
-Functions' 10 KB code limit with its config. A seeded corpus of generated requests, whose expectations
-the Python route computes here, checks the two implementations against each other beyond the vectors.
+It must pass every case in tests/vectors/*.json, as the Python route does, in its source and in its
+minified build (what the CDK construct deploys); the build with a deployed config must stay within the
+construct's size budget, below CloudFront Functions' 10 KB limit; and both must use only what the
+cloudfront-js-2.0 runtime documents (check_runtime.mjs). A seeded corpus of generated requests, whose
+expectations the Python route computes here, with and without client hints, checks the two
+implementations against each other beyond the vectors.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ import random
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
-from vipsfront.edge import route
+from vipsfront.breakpoints import BREAKPOINT_WIDTHS
+from vipsfront.edge import Hints, route
 from vipsfront.errors import VipsfrontError
 from vipsfront.policy import Policy
 from vipsfront.query import parse_query
@@ -29,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EDGE = ROOT / "functions" / "edge"
 SOURCE = EDGE / "viewer_request.js"
 RUNNER = EDGE / "run_vectors.mjs"
+CHECKER = EDGE / "check_runtime.mjs"
 VECTORS = ROOT / "tests" / "vectors"
 TOKEN = "__VIPSFRONT_CONFIG__"
 MAX_CODE_BYTES = 10 * 1024
@@ -38,10 +44,10 @@ NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not on PATH: the edge function cannot run")
 
 
-def run_node(*args: str) -> subprocess.CompletedProcess[str]:
+def run_node(*args: str, script: Path = RUNNER) -> subprocess.CompletedProcess[str]:
     assert NODE is not None
     return subprocess.run(
-        [NODE, str(RUNNER), *args], capture_output=True, text=True, timeout=120, cwd=ROOT, check=False
+        [NODE, str(script), *args], capture_output=True, text=True, timeout=120, cwd=ROOT, check=False
     )
 
 
@@ -55,9 +61,22 @@ def summary(output: str) -> tuple[int, int, int]:
     return int(match[1]), int(match[2]), int(match[3])
 
 
-def rendered(config: dict[str, Any]) -> bytes:
-    """The function as the CDK construct renders it: the placeholder replaced by compact JSON."""
-    return SOURCE.read_text().replace(TOKEN, json.dumps(config, separators=(",", ":"))).encode()
+@pytest.fixture(scope="module")
+def construct() -> Any:
+    """The CDK construct's module: what deploys is its ``minified`` source, ``render``ed with a config."""
+    pytest.importorskip("aws_cdk")
+    if NODE is None:
+        pytest.skip("node is not on PATH: the edge function cannot be minified")
+    sys.path.insert(0, str(ROOT / "cdk"))
+    from vipsfront_cdk import edge_function
+
+    return edge_function
+
+
+def deployed_config(presets: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """A config in the shape the CDK construct renders: breakpoint widths, no height, the largest side."""
+    unsigned = {"widths": list(BREAKPOINT_WIDTHS), "heights": [], "max_side": 8192, "presets_only": False}
+    return {"presets": presets, "unsigned": unsigned, "signed": True}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -81,7 +100,7 @@ def test_the_runner_fails_on_a_wrong_expectation(tmp_path: Path) -> None:
     (tmp_path / "wrong.json").write_text(json.dumps(doc))
     result = run_node(str(tmp_path))
     assert result.returncode == 1
-    assert "FAIL wrong: " in result.stdout
+    assert "FAIL wrong (source): " in result.stdout and "FAIL wrong (minified): " in result.stdout
     assert summary(result.stdout)[0] == 1
 
 
@@ -89,45 +108,93 @@ def test_the_runner_fails_on_a_wrong_expectation(tmp_path: Path) -> None:
 # CloudFront Functions' limits
 
 
-def test_code_size_is_under_10_kb() -> None:
-    assert len(SOURCE.read_bytes()) < MAX_CODE_BYTES
-
-
-def test_code_size_with_a_realistic_config_is_under_10_kb() -> None:
+def test_what_deploys_is_minified_and_fits_the_budget_with_room_for_presets(construct: Any) -> None:
+    code = construct.minified(SOURCE)
+    assert len(code.encode()) < 0.8 * len(SOURCE.read_bytes())
+    assert construct.CODE_BUDGET_BYTES < MAX_CODE_BYTES == construct.MAX_CODE_BYTES
+    # the construct's default presets and ladder, and five more presets of a typical size
+    presets = {
+        "thumb": {"w": "256", "h": "256", "fit": "cover"},
+        "card": {"w": "640", "h": "360", "fit": "cover"},
+        "hero": {"w": "1920"},
+    }
+    presets |= {f"social{i}": {"w": "1200", "h": "630", "fit": "cover", "fm": "auto", "q": "80"} for i in range(5)}
+    size = len(construct.render(code, KVS_ID, deployed_config(presets)).encode())
+    assert size <= construct.CODE_BUDGET_BYTES, f"{size} bytes"
     for doc in vector_docs():
-        unsigned = doc["config"].get("unsigned", {})
-        config = {
-            "kvsId": KVS_ID,
-            "presets": doc["config"]["presets"],
-            "unsigned": {
-                "widths": unsigned.get("widths"),
-                "heights": unsigned.get("heights"),
-                "max_side": unsigned.get("max_side"),
-                "presets_only": bool(unsigned.get("presets_only")),
-            },
-            "signed": bool(doc["config"]["keys"]),
-        }
-        assert len(rendered(config)) < MAX_CODE_BYTES
-    # what the CDK construct renders by default leaves room for a handful of presets
-    widths = [320, 480, 640, 750, 828, 1080, 1200, 1920, 2048, 3840]
-    presets = {f"preset{i}": {"w": "1200", "h": "630", "fit": "cover", "fm": "auto", "q": "80"} for i in range(8)}
-    unsigned = {"widths": widths, "heights": [], "max_side": 8192, "presets_only": False}
-    deployed = {"kvsId": KVS_ID, "presets": presets, "unsigned": unsigned, "signed": True}
-    assert len(rendered(deployed)) < MAX_CODE_BYTES
+        config = {"presets": doc["config"]["presets"], "unsigned": doc["config"]["unsigned"], "signed": True}
+        assert len(construct.render(code, KVS_ID, config).encode()) <= construct.CODE_BUDGET_BYTES
 
 
-def test_config_placeholder_appears_exactly_once() -> None:
+def test_config_placeholder_appears_exactly_once(construct: Any) -> None:
     text = SOURCE.read_text()
     assert text.count(TOKEN) == 1
     assert f"var CONFIG = {TOKEN};" in text.splitlines()
+    assert construct.minified(SOURCE).count(TOKEN) == 1
+    assert text.isascii() and construct.minified(SOURCE).isascii()
 
 
-def test_only_cloudfront_modules_are_imported() -> None:
-    text = SOURCE.read_text()
-    assert re.findall(r"^import (\w+) from '([\w-]+)';$", text, re.M) == [("cf", "cloudfront")]
-    assert re.findall(r"require\('([\w-]+)'\)", text) == ["crypto"]
-    assert "export " not in text
-    assert text.isascii()
+@needs_node
+def test_source_and_build_use_only_what_the_runtime_documents() -> None:
+    result = run_node(script=CHECKER)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "runtime check: 2 files; 0 problems" in result.stdout
+
+
+# each construct the checker must refuse, with a part of its message
+UNSUPPORTED = {
+    "var c = require('crypto');": "'require' is not a global",
+    "import fs from 'fs';": "module 'fs'",
+    "import { kvs } from 'cloudfront';": "default binding",
+    "export { handler };": "ExportNamedDeclaration",
+    "async function f(x) { return x; } [1].map(f);": "may only be called",
+    "function g(k) { return k(); } async function f() {} g(f);": "may only be called",
+    "var f = async (x) => x;": "async functions only as top-level",
+    "function outer() { return async function () {}; }": "async functions only as top-level",
+    "var x = await Promise.resolve(1);": "await outside an async function",
+    "class A {}": "ClassDeclaration",
+    "for (var x of [1]) {}": "ForOfStatement",
+    "function* g() {}": "generators",
+    "var f = (a = 1) => a;": "no defaults or destructuring",
+    "var {a} = {a: 1};": "ObjectPattern",
+    "var a = [...[1]];": "SpreadElement",
+    "var a = 1, o = {a};": "no shorthand",
+    "var o = {f() {}};": "no shorthand",
+    "var o = {}; var b = o?.x;": "ChainExpression",
+    "var a = null ?? 1;": "?? is not supported",
+    "var r = /(?<y>\\d+)/;": "named groups",
+    "var r = /x/u;": "flags",
+    "setTimeout(function () {}, 1);": "'setTimeout' is not a global",
+    "fetch('https://example.com');": "'fetch' is not a global",
+    "eval('1');": "'eval' is not a global",
+    "var f = Function('return 1');": "'Function' is not a global",
+    "var h = Object.hasOwn({}, 'a');": "newer than the runtime",
+    "var t = String.raw`x`;": "TaggedTemplateExpression",
+    "var n = 1n;": "BigInt",
+}
+
+
+@needs_node
+def test_the_runtime_check_refuses_unsupported_constructs(tmp_path: Path) -> None:
+    handler = "\nasync function handler(event) { return event.request; }\n"
+    files = []
+    for index, snippet in enumerate(UNSUPPORTED):
+        path = tmp_path / f"case{index}.js"
+        path.write_text(snippet + handler)
+        files.append(path)
+    (tmp_path / "fine.js").write_text(
+        "import cf from 'cloudfront';\nimport crypto from 'crypto';\nconst a = [1, 2].map((x) => x ** 2);\n"
+        "let t = `${a}`;\nfunction f(...rest) { return rest.length; }" + handler
+    )
+    result = run_node(*map(str, files), str(tmp_path / "fine.js"), script=CHECKER)
+    assert result.returncode == 1
+    for path, message in zip(files, UNSUPPORTED.values(), strict=True):
+        lines = [line for line in result.stdout.splitlines() if line.startswith(f"{path}:")]
+        assert any(message in line for line in lines), f"{path.read_text()!r}: {lines}"
+    assert f"{tmp_path / 'fine.js'}:" not in result.stdout
+    missing = tmp_path / "nohandler.js"
+    missing.write_text("var a = 1;\n")
+    assert "no top-level function handler" in run_node(str(missing), script=CHECKER).stdout
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -189,6 +256,9 @@ VALUES: dict[str, tuple[list[str], list[str]]] = {
     "%77": (["400"], []),
 }
 SPEC_NAMES = "w h dpr fit pos fx fy enlarge fm q blur sharpen rot flip bg p exp".split()
+# Sec-CH-Width / Sec-CH-DPR header values, as browsers send them and not
+HINT_WIDTH_VALUES = ["1", "320", "375", "640", "641", "828", "1279", "3840", "5000", "0", " 700 ", "1.5", "-5", "", "99999", "123456"]
+HINT_DPR_VALUES = ["1", "1.25", "1.5", "2", "2.625", "3", "1.100000023841858", "7", "0.5", "", "abc", "2e0", " 2 ", "-2", "99"]
 ACCEPTS = [
     None,
     "",
@@ -228,9 +298,12 @@ def _encode(text: str, rng: random.Random) -> str:
     return text
 
 
-def _expect(path: str, query: str, accept: str | None, policy: Policy, now: float) -> dict[str, Any]:
+def _expect(
+    path: str, query: str, accept: str | None, policy: Policy, now: float, hints: dict[str, str] | None = None
+) -> dict[str, Any]:
     try:
-        result = route(path, query, accept, policy, now=now)
+        # the function always reads the hint headers: absent ones are Hints() (same spec as no hints)
+        result = route(path, query, accept, policy, now=now, hints=Hints(**(hints or {})))
     except VipsfrontError as error:
         return {"error": {"status": int(error.status), "param": error.param}}
     return {
@@ -288,9 +361,16 @@ def generated_cases(config: dict[str, Any], rng: random.Random, count: int) -> l
                 query += "&s=" + signature
         accept = rng.choice(ACCEPTS)
         url = path + ("?" + query if query or rng.random() < 0.1 else "")
-        expect = _expect(path, query, accept, policy, config["now"])
+        hints = {}
+        if rng.random() < 0.4:
+            hints["width"] = rng.choice(HINT_WIDTH_VALUES)
+        if rng.random() < 0.4:
+            hints["dpr"] = rng.choice(HINT_DPR_VALUES)
+        expect = _expect(path, query, accept, policy, config["now"], hints)
         case: dict[str, Any] = {"name": f"generated {index}", "url": url, "accept": accept, "expect": expect}
-        if _expect(path, _cloudfront_rebuilt(query), accept, policy, config["now"]) != expect:
+        if hints:
+            case["hints"] = hints
+        if _expect(path, _cloudfront_rebuilt(query), accept, policy, config["now"], hints) != expect:
             case["fallback"] = False
         cases.append(case)
     return cases

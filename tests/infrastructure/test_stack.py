@@ -198,7 +198,7 @@ def test_function_options(custom: Template) -> None:
 
 def edge_config(template: Template) -> dict[str, Any]:
     code = edge_code(template)
-    start = code.index("var CONFIG = ") + len("var CONFIG = ")
+    start = code.index('{"kvsId":')  # the rendered config (the deployed code is minified)
     config, _ = json.JSONDecoder().raw_decode(code[start:])
     assert isinstance(config, dict)
     return config

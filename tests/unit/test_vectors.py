@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from vipsfront.edge import route
+from vipsfront.edge import Hints, route
 from vipsfront.errors import VipsfrontError
 from vipsfront.policy import Policy
 
@@ -36,7 +36,8 @@ def test_vector(config: dict[str, Any], case: dict[str, Any]) -> None:
     path, _, query = case["url"].partition("?")
     expect = case["expect"]
     try:
-        result = route(path, query, case["accept"], Policy.from_config(config), now=config["now"])
+        hints = Hints(**case["hints"]) if "hints" in case else None  # Sec-CH-Width / Sec-CH-DPR values
+        result = route(path, query, case["accept"], Policy.from_config(config), now=config["now"], hints=hints)
     except VipsfrontError as error:
         assert "error" in expect, f"unexpected {type(error).__name__}: {error.message}"
         assert (int(error.status), error.param) == (expect["error"]["status"], expect["error"]["param"])
