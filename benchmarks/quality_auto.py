@@ -112,10 +112,8 @@ def ssimulacra2(reference: Any, data: bytes) -> float:
         return float(compute_ssimulacra2(_png(reference), _png(distorted)))
     scores = []
     for grey in (26, 230):  # 0.1 and 0.9, as SSIMULACRA2's own tool does
-        bg = [grey] * (reference.bands - 1)
-        scores.append(
-            compute_ssimulacra2(_png(reference.flatten(background=bg)), _png(distorted.flatten(background=bg)))
-        )
+        flat = [img.flatten(background=[grey] * (img.bands - 1)) for img in (reference, distorted)]
+        scores.append(compute_ssimulacra2(_png(flat[0]), _png(flat[1])))
     return float(min(scores))
 
 
