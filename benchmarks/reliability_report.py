@@ -34,6 +34,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from vipsfront.app import create_app  # noqa: E402
 from vipsfront.config import Settings  # noqa: E402
 from vipsfront.engine import Limits  # noqa: E402
+from vipsfront.locals3 import free_port  # noqa: E402
 from vipsfront.storage import S3Store, s3_client  # noqa: E402
 
 
@@ -69,7 +70,7 @@ def fault_rows() -> list[str]:
     import test_s3_faults as faults
     from moto.server import ThreadedMotoServer
 
-    port = faults.free_port()
+    port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
     rows = []
@@ -115,7 +116,7 @@ def fault_rows() -> list[str]:
         moto.stop()
 
     # S3 stopped and restarted mid-run, and a hung S3 (accepts, never answers).
-    port = faults.free_port()
+    port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
     world = faults.World(f"http://127.0.0.1:{port}")

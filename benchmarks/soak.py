@@ -3,12 +3,13 @@
     python benchmarks/soak.py --minutes 5 --clients 8      # the long form
     python benchmarks/soak.py --seconds 30 --clients 4     # what tests/e2e/test_soak.py runs
 
-It starts moto's S3 server in its own process (so the variants S3 keeps in memory do not count against the
-origin), then `vipsfront serve` against it, seeded with generated images (JPEG photos, a PNG with alpha,
-a WebP, an animated GIF). Each client thread loops: a miss (a variant never asked before: a new width,
-format or crop) or a hit (one of a small fixed set), all valid requests. The server process's RSS is read
-from /proc every half second. It prints per-window p50/p99 latency, RSS first/last/max, the RSS slope and
-quarter medians, and the error count; ``--json`` prints the same as one JSON object.
+It starts moto's S3 server in its own process (``vipsfront.locals3``, so the variants S3 keeps in memory
+do not count against the origin), then `vipsfront serve` against it, seeded with generated images (JPEG
+photos, a PNG with alpha, a WebP, an animated GIF, from ``tests/helpers.py``). Each client thread loops: a
+miss (a variant never asked before: a new width, format or crop) or a hit (one of a small fixed set), all
+valid requests. The server process's RSS is read from /proc every half second. It prints per-window p50/p99
+latency, RSS first/last/max, the RSS slope and quarter medians, and the error count; ``--json`` prints the
+same as one JSON object.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +29,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from vipsfront.locals3 import LOCAL_CREDENTIALS, ServerProcess, free_port
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # helpers.py: the photo generator
 
 HIT_SET = [
     "photos/a.jpg?w=320&fm=webp",
@@ -41,20 +45,9 @@ SOURCES = ["photos/a.jpg", "photos/b.jpg", "photos/c.webp", "alpha.png", "anim.g
 FORMATS = ["webp", "jpeg", "avif", "png", "auto"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def seed(directory: Path) -> None:
     import pyvips
-
-    def photo(width: int, height: int) -> Any:
-        xy = pyvips.Image.xyz(width, height)
-        base = (xy[0] * 255 / width).bandjoin([xy[1] * 255 / height, (xy[0] + xy[1]) * 127 / (width + height)])
-        noise = pyvips.Image.perlin(width, height, cell_size=32) * 30
-        return (base + noise).cast("uchar").copy(interpretation="srgb")
+    from helpers import photo  # tests/helpers.py: the tests' photo-like originals
 
     (directory / "photos").mkdir(parents=True, exist_ok=True)
     photo(1600, 1200).jpegsave(str(directory / "photos/a.jpg"), Q=88)
@@ -212,21 +205,13 @@ def summarise(run: Run, seconds: float, clients: int, windows: int) -> dict[str,
 
 def soak(seconds: float, clients: int, windows: int = 6, warmup_s: float = 3.0) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIPSFRONT_"))}
-    env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"})
-    s3_port, port = free_port(), free_port()
+    env.update(LOCAL_CREDENTIALS)
+    port = free_port()
     processes: list[subprocess.Popen[Any]] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ServerProcess(env) as s3:
         seed(Path(tmp))
         try:
-            moto = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            processes.append(moto)
-            wait_for("127.0.0.1", s3_port, "/", 30, moto)
-            env["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{s3_port}"
+            env["AWS_ENDPOINT_URL_S3"] = s3.endpoint
             server = subprocess.Popen(
                 [sys.executable, "-m", "vipsfront.cli", "serve", "--port", str(port), "--seed", tmp]
                 + ["--log-level", "warning"],

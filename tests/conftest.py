@@ -1,8 +1,9 @@
-"""Fixtures shared by every ring: the team corpus, generated images, and S3 on moto."""
+"""Fixtures shared by every ring: the team corpus and S3 on moto (generated images: ``tests/helpers.py``)."""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
+sys.path.insert(0, str(ROOT / "tests"))  # `import helpers` from every ring (tests/helpers.py)
 
 # Tests never reach a real AWS account: fake credentials, one region, no X-Ray daemon.
 os.environ.update(

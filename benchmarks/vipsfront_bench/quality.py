@@ -28,7 +28,8 @@ def _srgb_on_white(image: Any) -> Any:
     return image.cast("uchar")
 
 
-def _luma(image: Any) -> np.ndarray:
+def luma(image: Any) -> np.ndarray:
+    """BT.601 luma of ``image`` (made sRGB, alpha flattened on white) as a float array."""
     image = _srgb_on_white(image)
     array = np.ndarray(
         buffer=image.write_to_memory(), dtype=np.uint8, shape=(image.height, image.width, image.bands)
@@ -50,7 +51,7 @@ def reference(path: str, width: int, height: int) -> np.ndarray:
         )
         else resized
     )
-    return _luma(resized)
+    return luma(resized)
 
 
 def _kernel() -> np.ndarray:
@@ -68,6 +69,7 @@ def _filter(a: np.ndarray) -> np.ndarray:
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM of two equal-size luma arrays (11x11 gaussian window, sigma 1.5)."""
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mu_a, mu_b = _filter(a), _filter(b)
     aa, bb, ab = _filter(a * a) - mu_a**2, _filter(b * b) - mu_b**2, _filter(a * b) - mu_a * mu_b
@@ -78,9 +80,8 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
 def score(output: bytes, original: Path) -> dict[str, float]:
     """SSIM of ``output`` against the reference resize of ``original`` at the output's size."""
     image = pyvips.Image.new_from_buffer(output, "")
-    luma = _luma(image)
     return {
-        "ssim": ssim(luma, reference(str(original), image.width, image.height)),
+        "ssim": ssim(luma(image), reference(str(original), image.width, image.height)),
         "width": image.width,
         "height": image.height,
         "bytes": len(output),

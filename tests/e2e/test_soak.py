@@ -1,6 +1,7 @@
 """The soak, short form: `vipsfront serve` under misses and hits for ~30 s; zero errors, RSS levels off.
 
-``VIPSFRONT_SOAK_SECONDS`` lengthens it (``python benchmarks/soak.py --minutes N`` is the long form).
+``VIPSFRONT_SOAK_SECONDS`` lengthens it (``python benchmarks/soak.py --minutes N`` is the long form, and
+reports the latencies and throughput; nothing here asserts a speed).
 """
 
 from __future__ import annotations
@@ -29,9 +30,7 @@ def test_soak_has_no_errors_and_stable_memory() -> None:
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["errors"] == 0, summary["error_examples"]
     assert result.returncode == 0, result.stderr[-2000:]
-    assert summary["transforms"] >= 5 * seconds  # thousands in a long run; ~30/s here
+    assert summary["transforms"] > 0 and summary["hits"] > 0  # both paths ran, every answer a 200
     first, second, third, last = summary["rss_quarter_medians_mb"]
     assert last < 1.5 * second, summary["rss_quarter_medians_mb"]  # generous: a leak grows without bound
     assert summary["rss_max_mb"] < 1024
-    windows = [w for w in summary["windows"] if w["requests"]]
-    assert max(w["miss_p50_ms"] for w in windows) < 5 * max(1.0, min(w["miss_p50_ms"] for w in windows))

@@ -13,14 +13,19 @@ import io
 import random
 import resource
 import struct
+import sys
 import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyvips
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/helpers.py, also when run by a script
+from helpers import photo_jpeg  # noqa: E402
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 OK, TOO_LARGE, UNSUPPORTED, UNDECODABLE = 200, 413, 415, 422
@@ -42,13 +47,6 @@ def _small(fmt: str, width: int = 16, height: int = 16, **options: Any) -> bytes
     xy = pyvips.Image.xyz(width, height)
     image = (xy[0] * 7 % 256).bandjoin([xy[1] * 5 % 256, 90]).cast("uchar").copy(interpretation="srgb")
     return bytes(image.write_to_buffer(f".{fmt}", **options))
-
-
-def photo_jpeg(width: int = 640, height: int = 480) -> bytes:
-    xy = pyvips.Image.xyz(width, height)
-    base = (xy[0] * 255 / width).bandjoin([xy[1] * 255 / height, (xy[0] + xy[1]) * 127 / (width + height)])
-    noise = pyvips.Image.perlin(width, height, cell_size=32) * 30
-    return bytes((base + noise).cast("uchar").copy(interpretation="srgb").jpegsave_buffer(Q=90))
 
 
 # --- decompression bombs: a few hundred bytes whose header declares billions of pixels ----------------
@@ -428,7 +426,7 @@ def run_cases(s3: Any, make_client: Callable[[bool], Any], selected: list[Case])
 
     Returns the peak RSS after the warm-up (MB) and one ``Outcome`` per case.
     """
-    s3.put_object(Bucket=ORIGINALS, Key="healthy/photo.jpg", Body=photo_jpeg(), ContentType="image/jpeg")
+    s3.put_object(Bucket=ORIGINALS, Key="healthy/photo.jpg", Body=photo_jpeg(640, 480), ContentType="image/jpeg")
     clients = {False: make_client(False), True: make_client(True)}
     for warm in ("w=200&fm=webp", "w=200&fm=avif", "w=200&fm=png", "w=200&fm=gif"):
         assert clients[False].get(f"/healthy/photo.jpg?{warm}").status_code == 200

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import pyvips
 from fastapi.testclient import TestClient
+from helpers import photo_jpeg as photo
 
 from vipsfront.app import create_app
 from vipsfront.config import Settings
@@ -26,14 +27,6 @@ from vipsfront.telemetry import Outcome, RequestRecord
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 CHROME_ACCEPT = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"
-
-
-def photo(width: int = 1200, height: int = 800) -> bytes:
-    """A photo-like JPEG: a gradient with texture, so it compresses like a photograph."""
-    xy = pyvips.Image.xyz(width, height)
-    base = (xy[0] * 255 / width).bandjoin([xy[1] * 255 / height, (xy[0] + xy[1]) * 127 / (width + height)])
-    noise = pyvips.Image.perlin(width, height, cell_size=32) * 30
-    return (base + noise).cast("uchar").copy(interpretation="srgb").jpegsave_buffer(Q=90)
 
 
 def decode(data: bytes) -> pyvips.Image:

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 import pyvips
+from helpers import photo_jpeg
 from lambda_events import (
     FakeLambdaContext,
     body_bytes,
@@ -48,22 +49,9 @@ EXPECTED_METRICS_ON_MISS = {
 }
 
 
-def photo_jpeg(width: int = WIDTH, height: int = HEIGHT) -> bytes:
-    """A colour gradient with grain: compresses like a photo, unlike a flat test card."""
-    xyz = pyvips.Image.xyz(width, height)
-    x, y = xyz[0], xyz[1]
-    red = x * (255 / width)
-    green = y * (255 / height)
-    blue = (x + y) * (127 / (width + height)) + 64
-    grain = pyvips.Image.gaussnoise(width, height, sigma=12, mean=0)
-    rgb = red.bandjoin([green, blue]) + grain
-    image = rgb.cast("uchar").copy(interpretation="srgb")
-    return image.jpegsave_buffer(Q=85)
-
-
 @pytest.fixture(scope="module")
 def original() -> bytes:
-    return photo_jpeg()
+    return photo_jpeg(WIDTH, HEIGHT, quality=85)
 
 
 class CurrentStdout:

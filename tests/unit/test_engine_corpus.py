@@ -67,29 +67,6 @@ def test_greyscale_photo() -> None:
         assert (out.width, out.height) == (300, 188)
 
 
-def _ssim(a: object, b: object) -> float:
-    """Mean SSIM of two equal-size luma arrays (gaussian window, sigma 1.5)."""
-    np = pytest.importorskip("numpy")
-
-    def blur(x: object) -> object:
-        radius = 5
-        k = np.exp(-(np.arange(-radius, radius + 1) ** 2) / (2 * 1.5**2))
-        k /= k.sum()
-        x = np.apply_along_axis(lambda v: np.convolve(v, k, "valid"), 0, x)
-        return np.apply_along_axis(lambda v: np.convolve(v, k, "valid"), 1, x)
-
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    ma, mb = blur(a), blur(b)
-    saa, sbb, sab = blur(a * a) - ma**2, blur(b * b) - mb**2, blur(a * b) - ma * mb
-    return float(np.mean(((2 * ma * mb + c1) * (2 * sab + c2)) / ((ma**2 + mb**2 + c1) * (saa + sbb + c2))))
-
-
-def _luma(image: pyvips.Image) -> object:
-    np = pytest.importorskip("numpy")
-    grey = image.colourspace("b-w")[0]
-    return np.ndarray(buffer=grey.write_to_memory(), dtype=np.uint8, shape=[grey.height, grey.width]).astype(float)
-
-
 @pytest.mark.parametrize("path", PHOTOS[:3], ids=lambda p: p.name)
 def test_fast_shrink_on_load_keeps_quality(path: Path) -> None:
     """The 1/4 JPEG decode the engine picks for 400 px stays close to a full-resolution resize."""
@@ -100,4 +77,5 @@ def test_fast_shrink_on_load_keeps_quality(path: Path) -> None:
         reference.icc_transform("srgb", embedded=True) if reference.get_typeof("icc-profile-data") else reference
     )
     assert (out.width, out.height) == (reference.width, reference.height)
-    assert _ssim(_luma(out), _luma(reference)) > 0.985
+    quality = pytest.importorskip("vipsfront_bench.quality")  # numpy: the bench extra
+    assert quality.ssim(quality.luma(out), quality.luma(reference)) > 0.985
