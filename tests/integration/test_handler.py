@@ -329,3 +329,12 @@ def test_cost_model_follows_memory_and_architecture(make_lambda: Callable[..., L
 )
 def test_vips_threads_follow_the_vcpus(fn: Lambda, memory: int, cpus: int, threads: int) -> None:
     assert fn.module.vips_threads(memory, cpus) == threads
+
+
+def test_threads_come_from_the_settings_memory_unless_set(fn: Lambda) -> None:
+    from vipsfront.config import Settings
+
+    sized = fn.module.lambda_settings(Settings.from_env({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "4096"}), 4)
+    assert sized.limits.threads == fn.module.vips_threads(4096, 4) == 3
+    explicit = Settings.from_env({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "4096", "VIPS_CONCURRENCY": "1"})
+    assert fn.module.lambda_settings(explicit, 4).limits.threads == 0  # libvips reads VIPS_CONCURRENCY itself
