@@ -5,7 +5,11 @@ from libvips' ``eval`` signal)::
 
     probe (header only: format, limits) → plan (all geometry, before any pixel is decoded)
     → load with shrink-on-load, EXIF auto-orientation, ICC → sRGB (thumbnail)
-    → 8-bit sRGB → rot → flip → crop (cover) → pad (contain) → blur → sharpen → flatten → encode
+    → 8-bit sRGB → flip → rot → crop (cover) → pad (contain) → blur → sharpen → flatten → encode
+
+Order of operations as in sharp: EXIF orientation first, then the resize (``fit`` is worked out on the
+rotated size), ``flip`` mirrors the image before ``rot`` turns it, the ``cover`` crop and the ``contain``
+padding are placed in the output frame (after ``rot``), effects last.
 
 pyvips is lazy: pixels are decoded, resized and encoded together during the final write, so the
 ``encode`` timing includes decoding and resizing.
@@ -20,7 +24,11 @@ Decisions (measured on the team corpus, 2560x1600 photos → 400 px, libvips 8.1
   SSIM (luma, 11x11 gaussian window) against a full-resolution lanczos3 reference, 8 photos:
   ``thumbnail_buffer`` (1/2) 0.9976; this engine at 400 px (1/4, margin 1.6) 0.9951, worst 0.9907;
   at the margin limit (426 px, margin 1.5) 0.9924; Pillow ``draft`` + LANCZOS 0.9926. Decoding below
-  the target (margin < 1) costs far more (1/8 at 400 px: 0.869), so it is never done.
+  the target (margin < 1) costs far more (1/8 at 400 px: 0.869), so it is never done. The margin is
+  checked on the decoded size as libvips rounds it (down), so a 3-row JPEG asked for 1 row decodes all 3.
+* Geometry as in sharp: a ``cover`` crop at the centre leaves ceil(space/2) before the box, ``contain``
+  padding floor(space/2). ``max_output_side`` bounds the output; a ``cover`` whose resized image would be
+  larger (a 4097x3 strip to 100x100) cuts the source to the box first and resizes only that.
 * JPEG: q 80, ``optimize_coding`` on, baseline (not interlaced). The libjpeg here is mozjpeg:
   ``trellis_quant`` saves ~12 % bytes but costs ~5x encode time at 400 px (7.8 ms vs 1.5 ms), so off.
 * WebP: q 80, ``effort = Limits.webp_effort`` (4). AVIF: ``heifsave`` av1, q 50, ``effort =
@@ -31,9 +39,10 @@ Decisions (measured on the team corpus, 2560x1600 photos → 400 px, libvips 8.1
 * Metadata: every saver runs with ``keep="none"``: no EXIF, XMP, IPTC, GPS and no ICC profile. Pixels
   are converted to sRGB first, which is what browsers assume for an untagged image.
 * Animation: GIF/WebP in and GIF/WebP out keeps every frame (with ``delay`` and ``loop``); other
-  outputs get the first frame. Smart crop (``attention``/``entropy``) falls back to centre for
-  animations, as in sharp. ``max_input_pixels`` bounds one frame and, for an animation, all frames
-  together (as imgproxy does): a 1.2 KB GIF of 50 frames of 4000x4000 would otherwise decode 800 MP.
+  outputs get the first frame. Smart crop (``attention``/``entropy``) on a kept animation crops at the
+  centre instead (one box for every frame; sharp refuses such a request). ``max_input_pixels`` bounds
+  one frame and, for an animation, all frames together (as imgproxy does): a 1.2 KB GIF of 50 frames
+  of 4000x4000 would otherwise decode 800 MP.
 * Deadline: an AVIF encode (libheif/aom) cannot be interrupted once libvips has handed it the pixels, so
   the effort is chosen for the time left (``avif_effort_for``): the configured effort when its estimated
   encode time fits, else a lower one, else ``DeadlineExceededError`` before starting. A result that is
@@ -43,6 +52,7 @@ Decisions (measured on the team corpus, 2560x1600 photos → 400 px, libvips 8.1
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -272,10 +282,67 @@ def geometry(width: int, height: int, spec: Spec) -> Geometry:
     return Geometry(resize=resize)
 
 
+def _offset(space: int, gravity: float, *, pad: bool = False) -> int:
+    """Where a box starts along an axis with ``space`` to spare: sharp leaves ceil(space/2) before a
+    centred crop (``CalculateCrop``) and floor(space/2) before centred padding (``CalculateEmbedPosition``)."""
+    if gravity <= 0.0:
+        return 0
+    if gravity >= 1.0:
+        return space
+    return space // 2 if pad else (space + 1) // 2
+
+
+_GRAVITY: dict[Position, tuple[float, float]] = {
+    Position.CENTER: (0.5, 0.5),
+    Position.TOP: (0.5, 0.0),
+    Position.BOTTOM: (0.5, 1.0),
+    Position.LEFT: (0.0, 0.5),
+    Position.RIGHT: (1.0, 0.5),
+    Position.TOP_LEFT: (0.0, 0.0),
+    Position.TOP_RIGHT: (1.0, 0.0),
+    Position.BOTTOM_LEFT: (0.0, 1.0),
+    Position.BOTTOM_RIGHT: (1.0, 1.0),
+}
+
+
+def crop_origin(size: tuple[int, int], box: tuple[int, int], spec: Spec) -> tuple[int, int]:
+    """Top-left corner of the ``cover`` box in the resized image: focal point, else ``pos`` (smart crop
+    positions count as centre here)."""
+    (width, height), (cw, ch) = size, box
+    if spec.fx is not None or spec.fy is not None:
+        fx = 0.5 if spec.fx is None else spec.fx
+        fy = 0.5 if spec.fy is None else spec.fy
+        left = min(max(0, round(fx * width - cw / 2)), width - cw)
+        top = min(max(0, round(fy * height - ch / 2)), height - ch)
+        return left, top
+    gx, gy = _GRAVITY.get(spec.pos, (0.5, 0.5))
+    return _offset(width - cw, gx), _offset(height - ch, gy)
+
+
+def _source_cut(geo: Geometry, spec: Spec) -> tuple[float, float, float, float]:
+    """The ``cover`` box (output frame, after ``flip`` then ``rot``) as fractions of the oriented source."""
+    assert geo.crop is not None
+    (rw, rh), (cw, ch) = geo.resize, geo.crop
+    left, top = crop_origin(geo.resize, geo.crop, spec)
+    x, y, w, h = left, top, cw, ch
+    width, height = rw, rh  # undo rot: back to the frame before it
+    if spec.rot == 90:
+        x, y, w, h, width, height = top, rw - left - cw, ch, cw, rh, rw
+    elif spec.rot == 180:
+        x, y = rw - left - cw, rh - top - ch
+    elif spec.rot == 270:
+        x, y, w, h, width, height = rh - top - ch, left, ch, cw, rh, rw
+    if spec.flip in (Flip.H, Flip.HV):  # undo flip
+        x = width - x - w
+    if spec.flip in (Flip.V, Flip.HV):
+        y = height - y - h
+    return x / width, y / height, (x + w) / width, (y + h) / height
+
+
 def _jpeg_shrink(source: tuple[int, int], target: tuple[int, int]) -> int:
     """The largest JPEG decode shrink (1, 2, 4, 8) keeping ``JPEG_SHRINK_MARGIN`` x the target."""
     for shrink in (8, 4, 2):
-        if all(s / shrink >= JPEG_SHRINK_MARGIN * t for s, t in zip(source, target, strict=True)):
+        if all(s // shrink >= JPEG_SHRINK_MARGIN * t for s, t in zip(source, target, strict=True)):
             return shrink
     return 1
 
@@ -314,6 +381,9 @@ class Plan:
     jpeg_shrink: int
     load_scale: float  # WebP, SVG, PDF: scale applied by the loader
     bg: Rgba | None
+    # cover with a resized image over ``max_output_side``: the box, as fractions (left, top, right,
+    # bottom) of the EXIF-oriented source, cut before the resize (``load_size`` is then the box)
+    cut: tuple[float, float, float, float] | None = None
 
     @property
     def keeps_alpha(self) -> bool:
@@ -328,13 +398,15 @@ def make_plan(info: ImageInfo, spec: Spec, limits: Limits = Limits()) -> Plan:  
     ow, oh = info.oriented_width, info.oriented_height
     source = (oh, ow) if turned else (ow, oh)
     geo = geometry(*source, spec)
-    for side in (*geo.resize, *geo.output):
-        if side > limits.max_output_side:
-            raise InputTooLargeError(
-                f"output would be {geo.output[0]}x{geo.output[1]} (resized {geo.resize[0]}x{geo.resize[1]}),"
-                f" more than {limits.max_output_side} pixels a side"
-            )
+    if max(geo.output) > limits.max_output_side:
+        raise InputTooLargeError(
+            f"output would be {geo.output[0]}x{geo.output[1]}, more than {limits.max_output_side} pixels a side"
+        )
     load_size = (geo.resize[1], geo.resize[0]) if turned else geo.resize
+    cut = None
+    if geo.crop is not None and max(geo.resize) > limits.max_output_side:
+        cut = _source_cut(geo, spec)
+        load_size = (geo.crop[1], geo.crop[0]) if turned else geo.crop
     shrink, scale = 1, 1.0
     ratio = max(load_size[0] / ow, load_size[1] / oh)
     if info.format == "jpeg":
@@ -353,6 +425,7 @@ def make_plan(info: ImageInfo, spec: Spec, limits: Limits = Limits()) -> Plan:  
         jpeg_shrink=shrink,
         load_scale=scale,
         bg=spec.background,
+        cut=cut,
     )
 
 
@@ -378,10 +451,25 @@ def load(data: bytes, plan: Plan, operation: str) -> Any:
     if plan.animated:
         options["n"] = -1
     image = pyvips.Operation.call(operation, data, **options)
+    if plan.cut is not None:
+        image = _cut(image, plan)
     image = image.thumbnail_image(width, height=height, size="force")
     if image.width != width or _page_height(image) != height:  # defensive: rounding in libvips
         image = _frames(image, plan, lambda f: f.resize(width / f.width, vscale=height / f.height))
     return image
+
+
+def _cut(image: Any, plan: Plan) -> Any:
+    """Cut ``plan.cut`` out of the decoded source (EXIF orientation applied first), so the resize that
+    follows makes only the ``cover`` box, never the oversized image around it."""
+    assert plan.cut is not None
+    if plan.info.orientation != 1 and not plan.animated:
+        image = image.copy_memory().autorot()
+    width, height = image.width, _page_height(image)
+    x0, y0, x1, y1 = plan.cut
+    left, top = min(width - 1, int(x0 * width)), min(height - 1, int(y0 * height))
+    right, bottom = max(left + 1, min(width, math.ceil(x1 * width))), max(top + 1, min(height, math.ceil(y1 * height)))
+    return _frames(image, plan, lambda f: f.extract_area(left, top, right - left, bottom - top))
 
 
 def _page_height(image: Any) -> int:
@@ -453,27 +541,6 @@ def flip(image: Any, plan: Plan) -> Any:
     return image
 
 
-_GRAVITY: dict[Position, tuple[float, float]] = {
-    Position.CENTER: (0.5, 0.5),
-    Position.TOP: (0.5, 0.0),
-    Position.BOTTOM: (0.5, 1.0),
-    Position.LEFT: (0.0, 0.5),
-    Position.RIGHT: (1.0, 0.5),
-    Position.TOP_LEFT: (0.0, 0.0),
-    Position.TOP_RIGHT: (1.0, 0.0),
-    Position.BOTTOM_LEFT: (0.0, 1.0),
-    Position.BOTTOM_RIGHT: (1.0, 1.0),
-}
-
-
-def _offset(space: int, gravity: float) -> int:
-    if gravity <= 0.0:
-        return 0
-    if gravity >= 1.0:
-        return space
-    return (space + 1) // 2 if space >= 0 else -((-space) // 2)
-
-
 def crop(image: Any, plan: Plan) -> Any:
     """``cover``: cut the box out of the resized image, at the focal point, ``pos`` or smart crop."""
     box = plan.geometry.crop
@@ -486,14 +553,7 @@ def crop(image: Any, plan: Plan) -> Any:
     spec = plan.spec
     if spec.pos in (Position.ATTENTION, Position.ENTROPY) and not plan.animated:
         return image.copy_memory().smartcrop(cw, ch, interesting=spec.pos.value, premultiplied=False)
-    if spec.fx is not None or spec.fy is not None:
-        fx = 0.5 if spec.fx is None else spec.fx
-        fy = 0.5 if spec.fy is None else spec.fy
-        left = min(max(0, round(fx * width - cw / 2)), width - cw)
-        top = min(max(0, round(fy * height - ch / 2)), height - ch)
-    else:
-        gx, gy = _GRAVITY.get(spec.pos, (0.5, 0.5))
-        left, top = _offset(width - cw, gx), _offset(height - ch, gy)
+    left, top = crop_origin((width, height), box, spec)
     return _frames(image, plan, lambda f: f.extract_area(left, top, cw, ch))
 
 
@@ -520,7 +580,7 @@ def pad(image: Any, plan: Plan) -> Any:
     if image.hasalpha():
         colour.append(a)
     gx, gy = _GRAVITY.get(plan.spec.pos, (0.5, 0.5))
-    left, top = _offset(cw - width, gx), _offset(ch - height, gy)
+    left, top = _offset(cw - width, gx, pad=True), _offset(ch - height, gy, pad=True)
     return _frames(image, plan, lambda f: f.embed(left, top, cw, ch, extend="background", background=colour))
 
 
@@ -558,7 +618,7 @@ def flatten(image: Any, plan: Plan) -> Any:
     return image.flatten(background=[r, g, b])
 
 
-STEPS: tuple[Step, ...] = (to_srgb, rotate, flip, crop, pad, blur, sharpen, flatten)
+STEPS: tuple[Step, ...] = (to_srgb, flip, rotate, crop, pad, blur, sharpen, flatten)
 
 
 def encode(image: Any, plan: Plan, limits: Limits) -> bytes:

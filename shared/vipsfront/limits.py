@@ -15,7 +15,7 @@ class Limits:
 
     max_input_pixels: int = 100_000_000  # per frame
     max_input_bytes: int = 50 * 1024 * 1024
-    max_output_side: int = 8192  # also bounds the intermediate resized image
+    max_output_side: int = 8192  # output pixels a side (a larger cover resize is cut from the source first)
     max_frames: int = 100  # an animation with more frames is refused (InputTooLargeError)
     allow_svg: bool = False
     allow_pdf: bool = False

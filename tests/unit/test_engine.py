@@ -196,6 +196,44 @@ def test_contain_pos_and_bg() -> None:
     assert near(pixel(out, 100, 190), (0, 255, 0))  # green padding below
 
 
+def test_contain_pads_floor_of_odd_space_before_the_image_as_sharp_does() -> None:
+    dot = bytes(solid(1, 1, RED).pngsave_buffer())
+    out = decode(transform(dot, Spec(w=1, h=2, fit=Fit.CONTAIN, enlarge=True, fm=Fm.PNG, bg="0000ff")).data)
+    assert (out.width, out.height) == (1, 2)
+    assert near(pixel(out, 0, 0), RED, 1) and near(pixel(out, 0, 1), (0, 0, 255), 1)  # 1 row of space: after
+    strip = bytes(solid(4, 2, RED).pngsave_buffer())
+    out = decode(transform(strip, Spec(w=7, h=2, fit=Fit.CONTAIN, pos=Position.TOP, fm=Fm.PNG, bg="0000ff")).data)
+    assert (out.width, out.height) == (7, 2)
+    reds = [x for x in range(7) if near(pixel(out, x, 0), RED, 1)]
+    assert reds == [1, 2, 3, 4]  # 3 columns of space: 1 before, 2 after
+
+
+def test_cover_refuses_only_by_output_size_and_cuts_a_long_strip_first() -> None:
+    left_red = solid(4097, 3, (0, 0, 255)).insert(solid(2048, 3, RED), 0, 0)
+    strip = bytes(left_red.pngsave_buffer())
+    out = decode(transform(strip, Spec(w=100, h=100, enlarge=True, fm=Fm.PNG)).data)
+    assert (out.width, out.height) == (100, 100)  # resized 136567x100 in principle: only the box is made
+    assert near(pixel(out, 10, 50), RED, 2) and near(pixel(out, 90, 50), (0, 0, 255), 2)
+    left = decode(transform(strip, Spec(w=100, h=100, enlarge=True, pos=Position.LEFT, fm=Fm.PNG)).data)
+    assert near(pixel(left, 99, 50), RED, 2)
+    turned = decode(transform(strip, Spec(w=100, h=100, enlarge=True, rot=90, flip=Flip.H, fm=Fm.PNG)).data)
+    assert (turned.width, turned.height) == (100, 100)
+    # mirrored (blue left, red right), then turned clockwise: blue on top, red below
+    assert near(pixel(turned, 50, 10), (0, 0, 255), 2) and near(pixel(turned, 50, 90), RED, 2)
+    with pytest.raises(InputTooLargeError, match="output would be 200x200"):
+        transform(strip, Spec(w=200, h=200, enlarge=True), Limits(max_output_side=150))
+
+
+def test_jpeg_shrink_on_load_keeps_every_row_of_a_tiny_axis() -> None:
+    rows = solid(1000, 1, (0, 0, 0)).join(solid(1000, 1, (0, 0, 0)), "vertical").join(
+        solid(1000, 1, (255, 255, 255)), "vertical"
+    )
+    data = bytes(rows.jpegsave_buffer(Q=100))
+    out = decode(transform(data, Spec(h=1, fm=Fm.PNG)).data)
+    assert out.height == 1
+    assert 60 <= pixel(out, out.width // 2, 0)[0] <= 110  # a third white: all 3 rows averaged
+
+
 def test_cover_pos_and_focal_point() -> None:
     left_red = solid(400, 100, (0, 0, 255)).insert(solid(200, 100, RED), 0, 0)
     src = bytes(left_red.jpegsave_buffer(Q=95))
@@ -261,7 +299,11 @@ def test_exif_orientation_every_format(orientation: int, fm: Fm) -> None:
         (0, Flip.H, "tr", (64, 48)),
         (0, Flip.V, "bl", (64, 48)),
         (0, Flip.HV, "br", (64, 48)),
-        (90, Flip.H, "tl", (48, 64)),
+        (90, Flip.H, "br", (48, 64)),  # sharp: mirror, then turn
+        (90, Flip.V, "tl", (48, 64)),
+        (270, Flip.H, "tl", (48, 64)),
+        (270, Flip.V, "br", (48, 64)),
+        (180, Flip.H, "bl", (64, 48)),
     ],
 )
 def test_rot_and_flip(rot: int, flip: Flip | None, corner: str, dims: tuple[int, int]) -> None:
@@ -269,6 +311,13 @@ def test_rot_and_flip(rot: int, flip: Flip | None, corner: str, dims: tuple[int,
     out = decode(transform(data, Spec(rot=rot, flip=flip, fm=Fm.PNG)).data)
     assert (out.width, out.height) == dims
     assert red_corner(out) == corner
+
+
+def test_flip_mirrors_before_rot_as_sharp_does() -> None:
+    data = bytes(corner_image(64, 48).pngsave_buffer())
+    out = decode(transform(data, Spec(w=48, rot=90, flip=Flip.H)).data)
+    assert (out.width, out.height) == (48, 64)
+    assert red_corner(out) == "br"  # mirrored: red top-right; turned clockwise: bottom-right
 
 
 def test_rot_applies_before_fit(photo_400x300: bytes) -> None:
