@@ -492,6 +492,17 @@ def test_animated_gif_to_animated_gif_and_webp() -> None:
         assert near(pixel(out, 10, 15 + 7), (0, 255, 0), 30)  # frame 2 green
 
 
+def test_smart_crop_on_a_kept_animation_crops_every_frame_at_the_centre() -> None:
+    frames = [solid(40, 30, (0, 0, g)).insert(solid(10, 30, RED), 30, 0) for g in (255, 200)]  # red: right
+    strip = pyvips.Image.arrayjoin(frames, across=1).copy()
+    strip.set_type(pyvips.GValue.gint_type, "page-height", 30)
+    strip.set_type(pyvips.GValue.array_int_type, "delay", [100, 100])
+    data = bytes(strip.gifsave_buffer())
+    out = decode(transform(data, Spec(w=20, h=30, pos=Position.ATTENTION, fm=Fm.GIF)).data, n=-1)
+    assert (out.width, out.get("page-height"), out.get("n-pages")) == (20, 30, 2)
+    assert all(near(pixel(out, 19, y), (0, 0, 230), 40) for y in (15, 45))  # columns 10-29: no red
+
+
 def test_animated_crop_pad_rot_per_frame() -> None:
     data = animated_gif(3, 40, 30)
     cover = decode(transform(data, Spec(w=20, h=20, fm=Fm.GIF)).data, n=-1)
