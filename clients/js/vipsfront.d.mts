@@ -25,6 +25,8 @@ export interface Params {
   flip?: 'h' | 'v' | 'hv';
   /** hex rgb, rrggbb or rrggbbaa, with or without '#'. */
   bg?: string;
+  /** The original's version token, as `/_vf/info` answers it (`version`): a new version is a new URL. */
+  v?: string;
 }
 
 /** Returns the `s` value, `KEYID.SIGNATURE`, for a string to sign. */

@@ -5,7 +5,7 @@
 // through a signer from ./sign.mjs (or any function with the same contract).
 
 const MAX_SIDE = 8192;
-const ORDER = ['w', 'h', 'fit', 'pos', 'fx', 'fy', 'enlarge', 'fm', 'q', 'blur', 'sharpen', 'rot', 'flip', 'bg'];
+const ORDER = ['w', 'h', 'fit', 'pos', 'fx', 'fy', 'enlarge', 'fm', 'q', 'blur', 'sharpen', 'rot', 'flip', 'bg', 'v'];
 const DEFAULTS = { fit: 'cover', pos: 'center', enlarge: false, rot: 0 };
 const POSITIONS = ['center', 'top', 'bottom', 'left', 'right', 'top-left', 'top-right', 'bottom-left',
   'bottom-right', 'attention', 'entropy'];
@@ -73,6 +73,9 @@ const PARSERS = {
     if (value.length === 3) value = value.replace(/./g, (c) => c + c);
     return value.length === 8 && value.endsWith('ff') ? value.slice(0, 6) : value;
   },
+  // the original's version token (what /_vf/info answers as `version`): last in the canonical form
+  v: (raw, name) =>
+    /^[A-Za-z0-9_-]{1,32}$/.test(raw) ? raw : fail(name, "must be 1 to 32 characters of A-Z, a-z, 0-9, '-' and '_'"),
 };
 
 const raw = (value) => (typeof value === 'boolean' ? (value ? '1' : '0') : String(value));
@@ -91,7 +94,7 @@ export function build(params = {}) {
     if (v.w === undefined && v.h === undefined) fail('dpr', 'needs w or h');
     for (const side of ['w', 'h']) {
       if (v[side] === undefined) continue;
-      v[side] = Math.floor(v[side] * dpr + 0.5);
+      v[side] = Math.floor((v[side] * Math.round(dpr * 1e4) + 5e3) / 1e4); // exact: see vipsfront.rounding
       if (v[side] > MAX_SIDE) fail(side, `times dpr must be at most ${MAX_SIDE}`);
     }
   }
@@ -179,13 +182,21 @@ export function sizes(rules, fallback = '100vw') {
 
 /**
  * A Next.js custom image loader (`images: {loader: 'custom', loaderFile}`), for a CDN at `base`:
- * `{src, width, quality}` → the transform URL, `fm=auto` unless `params` say otherwise.
+ * `{src, width, quality}` → the transform URL, `fm=auto` unless `params` say otherwise; `src` may end in
+ * `?v=TOKEN`, the original's version.
  */
 export function createLoader({ base = '', params = {} } = {}) {
   return ({ src, width, quality }) => {
+    const [path, query = ''] = src.split(/\?(.*)/s);
     const options = { fm: 'auto', ...params, w: width };
     if (quality !== undefined && quality !== null) options.q = quality;
-    return url(decodeURIComponent(src.replace(/^\/+/, '')), options, { base });
+    // `src` may carry the original's version, `/photos/cat.jpg?v=TOKEN`, and nothing else
+    for (const piece of query.split('&').filter(Boolean)) {
+      const [name, value = ''] = piece.split(/=(.*)/s);
+      if (name !== 'v') throw new VipsfrontError('a loader src may carry only v in its query', name.slice(0, 40) || null);
+      options.v = decodeURIComponent(value);
+    }
+    return url(decodeURIComponent(path.replace(/^\/+/, '')), options, { base });
   };
 }
 

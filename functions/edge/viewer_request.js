@@ -4,7 +4,7 @@
 import cf from 'cloudfront';
 import crypto from 'crypto';
 var CONFIG = __VIPSFRONT_CONFIG__;
-var MAX=8192,VF='/_vf/',ORDER='w h fit pos fx fy enlarge fm q blur sharpen rot flip bg'.split(' ');
+var MAX=8192,VF='/_vf/',ORDER='w h fit pos fx fy enlarge fm q blur sharpen rot flip bg v'.split(' ');
 var DEF={fit:'cover',pos:'center',enlarge:false,rot:0};
 var has=(o,k)=>Object.prototype.hasOwnProperty.call(o,k),isAuto=f=>/^auto/.test(f);
 var fail=(s,c,e,p)=>{throw{status:s,code:c,error:e,param:p||null};};
@@ -32,6 +32,7 @@ fm:one('fm','jpeg png webp avif gif auto auto-webp auto-avif auto-avif-webp',{jp
 q:int('q',1,100),blur:dec('blur',0.3,100),sharpen:dec('sharpen',0.3,10),
 rot:r=>/^(0|90|180|270)$/.test(r)?+r:must('rot','0, 90, 180 or 270'),
 flip:one('flip','h v hv',{vh:'hv'}),
+v:r=>/^[\w-]{1,32}$/.test(r)?r:must('v',"1 to 32 characters of A-Z, a-z, 0-9, '-' and '_'"),
 bg:r=>{
 var v=(/^#?([\da-f]{3}|[\da-f]{6}|[\da-f]{8})$/i.exec(r)||must('bg','a hex colour: rgb, rrggbb or rrggbbaa'))[1];
 v=v.toLowerCase().replace(/^(.)(.)(.)$/,'$1$1$2$2$3$3');
@@ -137,9 +138,9 @@ return i>=0&&path.indexOf('/',i+5)<0?{key:checkKey(path.slice(0,i)),spec:parseCa
 var encodeKey=s=>encodeURIComponent(s).replace(/%2F/g,'/').replace(/[!'()*]/g,c=>'%'+c.charCodeAt(0).toString(16).toUpperCase());
 // UnsignedPolicy.allows
 function allows(spec,cfg){
-var n,sc=canon(spec,1),u=cfg.unsigned||{};
-if(!sc)return true;
-for(n in cfg.presets||{})if(canon(build(cfg.presets[n]),1)==sc)return true;
+var n,sc=canon(spec,1),u=cfg.unsigned||{},su=sc.replace(/(^|,)v=[\w-]+$/,'');// su: without v
+if(!su)return true;
+for(n in cfg.presets||{})if(canon(build(cfg.presets[n]),1)==su)return true;
 return !u.presets_only&&[[spec.w,u.widths],[spec.h,u.heights]].every(a=>
 a[0]==null||(!a[1]||a[1].indexOf(a[0])>=0)&&(u.max_side==null||a[0]<=u.max_side));
 }
@@ -194,7 +195,7 @@ x.length&&bad('the canonical path form takes only s and exp',x[0]);
 req=parseParams(ps);
 }else{
 spec=(req=parseParams(ps,cfg.presets,accept)).spec;
-if(hints&&req.sig==null&&Object.keys(req.ps).length)spec=hinted(req,hints,cfg,accept);
+if(hints&&req.sig==null&&Object.keys(req.ps).some(n=>n!='v'))spec=hinted(req,hints,cfg,accept);
 }
 c=canon(spec);
 return {key:path.key,canonical:c,variant_key:path.key+VF+(c||'original'),

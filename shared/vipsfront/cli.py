@@ -172,6 +172,7 @@ URL_OPTIONS = (
     "rot",
     "flip",
     "bg",
+    "v",
 )
 
 

@@ -109,7 +109,7 @@ def _spec(params: Params, accept: str | None, policy: Policy, hints: Hints | Non
     """The spec of a query-form request, with a client hint folded into its values when one applies,
     and the hint headers it depended on. A hinted spec that is invalid (a side times the hinted dpr
     beyond the largest) or that the unsigned policy refuses gives way to the spec without the hint."""
-    if hints is None or params.signature is not None or not params.values:
+    if hints is None or params.signature is not None or not set(params.values) - {"v"}:
         return params.spec(accept), ()
     hinted, header = _fold_hints(params.values, hints, policy)
     vary = (header,) if header else ()

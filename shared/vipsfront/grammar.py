@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from vipsfront.errors import InvalidSpecError
 from vipsfront.rounding import round_half_up
 from vipsfront.spec import IDENTITY, MAX_SIDE, Fit, Flip, Fm, Position, Spec, format_value
+from vipsfront.version_token import check_version
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -123,6 +124,7 @@ PARAMS: dict[str, Callable[[str], Any]] = {
     "rot": lambda raw: _rot("rot", raw),
     "flip": lambda raw: _choice("flip", raw, Flip, _FLIP_ALIASES),
     "bg": lambda raw: _bg("bg", raw),
+    "v": check_version,  # the original's version: last in the canonical form, signed like the rest
 }
 SPEC_PARAMS = frozenset(PARAMS)
 REQUEST_PARAMS = frozenset({"p", "s", "exp"})  # preset, signature, expiry: beside the spec, not in it

@@ -43,7 +43,7 @@ class UnsignedPolicy:
     def allows(self, spec: Spec, preset_specs: frozenset[str] = frozenset()) -> bool:
         if spec.is_identity:
             return self.allow_original
-        if spec.signing_canonical() in preset_specs:
+        if spec.unversioned.signing_canonical() in preset_specs:  # a preset at a version is the preset
             return True
         if self.presets_only:
             return False

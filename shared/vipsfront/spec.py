@@ -112,10 +112,17 @@ class Spec:
     rot: int = 0
     flip: Flip | None = None
     bg: str | None = None
+    v: str | None = None  # the original's version token: names the source, never changes the pixels
 
     @property
     def is_identity(self) -> bool:
-        return self == IDENTITY
+        """True when the pixels are the original's: no parameter, or only ``v``."""
+        return self == IDENTITY or (self.v is not None and replace(self, v=None) == IDENTITY)
+
+    @property
+    def unversioned(self) -> Spec:
+        """This spec without ``v`` (what a policy or a preset compares)."""
+        return self if self.v is None else replace(self, v=None)
 
     @property
     def negotiated(self) -> bool:

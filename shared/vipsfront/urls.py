@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import unquote
 
+from vipsfront.errors import InvalidSpecError
 from vipsfront.grammar import build, to_query
 from vipsfront.keys import check_key, encode_key
 from vipsfront.signing import sign
@@ -85,11 +86,27 @@ def loader(
     params: Params | None = None,
 ) -> str:
     """What the Next.js custom loader returns for ``{src, width, quality}``: ``fm=auto`` unless ``params``
-    say otherwise; ``src`` is a URL path (``/photos/caf%C3%A9.jpg`` and ``/photos/café.jpg`` are one key)."""
+    say otherwise; ``src`` is a URL path (``/photos/caf%C3%A9.jpg`` and ``/photos/café.jpg`` are one key),
+    optionally with the original's version, ``/photos/cat.jpg?v=TOKEN`` (no other parameter)."""
+    path, _, query = src.partition("?")
+    version = _src_version(query)
     options: dict[str, Value] = {"fm": "auto", **(params or {}), "w": width}
     if quality is not None:
         options["q"] = quality
-    return url(unquote(src.lstrip("/"), errors="strict"), options, base=base)
+    if version is not None:
+        options["v"] = version
+    return url(unquote(path.lstrip("/"), errors="strict"), options, base=base)
+
+
+def _src_version(query: str) -> str | None:
+    """The ``v`` of a loader's ``src`` query; any other parameter there is refused (it would be lost)."""
+    version = None
+    for piece in filter(None, query.split("&")):
+        name, _, value = piece.partition("=")
+        if name != "v":
+            raise InvalidSpecError("a loader src may carry only v in its query", param=name[:40] or None)
+        version = unquote(value, errors="strict")
+    return version
 
 
 def expires_in(seconds: int, *, now: float | None = None) -> int:
