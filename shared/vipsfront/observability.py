@@ -57,6 +57,8 @@ def record_metrics(record: RequestRecord, cost_model: CostModel) -> None:
         metrics.add_metric(name="InputMegapixels", unit=MetricUnit.NoUnit, value=record.input_megapixels)
     metrics.add_metric(name="EstimatedCostUSD", unit=MetricUnit.NoUnit, value=cost.total)
     metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=int(record.outcome is Outcome.ERROR))
+    # 5xx answers the app handled (502 from S3, 503 past the deadline...): not Lambda errors, so metered here
+    metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=int(record.status >= 500))
 
     metrics.add_metadata(key="key", value=record.key)
     metrics.add_metadata(key="format", value=record.format)

@@ -46,6 +46,7 @@ EXPECTED_METRICS_ON_MISS = {
     "InputMegapixels": "None",
     "EstimatedCostUSD": "None",
     "Errors": "Count",
+    "ServerErrors": "Count",
 }
 
 
@@ -254,7 +255,7 @@ def test_missing_original_is_a_404(fn: Lambda) -> None:
 
     assert response["statusCode"] == 404
     assert json.loads(response["body"])["code"] == "not_found"
-    assert (value(doc, "Errors"), doc["status"]) == (1, 404)
+    assert (value(doc, "Errors"), value(doc, "ServerErrors"), doc["status"]) == (1, 0, 404)
     assert list(fn.s3.list_objects_v2(Bucket=VARIANTS).get("Contents", [])) == []
 
 
@@ -267,7 +268,7 @@ def test_remaining_time_reaches_the_app_through_mangum(fn: Lambda) -> None:
     assert response["statusCode"] == 503
     assert response["headers"]["cache-control"] == "no-store"
     assert json.loads(response["body"])["code"] == "deadline_exceeded"
-    assert (value(doc, "Errors"), doc["status"]) == (1, 503)
+    assert (value(doc, "Errors"), value(doc, "ServerErrors"), doc["status"]) == (1, 1, 503)
     assert list(fn.s3.list_objects_v2(Bucket=VARIANTS).get("Contents", [])) == []
 
 
