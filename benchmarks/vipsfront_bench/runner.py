@@ -136,8 +136,8 @@ def machine() -> dict[str, Any]:
 
 def _route(key: str, op: Op) -> Any:
     from vipsfront.edge import route
-    from vipsfront.policy import Policy
     from vipsfront.keys import encode_key
+    from vipsfront.policy import Policy
 
     return route(f"/{encode_key(key)}", op.query(), "*/*", Policy.create(), now=time.time())
 
