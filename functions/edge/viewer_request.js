@@ -48,7 +48,7 @@ var dpr=v.dpr||1,fit=v.fit||'cover';
 delete v.dpr;
 if(dpr!=1){
 v.w==null&&v.h==null&&bad('dpr needs w or h','dpr');
-['w','h'].forEach(s=>v[s]!=null&&(v[s]=Math.floor(v[s]*dpr+0.5))>MAX&&bad(`${s} times dpr must be at most ${MAX}`,s));
+['w','h'].forEach(s=>v[s]!=null&&(v[s]=Math.floor((v[s]*Math.round(dpr*1e4)+5e3)/1e4))>MAX&&bad(`${s} times dpr must be at most ${MAX}`,s));
 }
 if(v.w==null||v.h==null)delete v.fit,delete v.pos,delete v.fx,delete v.fy;
 else{

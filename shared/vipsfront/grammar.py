@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from vipsfront.errors import InvalidSpecError
-from vipsfront.rounding import round_half_up
+from vipsfront.rounding import times_half_up
 from vipsfront.spec import IDENTITY, MAX_SIDE, Fit, Flip, Fm, Position, Spec, format_value
 from vipsfront.version_token import check_version
 
@@ -150,7 +150,7 @@ def build(params: Mapping[str, str]) -> Spec:
             raise InvalidSpecError("dpr needs w or h", param="dpr")
         for name, side in (("w", w), ("h", h)):
             if side is not None:
-                folded = round_half_up(side * dpr)
+                folded = times_half_up(side, dpr)
                 if folded > MAX_SIDE:
                     raise InvalidSpecError(f"{name} times dpr must be at most {MAX_SIDE}", param=name)
                 values[name] = folded
