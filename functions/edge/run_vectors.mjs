@@ -131,12 +131,9 @@ export function configFor(vectorConfig, kvsId = '') {
   return {
     kvsId,
     presets: vectorConfig.presets,
-    unsigned: {
-      widths: u.widths ?? null,
-      heights: u.heights ?? null,
-      max_side: u.max_side ?? null,
-      presets_only: Boolean(u.presets_only),
-    },
+    prefixes: vectorConfig.prefixes ?? null,
+    // a missing entry means no limit, as in Policy.from_config; params, full_size, originals as given
+    unsigned: { ...u, widths: u.widths ?? null, heights: u.heights ?? null, max_side: u.max_side ?? null, presets_only: Boolean(u.presets_only) },
     signed: Object.keys(vectorConfig.keys).length > 0,
   };
 }
@@ -344,7 +341,17 @@ async function runHandlerChecks(failures, variant, code) {
     eq((await fn.handler(makeEvent('/a.jpg?w=320&dpr=auto', null, { hints: hinted }))).uri, '/a.jpg/_vf/w=640');
     eq((await fn.handler(makeEvent('/a.jpg?w=320&dpr=auto'))).uri, '/a.jpg/_vf/w=320');
     const off = load({ ...signedConfig, hints: false }, { store: storeFor(keys), now, code });
-    eq((await off.handler(makeEvent('/a.jpg?fm=webp', null, { hints: hinted }))).uri, '/a.jpg/_vf/fm=webp');
+    // without a hint, a re-encode at the original's size is refused unsigned while widths are restricted
+    eq((await off.handler(makeEvent('/a.jpg?fm=webp', null, { hints: hinted }))).statusCode, 403);
+    eq((await off.handler(makeEvent('/a.jpg?fm=webp&w=640', null, { hints: hinted }))).uri, '/a.jpg/_vf/w=640,fm=webp');
+  });
+  check('keys outside the published prefixes are answered 404, signed or not', async () => {
+    const fn = load({ ...signedConfig, prefixes: ['public/'] }, { store: storeFor(keys), now, code });
+    eq((await fn.handler(makeEvent('/public/a.jpg?w=640'))).uri, '/public/a.jpg/_vf/w=640');
+    const out = await fn.handler(makeEvent(`/a.jpg?w=641&s=${sig(fn, '/a.jpg?w=641')}`));
+    eq(out.statusCode, 404);
+    eq(out.statusDescription, 'Not Found');
+    eq(out.body.data, show({ error: 'original not found', code: 'not_found', param: 'key' }));
   });
   check(`the rendered function stays under the ${BUDGET}-byte budget with a realistic config`, async () => {
     const size = Buffer.byteLength(code.replace(TOKEN, () => JSON.stringify(signedConfig)));

@@ -136,13 +136,15 @@ i=path.indexOf(VF);
 return i>=0&&path.indexOf('/',i+5)<0?{key:checkKey(path.slice(0,i)),spec:parseCanonical(path.slice(i+5))}:{key:checkKey(path)};
 }
 var encodeKey=s=>encodeURIComponent(s).replace(/%2F/g,'/').replace(/[!'()*]/g,c=>'%'+c.charCodeAt(0).toString(16).toUpperCase());
-// UnsignedPolicy.allows
+// UnsignedPolicy.allows: each name=value of the signing canonical (without v) on its list; null: any
 function allows(spec,cfg){
-var n,sc=canon(spec,1),u=cfg.unsigned||{},su=sc.replace(/(^|,)v=[\w-]+$/,'');// su: without v
-if(!su)return true;
+var n,u=cfg.unsigned||{},a=u.params,su=canon(spec,1).replace(/(^|,)v=[\w-]+$/,'');// su: without v
+if(!su)return u.originals!==false;
 for(n in cfg.presets||{})if(canon(build(cfg.presets[n]),1)==su)return true;
-return !u.presets_only&&[[spec.w,u.widths],[spec.h,u.heights]].every(a=>
-a[0]==null||(!a[1]||a[1].indexOf(a[0])>=0)&&(u.max_side==null||a[0]<=u.max_side));
+return !u.presets_only&&(spec.w!=null||spec.h!=null||u.full_size||!u.widths)&&su.split(',').every(p=>{
+var kv=split(p,'='),k=kv[0],s=k=='w'||k=='h',l=s?u[k=='w'?'widths':'heights']:a&&(has(a,k)?a[k]:[]);
+return (!l||l.some(x=>x==kv[1]))&&!(s&&u.max_side!=null&&kv[1]>u.max_side);
+});
 }
 // edge.hint_width, edge.hint_dpr: Sec-CH-Width up the ladder, Sec-CH-DPR up to a half (1 < dpr <= 4)
 // breakpoints.BREAKPOINT_WIDTHS when the unsigned policy has no widths
@@ -176,6 +178,8 @@ return cfg.signed&&!allows(s,cfg)?req.spec:s;
 // Policy.authorize, signing.verify; secret: the store's value for the URL's kid (null when none)
 function authorize(v,cfg,secret,now){
 var d=0,i,want;
+// Policy.check_key: outside the published prefixes, as if absent
+cfg.prefixes&&!cfg.prefixes.some(p=>!v.key.indexOf(p))&&fail(404,'not_found','original not found','key');
 if(!cfg.signed)return;
 if(v.sig==null)return allows(v.spec,cfg)||deny('this transform needs a signed URL','s');
 secret||deny('unknown signing key','s');
@@ -227,7 +231,7 @@ secret=await kvs.get('key:'+v.kid);
 authorize(v,CONFIG,secret,Date.now()/1000);
 }catch(e){
 if(!e.status)throw e;
-return {statusCode:e.status,statusDescription:e.status==403?'Forbidden':'Bad Request',
+return {statusCode:e.status,statusDescription:{403:'Forbidden',404:'Not Found'}[e.status]||'Bad Request',
 headers:{'content-type':{value:'application/json'},'cache-control':{value:'public, max-age=60'}},
 body:{encoding:'text',data:JSON.stringify({error:e.error,code:e.code,param:e.param})}};
 }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from vipsfront.cost import Architecture, CostModel, Prices
 from vipsfront.errors import VipsfrontError
 from vipsfront.limits import Limits
-from vipsfront.policy import Policy, UnsignedPolicy
+from vipsfront.policy import Policy, UnsignedPolicy, check_params, check_prefixes
 from vipsfront.query import check_presets
 from vipsfront.signing import format_keys, parse_keys
 from vipsfront.spec import MAX_SIDE
@@ -33,6 +34,8 @@ DEFAULT_VARIANTS_BUCKET = "vipsfront-variants"
 DEFAULT_CACHE_CONTROL = "public, max-age=31536000, immutable"
 DEFAULT_ERROR_CACHE_CONTROL = "public, max-age=60"
 DEFAULT_LAMBDA_MEMORY_MB = 1024  # the cost model's memory when neither Lambda nor the stack says
+LAMBDA_RESPONSE_LIMIT = 6_291_456  # bytes of a synchronous Lambda response (6 MB), base64 body and headers
+MAX_REQUEST_BUDGET_S = 900.0  # Lambda's longest timeout
 
 # Powertools' service and CloudWatch namespace of the function's metrics; the CDK dashboard reads them.
 SERVICE_NAME = "vipsfront"
@@ -87,6 +90,47 @@ def parse_sizes(raw: str | list[Any] | tuple[Any, ...]) -> tuple[int, ...] | Non
     return sizes
 
 
+def parse_params(raw: str | Mapping[str, Any]) -> dict[str, tuple[str, ...] | None] | None:
+    """The unsigned parameters' allow-list from JSON text (or its parsed value); ``"*"``: every one.
+
+    ``{"fit": "*", "pos": ["center", "top"], "fm": "*", "q": ["auto"]}``: a parameter absent is refused
+    unsigned; ``"*"`` allows each of its values. Raise ``ConfigError``.
+    """
+    if isinstance(raw, str):
+        if raw.strip() == "*":
+            return None
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigError('must be "*" or a JSON object like {"fm": "*", "q": ["auto"]}') from None
+    try:
+        params = check_params(raw)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    return None if params is None else dict(params)
+
+
+def parse_prefixes(raw: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...] | None:
+    """Key prefixes: ``"public/,shop/"`` or a list; ``""``/``"*"``: every key. Raise ``ConfigError``."""
+    if isinstance(raw, str):
+        if raw.strip() in ("", "*"):
+            return None
+        raw = raw.split(",")
+    try:
+        return check_prefixes(str(p).strip() for p in raw if str(p).strip())
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def parse_origins(raw: str) -> tuple[str, ...]:
+    """CORS origins: ``"*"`` or a comma list of ``scheme://host[:port]``; ``""``: none."""
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+            raise ConfigError(f"must be '*' or origins like https://www.example.com, not {origin!r}")
+    return origins
+
+
 def _render_sizes(sizes: tuple[int, ...] | None) -> str:
     if sizes is None:
         return "*"
@@ -108,7 +152,8 @@ class Settings:
     store_originals: bool = True  # copy no-param requests to the variants bucket so S3-first serves them
     cache_control: str = DEFAULT_CACHE_CONTROL
     error_cache_control: str = DEFAULT_ERROR_CACHE_CONTROL
-    payload_limit: int = 5_500_000  # bytes; larger variants are stored, then answered with a 307
+    payload_limit: int = LAMBDA_RESPONSE_LIMIT  # bytes of a response; a variant past it is stored, then a 307
+    cors_origins: tuple[str, ...] = ()  # origins whose CORS preflights (OPTIONS) are answered; "*": any
     request_budget_s: float = 25.0  # wall-clock budget of one request, below the Lambda timeout
     max_concurrent_transforms: int = 0  # per process; 0: one per CPU core
     client_hints: bool = True  # Sec-CH-Width / Sec-CH-DPR fill in a missing w / dpr (see vipsfront.edge)
@@ -140,44 +185,44 @@ class Settings:
     def _from_env(cls, r: _Reader) -> Settings:
         keys = r.parse("SIGNING_KEYS", parse_keys, "")
         presets = r.parse("PRESETS", parse_presets, "{}")
-        widths = r.parse("UNSIGNED_WIDTHS", parse_sizes, "")
-        heights = r.parse("UNSIGNED_HEIGHTS", parse_sizes, "")
-        unsigned_max_side = r.optional_integer("UNSIGNED_MAX_SIDE")
-        presets_only = r.flag("UNSIGNED_PRESETS_ONLY", False)
-        try:
-            unsigned = UnsignedPolicy(widths, heights, unsigned_max_side, presets_only)
-        except ValueError as error:
-            raise ConfigError(f"VIPSFRONT_UNSIGNED_MAX_SIDE: {error}") from None
-        max_side = r.integer("MAX_OUTPUT_SIDE", MAX_SIDE)
-        if not 1 <= max_side <= MAX_SIDE:
-            raise ConfigError(f"VIPSFRONT_MAX_OUTPUT_SIDE must be 1..{MAX_SIDE}")
-        vips_concurrency = r.optional_integer("VIPS_CONCURRENCY", prefix="")
+        d = UnsignedPolicy()
+        unsigned = UnsignedPolicy(
+            widths=r.parse("UNSIGNED_WIDTHS", parse_sizes, "") if r.raw("UNSIGNED_WIDTHS") else d.widths,
+            heights=r.parse("UNSIGNED_HEIGHTS", parse_sizes, "") if r.raw("UNSIGNED_HEIGHTS") else d.heights,
+            max_side=r.optional_integer("UNSIGNED_MAX_SIDE", lo=1, hi=MAX_SIDE),
+            presets_only=r.flag("UNSIGNED_PRESETS_ONLY", d.presets_only),
+            params=r.parse("UNSIGNED_PARAMS", parse_params, "") if r.raw("UNSIGNED_PARAMS") else d.params,
+            full_size=r.flag("UNSIGNED_FULL_SIZE", d.full_size),
+            originals=r.flag("UNSIGNED_ORIGINALS", d.originals),
+            info=r.flag("UNSIGNED_INFO", d.info),
+        )
+        prefixes = r.parse("KEY_PREFIXES", parse_prefixes, "")
+        vips_concurrency = r.optional_integer("VIPS_CONCURRENCY", prefix="", lo=1, hi=1024)
         limits = Limits(
-            max_input_pixels=r.integer("MAX_INPUT_PIXELS", 100_000_000),
-            max_input_bytes=r.integer("MAX_INPUT_BYTES", 50 * 1024 * 1024),
-            max_output_side=max_side,
-            max_frames=r.integer("MAX_FRAMES", 100),
+            max_input_pixels=r.integer("MAX_INPUT_PIXELS", 100_000_000, lo=1),
+            max_input_bytes=r.integer("MAX_INPUT_BYTES", 50 * 1024 * 1024, lo=1),
+            max_output_side=r.integer("MAX_OUTPUT_SIDE", MAX_SIDE, lo=1, hi=MAX_SIDE),
+            max_frames=r.integer("MAX_FRAMES", 100, lo=1),
             allow_svg=r.flag("ALLOW_SVG", False),
             allow_pdf=r.flag("ALLOW_PDF", False),
         )
-        memory = r.optional_integer("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", prefix="") or r.optional_integer(
-            "LAMBDA_MEMORY_MB"
+        memory = r.optional_integer("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", prefix="", lo=128) or r.optional_integer(
+            "LAMBDA_MEMORY_MB", lo=128, hi=10_240
         )
-        if memory is not None and memory <= 0:
-            raise ConfigError("VIPSFRONT_LAMBDA_MEMORY_MB must be a positive number of MB")
         return cls(
             originals_bucket=r.text("ORIGINALS_BUCKET", DEFAULT_ORIGINALS_BUCKET),
             variants_bucket=r.text("VARIANTS_BUCKET", DEFAULT_VARIANTS_BUCKET),
-            policy=Policy.create(keys, unsigned, presets),
+            policy=Policy.create(keys, unsigned, presets, prefixes),
             limits=limits,
             variant_lookup=r.flag("VARIANT_LOOKUP", True),
             trust_path_form=r.flag("TRUST_PATH_FORM", False),
             store_originals=r.flag("STORE_ORIGINALS", True),
             cache_control=r.text("CACHE_CONTROL", DEFAULT_CACHE_CONTROL),
             error_cache_control=r.text("ERROR_CACHE_CONTROL", DEFAULT_ERROR_CACHE_CONTROL),
-            payload_limit=r.integer("PAYLOAD_LIMIT", 5_500_000),
-            request_budget_s=r.number("REQUEST_BUDGET_S", 25.0),
-            max_concurrent_transforms=r.integer("MAX_CONCURRENT_TRANSFORMS", 0),
+            payload_limit=r.integer("PAYLOAD_LIMIT", LAMBDA_RESPONSE_LIMIT, lo=4096),
+            cors_origins=r.parse("CORS_ORIGINS", parse_origins, ""),
+            request_budget_s=r.number("REQUEST_BUDGET_S", 25.0, hi=MAX_REQUEST_BUDGET_S),
+            max_concurrent_transforms=r.integer("MAX_CONCURRENT_TRANSFORMS", 0, lo=0, hi=1024),
             client_hints=r.flag("CLIENT_HINTS", True),
             demo=r.flag("DEMO", False),
             s3_endpoint=r.env.get("AWS_ENDPOINT_URL_S3") or r.env.get("AWS_ENDPOINT_URL") or None,
@@ -213,6 +258,11 @@ class Settings:
         put(PREFIX + "UNSIGNED_HEIGHTS", u.heights, d.heights, _render_sizes)
         put(PREFIX + "UNSIGNED_MAX_SIDE", u.max_side, d.max_side)
         put(PREFIX + "UNSIGNED_PRESETS_ONLY", u.presets_only, d.presets_only, flag)
+        put(PREFIX + "UNSIGNED_PARAMS", u.params, d.params, _render_params)
+        put(PREFIX + "UNSIGNED_FULL_SIZE", u.full_size, d.full_size, flag)
+        put(PREFIX + "UNSIGNED_ORIGINALS", u.originals, d.originals, flag)
+        put(PREFIX + "UNSIGNED_INFO", u.info, d.info, flag)
+        put(PREFIX + "KEY_PREFIXES", p.prefixes, None, ",".join)
         lim, dlim = self.limits, default.limits
         put(PREFIX + "MAX_INPUT_PIXELS", lim.max_input_pixels, dlim.max_input_pixels)
         put(PREFIX + "MAX_INPUT_BYTES", lim.max_input_bytes, dlim.max_input_bytes)
@@ -226,6 +276,7 @@ class Settings:
         put(PREFIX + "CACHE_CONTROL", self.cache_control, default.cache_control)
         put(PREFIX + "ERROR_CACHE_CONTROL", self.error_cache_control, default.error_cache_control)
         put(PREFIX + "PAYLOAD_LIMIT", self.payload_limit, default.payload_limit)
+        put(PREFIX + "CORS_ORIGINS", self.cors_origins, default.cors_origins, ",".join)
         put(PREFIX + "REQUEST_BUDGET_S", self.request_budget_s, default.request_budget_s, _render_number)
         put(PREFIX + "MAX_CONCURRENT_TRANSFORMS", self.max_concurrent_transforms, default.max_concurrent_transforms)
         put(PREFIX + "CLIENT_HINTS", self.client_hints, default.client_hints, flag)
@@ -253,6 +304,20 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+def _render_params(params: Mapping[str, tuple[str, ...] | None] | None) -> str:
+    if params is None:
+        return "*"
+    return _json({name: "*" if values is None else list(values) for name, values in params.items()})
+
+
+def _range(lo: int | None, hi: int | None) -> str:
+    if lo is not None and hi is not None:
+        return f"from {lo:,} to {hi:,}"
+    if lo is not None:
+        return f"of at least {lo:,}"
+    return f"of at most {hi:,}" if hi is not None else ""
+
+
 class _Reader:
     """Reads variables of one environment, each error naming its variable."""
 
@@ -277,19 +342,28 @@ class _Reader:
             raise ConfigError(f"{PREFIX}{name} must be 0 or 1")
         return raw in ("1", "true", "yes")
 
-    def integer(self, name: str, default: int, prefix: str = PREFIX) -> int:
+    def integer(
+        self, name: str, default: int, prefix: str = PREFIX, *, lo: int | None = None, hi: int | None = None
+    ) -> int:
+        """A whole number within ``lo..hi`` (either end open when ``None``)."""
         raw = self.raw(name, prefix)
         if not raw:
             return default
         try:
-            return int(raw)
+            value = int(raw)
         except ValueError:
-            raise ConfigError(f"{prefix}{name} must be a whole number, not {raw!r}") from None
+            value = None
+        if value is None or (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise ConfigError(f"{prefix}{name} must be a whole number {_range(lo, hi)}, not {raw!r}")
+        return value
 
-    def optional_integer(self, name: str, prefix: str = PREFIX) -> int | None:
-        return self.integer(name, 0, prefix) if self.raw(name, prefix) else None
+    def optional_integer(
+        self, name: str, prefix: str = PREFIX, *, lo: int | None = None, hi: int | None = None
+    ) -> int | None:
+        return self.integer(name, 0, prefix, lo=lo, hi=hi) if self.raw(name, prefix) else None
 
-    def number(self, name: str, default: float) -> float:
+    def number(self, name: str, default: float, *, hi: float = math.inf) -> float:
+        """A positive finite number up to ``hi``."""
         raw = self.raw(name)
         if not raw:
             return default
@@ -297,8 +371,9 @@ class _Reader:
             value = float(raw)
         except ValueError:
             value = math.nan
-        if not math.isfinite(value) or value <= 0:
-            raise ConfigError(f"{PREFIX}{name} must be a positive number, not {raw!r}")
+        if not math.isfinite(value) or not 0 < value <= hi:
+            bound = f" up to {_render_number(hi)}" if math.isfinite(hi) else ""
+            raise ConfigError(f"{PREFIX}{name} must be a positive number{bound}, not {raw!r}")
         return value
 
     def prices(self) -> Prices:

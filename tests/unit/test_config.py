@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from vipsfront.breakpoints import BREAKPOINT_WIDTHS
 from vipsfront.config import ConfigError, Settings, parse_presets
 from vipsfront.cost import Architecture, Prices
 from vipsfront.limits import Limits
-from vipsfront.policy import Policy, UnsignedPolicy
+from vipsfront.policy import DEFAULT_UNSIGNED_PARAMS, Policy, UnsignedPolicy
 from vipsfront.spec import Spec
 
 
@@ -35,7 +38,7 @@ def test_every_variable() -> None:
             "VIPSFRONT_VARIANT_LOOKUP": "0",
             "VIPSFRONT_TRUST_PATH_FORM": "1",
             "VIPSFRONT_CACHE_CONTROL": "public, max-age=60",
-            "VIPSFRONT_PAYLOAD_LIMIT": "1234",
+            "VIPSFRONT_PAYLOAD_LIMIT": "123456",
             "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:5000",
             "AWS_REGION": "eu-west-1",
         }
@@ -50,7 +53,7 @@ def test_every_variable() -> None:
     assert settings.limits.max_frames == 7
     assert not settings.variant_lookup and settings.trust_path_form
     assert settings.cache_control == "public, max-age=60"
-    assert settings.payload_limit == 1234
+    assert settings.payload_limit == 123456
     assert (settings.s3_endpoint, settings.region) == ("http://127.0.0.1:5000", "eu-west-1")
 
 
@@ -75,6 +78,27 @@ def test_every_variable() -> None:
         ("VIPSFRONT_PRICE_S3_GET_PER_1000", "-1"),
         ("VIPSFRONT_PRICE_S3_GET_PER_1000", "nan"),
         ("VIPSFRONT_PRICE_S3_GET_PER_1000", "inf"),
+        ("VIPSFRONT_MAX_OUTPUT_SIDE", "abc"),
+        ("VIPSFRONT_MAX_OUTPUT_SIDE", "0"),
+        ("VIPSFRONT_MAX_INPUT_BYTES", "-1"),
+        ("VIPSFRONT_MAX_INPUT_PIXELS", "0"),
+        ("VIPSFRONT_MAX_FRAMES", "0"),
+        ("VIPSFRONT_REQUEST_BUDGET_S", "0"),
+        ("VIPSFRONT_REQUEST_BUDGET_S", "100000"),
+        ("VIPSFRONT_PAYLOAD_LIMIT", "-1"),
+        ("VIPSFRONT_PAYLOAD_LIMIT", "5.5e6"),
+        ("VIPSFRONT_MAX_CONCURRENT_TRANSFORMS", "-1"),
+        ("VIPS_CONCURRENCY", "0"),
+        ("VIPSFRONT_UNSIGNED_PARAMS", "not json"),
+        ("VIPSFRONT_UNSIGNED_PARAMS", '{"w": "*"}'),
+        ("VIPSFRONT_UNSIGNED_PARAMS", '{"quality": "*"}'),
+        ("VIPSFRONT_UNSIGNED_PARAMS", '{"q": ["101"]}'),
+        ("VIPSFRONT_UNSIGNED_PARAMS", '{"fm": ["jpg"]}'),
+        ("VIPSFRONT_UNSIGNED_PARAMS", '{"fm": "webp"}'),
+        ("VIPSFRONT_UNSIGNED_FULL_SIZE", "sometimes"),
+        ("VIPSFRONT_KEY_PREFIXES", "public"),
+        ("VIPSFRONT_KEY_PREFIXES", "/public/"),
+        ("VIPSFRONT_CORS_ORIGINS", "example.com"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -130,8 +154,18 @@ def test_to_env_reads_back_as_the_same_settings() -> None:
         variants_bucket="v",
         policy=Policy.create(
             {"k1": b"0123456789abcdef"},
-            UnsignedPolicy(widths=(320, 640), heights=(), max_side=2048, presets_only=True),
+            UnsignedPolicy(
+                widths=(320, 640),
+                heights=None,
+                max_side=2048,
+                presets_only=True,
+                params={"fm": ["webp"], "q": ["60", "80"], "pos": None},
+                full_size=True,
+                originals=False,
+                info=False,
+            ),
             {"thumb": {"w": "100", "h": "100", "fit": "cover"}},
+            prefixes=("public/", "shop/"),
         ),
         limits=Limits(max_input_pixels=1000, max_input_bytes=2000, max_output_side=4096, max_frames=7, allow_svg=True),
         variant_lookup=False,
@@ -139,7 +173,8 @@ def test_to_env_reads_back_as_the_same_settings() -> None:
         store_originals=False,
         cache_control="public, max-age=60",
         error_cache_control="no-store",
-        payload_limit=1234,
+        payload_limit=123456,
+        cors_origins=("https://www.example.com",),
         request_budget_s=22.5,
         max_concurrent_transforms=3,
         client_hints=False,
@@ -154,3 +189,50 @@ def test_to_env_reads_back_as_the_same_settings() -> None:
     assert Settings.from_env(env) == settings
     assert Settings().to_env() == {}  # defaults render nothing
     assert Settings.from_env({"VIPSFRONT_UNSIGNED_WIDTHS": "*"}).policy.unsigned.widths is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("VIPSFRONT_MAX_OUTPUT_SIDE", "abc", "from 1 to 8,192"),
+        ("VIPSFRONT_MAX_OUTPUT_SIDE", "0", "from 1 to 8,192"),
+        ("VIPSFRONT_MAX_INPUT_BYTES", "-1", "at least 1"),
+        ("VIPSFRONT_REQUEST_BUDGET_S", "-1", "positive number up to 900"),
+        ("VIPSFRONT_PAYLOAD_LIMIT", "100", "at least 4,096"),
+    ],
+)
+def test_nonsense_numbers_say_the_range(name: str, value: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=says) as caught:
+        Settings.from_env({name: value})
+    assert str(caught.value).startswith(name)
+    assert "invalid literal" not in str(caught.value)
+
+
+def test_unsigned_defaults_are_the_responsive_allow_list() -> None:
+    unsigned = Settings.from_env({}).policy.unsigned
+    assert unsigned.widths == BREAKPOINT_WIDTHS and unsigned.heights == ()
+    assert unsigned.params == DEFAULT_UNSIGNED_PARAMS
+    assert (unsigned.full_size, unsigned.originals, unsigned.info) == (False, True, True)
+    configured = Settings.from_env(
+        {
+            "VIPSFRONT_UNSIGNED_PARAMS": '{"fm": "*", "q": ["auto", 80]}',
+            "VIPSFRONT_UNSIGNED_FULL_SIZE": "1",
+            "VIPSFRONT_UNSIGNED_ORIGINALS": "0",
+            "VIPSFRONT_UNSIGNED_INFO": "0",
+            "VIPSFRONT_KEY_PREFIXES": "public/, shop/",
+        }
+    ).policy
+    assert configured.unsigned.params == {"fm": None, "q": ("auto", "80")}
+    assert configured.prefixes == ("public/", "shop/")
+    assert not configured.unsigned.originals and not configured.unsigned.info
+    assert Settings.from_env({"VIPSFRONT_UNSIGNED_PARAMS": "*"}).policy.unsigned.params is None
+
+
+def test_policy_config_round_trips() -> None:
+    settings = Settings.from_env(
+        {"VIPSFRONT_UNSIGNED_PARAMS": '{"pos": "*", "blur": ["2"]}', "VIPSFRONT_KEY_PREFIXES": "public/"}
+    )
+    config = settings.policy.to_config()
+    assert Policy.from_config(json.loads(json.dumps(config))) == settings.policy
+    assert config["unsigned"]["params"] == {"pos": None, "blur": ["2"]}
+    assert config["prefixes"] == ["public/"]
