@@ -13,6 +13,7 @@ import argparse
 import ctypes
 import ctypes.util
 import os
+import socket
 import sys
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
@@ -60,6 +61,51 @@ def limit_malloc_arenas(env: MutableMapping[str, str]) -> None:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(M_ARENA_MAX, 2)
     except (OSError, AttributeError):
         pass  # not glibc: nothing to tune
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The listening socket ``serve --workers N`` shares between its worker processes, with TCP_NODELAY.
+
+    uvicorn binds the shared socket as ``socket.socket(family)`` (protocol 0), so asyncio does not set
+    TCP_NODELAY on the connections it accepts (it does only for ``IPPROTO_TCP`` sockets, as those
+    ``loop.create_server`` makes for one worker); Nagle's algorithm then holds a small response's last
+    segment until the client's delayed ACK, ~40 ms on a keep-alive connection. This socket is created as
+    ``IPPROTO_TCP`` (each accepted connection gets TCP_NODELAY from asyncio) and has TCP_NODELAY itself
+    (which Linux copies to accepted connections).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _run_workers(args: argparse.Namespace) -> None:
+    """``uvicorn.run(..., workers=N)``, on ``listening_socket`` instead of uvicorn's own."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
+        "vipsfront.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+    )
+    sock = listening_socket(args.host, args.port)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -114,14 +160,7 @@ def serve(args: argparse.Namespace) -> int:
             print(f"  {base}/_vf/info/{first}")
         sys.stdout.flush()
         if args.workers > 1:
-            uvicorn.run(
-                "vipsfront.app:create_app",
-                factory=True,
-                host=args.host,
-                port=args.port,
-                workers=args.workers,
-                log_level=args.log_level,
-            )
+            _run_workers(args)
         else:
             from vipsfront.app import create_app
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
+import socket
+import statistics
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +19,7 @@ from pathlib import Path
 import pytest
 import pyvips
 
+from vipsfront.cli import listening_socket
 from vipsfront.locals3 import free_port
 
 pytestmark = pytest.mark.e2e
@@ -68,12 +73,17 @@ def clean_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     seed = tmp_path_factory.mktemp("seed")
     (seed / "photos").mkdir()
     photo = pyvips.Image.xyz(1600, 900)[0].cast("uchar").bandjoin([128, 64]).copy(interpretation="srgb")
     (seed / "photos" / "wide.jpg").write_bytes(photo.jpegsave_buffer())
     (seed / "logo.png").write_bytes(pyvips.Image.black(64, 64).bandjoin(255).pngsave_buffer())
+    return seed
+
+
+@pytest.fixture(scope="module")
+def seeded(seed: Path) -> Iterator[str]:
     process, base = start(["--seed", str(seed)], clean_env())
     try:
         yield base
@@ -95,6 +105,52 @@ def test_seeded_images_are_served(seeded: str) -> None:
     status, headers, body = fetch(f"{seeded}/logo.png?w=32&fm=auto", accept="image/avif,image/webp")
     assert status == 200 and headers["content-type"] == "image/avif"
     assert pyvips.Image.new_from_buffer(body, "").width == 32
+
+
+def keep_alive_hits(base: str, path: str, count: int = 15) -> float:
+    """Median seconds of ``count`` cache hits of a small variant on one keep-alive connection."""
+    url = urllib.parse.urlsplit(base)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    times: list[float] = []
+    try:
+        for _ in range(count + 1):  # the first request stores the variant
+            started = time.perf_counter()
+            connection.request("GET", path)
+            response = connection.getresponse()
+            body = response.read()
+            times.append(time.perf_counter() - started)
+            assert response.status == 200 and len(body) < 4000, (response.status, len(body))
+    finally:
+        connection.close()
+    assert response.getheader("x-vipsfront-variant") == "hit"
+    return statistics.median(times[1:])
+
+
+def test_the_shared_listening_socket_has_tcp_nodelay() -> None:
+    sock = listening_socket("127.0.0.1", 0)
+    sock.listen()
+    client = socket.create_connection(sock.getsockname()[:2])
+    try:
+        accepted, _ = sock.accept()
+        assert sock.proto == socket.IPPROTO_TCP  # asyncio sets TCP_NODELAY on what it accepts from it
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        accepted.close()
+    finally:
+        client.close()
+        sock.close()
+
+
+def test_keep_alive_hits_with_two_workers_are_as_quick_as_with_one(seed: Path, seeded: str) -> None:
+    """Nagle's algorithm on the workers' shared socket held each small response for ~40 ms."""
+    path = "/logo.png?w=16&fm=webp"
+    one = keep_alive_hits(seeded, path)
+    process, base = start(["--seed", str(seed), "--workers", "2"], clean_env())
+    try:
+        two = keep_alive_hits(base, path)
+    finally:
+        stop(process)
+    assert two < one + 0.025, f"median hit {two * 1000:.1f} ms with 2 workers, {one * 1000:.1f} ms with 1"
 
 
 def test_errors_over_http(seeded: str) -> None:
