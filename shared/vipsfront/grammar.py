@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from vipsfront.errors import InvalidSpecError
 from vipsfront.rounding import times_half_up
-from vipsfront.spec import IDENTITY, MAX_SIDE, Fit, Flip, Fm, Position, Spec, format_value
+from vipsfront.spec import IDENTITY, MAX_SIDE, Fit, Flip, Fm, Position, Quality, Spec, format_value
 from vipsfront.version_token import check_version
 
 E = TypeVar("E", bound=StrEnum)
@@ -45,6 +45,7 @@ _POS_ALIASES = {
 }
 _FM_ALIASES = {"jpg": "jpeg"}
 _FLIP_ALIASES = {"vh": "hv"}
+_Q_LEVELS = frozenset(level.value for level in Quality)
 _BOOLS = {"0": False, "1": True, "false": False, "true": True}
 
 
@@ -104,6 +105,15 @@ def _bg(name: str, raw: str) -> str:
     return value
 
 
+def _q(raw: str) -> int | Quality:
+    """``q``: 1..100, or ``auto``, ``auto:low``, ``auto:high`` (lower case, as the canonical form writes it)."""
+    if raw in _Q_LEVELS:
+        return Quality(raw)
+    if not _INT.fullmatch(raw):
+        raise InvalidSpecError("q must be a whole number from 1 to 100, or auto, auto:low or auto:high", param="q")
+    return _int("q", raw, 1, 100)
+
+
 def _dpr(raw: str) -> float:
     return 1.0 if raw == DPR_AUTO else _dec("dpr", raw, 1, 4)  # auto without a hint is 1
 
@@ -118,7 +128,7 @@ PARAMS: dict[str, Callable[[str], Any]] = {
     "fy": lambda raw: _dec("fy", raw, 0, 1),
     "enlarge": lambda raw: _bool("enlarge", raw),
     "fm": lambda raw: _choice("fm", raw, Fm, _FM_ALIASES),
-    "q": lambda raw: _int("q", raw, 1, 100),
+    "q": _q,
     "blur": lambda raw: _dec("blur", raw, 0.3, 100),
     "sharpen": lambda raw: _dec("sharpen", raw, 0.3, 10),
     "rot": lambda raw: _rot("rot", raw),

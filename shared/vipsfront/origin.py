@@ -76,6 +76,7 @@ class Served:
     data: bytes
     media_type: str
     outcome: Outcome
+    etag: str | None = None  # a hit's stored ETag; a miss's is computed by the app
 
 
 class Origin:
@@ -154,7 +155,7 @@ class Origin:
             if stored is not None:
                 record.outcome, record.output_bytes = Outcome.HIT, len(stored.data)
                 record.format = stored.content_type.removeprefix("image/")
-                return Served(stored.data, stored.content_type, Outcome.HIT)
+                return Served(stored.data, stored.content_type, Outcome.HIT, stored.etag)
 
         limits = self.settings.limits
         original = self.read_original(route.key, record, deadline=deadline)

@@ -146,7 +146,8 @@ class S3Store:
         def fetch() -> StoredVariant:
             obj = self.client.get_object(Bucket=self.variants, Key=key)
             data = bytes(obj["Body"].read())
-            return StoredVariant(data, obj.get("ContentType", "application/octet-stream"), obj.get("Metadata", {}))
+            content_type = obj.get("ContentType", "application/octet-stream")
+            return StoredVariant(data, content_type, obj.get("Metadata", {}), obj.get("ETag"))
 
         try:
             return _bounded(fetch, deadline)

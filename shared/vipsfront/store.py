@@ -27,6 +27,7 @@ class StoredVariant:
     data: bytes
     content_type: str
     metadata: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None  # as the store answers it (quoted): the HTTP ETag of a hit, no hashing
 
 
 class ImageStore(Protocol):

@@ -74,6 +74,8 @@ def test_miss_then_hit(origin: Origin) -> None:
     assert second.headers["x-vipsfront-variant"] == "hit"
     assert second.content == first.content
     assert second.headers["etag"] == first.headers["etag"]
+    stored = origin.s3.head_object(Bucket=VARIANTS, Key="photos/cat.jpg/_vf/w=400,fm=webp")
+    assert second.headers["etag"] == stored["ETag"]  # the hit answers S3's ETag, hashing nothing
     assert "transform;dur" not in second.headers["server-timing"]
     assert [r.outcome for r in origin.records] == [Outcome.MISS, Outcome.HIT]
     assert origin.records[0].output_bytes == len(first.content)
