@@ -636,19 +636,17 @@ DEFAULT_QUALITY: dict[Format, int] = {Format.JPEG: JPEG_QUALITY, Format.WEBP: WE
 def lossy_encoder(fmt: Format, limits: Limits, *, tuned: bool = False) -> Callable[[Any, int], bytes]:
     """``(image, quality) -> bytes`` for JPEG, WebP or AVIF. ``tuned``: the ``q=auto`` settings, which cost
     encode time for fewer bytes at the same look (JPEG: mozjpeg trellis quantisation, its quantisation
-    table 3, deringing, progressive with optimised scans; WebP: smart chroma subsampling)."""
+    table 3, deringing, progressive with optimised scans). WebP and AVIF keep their settings: WebP's
+    ``smart_subsample`` and effort 6 and AVIF's higher efforts cost more time than the bytes they save."""
     if fmt == Format.JPEG:
         extra: dict[str, Any] = dict(JPEG_TUNED) if tuned else {}
         return lambda image, q: bytes(image.jpegsave_buffer(Q=q, optimize_coding=True, keep="none", **extra))
     if fmt == Format.WEBP:
-        return bytes(image.webpsave_buffer(Q=q or WEBP_QUALITY, effort=limits.webp_effort, keep="none"))
+        return lambda image, q: bytes(image.webpsave_buffer(Q=q, effort=limits.webp_effort, keep="none"))
     if fmt == Format.AVIF:
-        return bytes(
-            image.heifsave_buffer(
-                Q=q or AVIF_QUALITY, compression="av1", effort=limits.avif_effort, bitdepth=8, keep="none"
-            )
+        return lambda image, q: bytes(
+            image.heifsave_buffer(Q=q, compression="av1", effort=limits.avif_effort, bitdepth=8, keep="none")
         )
-    if fmt == Format.PNG:
     raise ValueError(f"{fmt} has no lossy quality")
 
 
@@ -665,13 +663,13 @@ def encode(image: Any, plan: Plan, limits: Limits) -> bytes:
     fmt = plan.format
     if fmt in DEFAULT_QUALITY:
         return lossy_encoder(fmt, limits)(image, q or DEFAULT_QUALITY[fmt])
+    if fmt == Format.PNG:
         if q is not None:
             return bytes(image.pngsave_buffer(palette=True, Q=q, effort=PNG_PALETTE_EFFORT, keep="none"))
         return bytes(image.pngsave_buffer(compression=PNG_COMPRESSION, keep="none"))
     return bytes(image.gifsave_buffer(effort=GIF_EFFORT, keep="none"))
 
 
-# ---------------------------------------------------------------------------------------------------
 def encode_auto(image: Any, plan: Plan, limits: Limits, deadline: float | None) -> autoquality.AutoQualityResult:
     """``q=auto``: the lowest quality that keeps the look (``vipsfront.autoquality``), with the tuned
     encoder settings; the format's default quality, said so in the result, when the deadline is near."""
@@ -687,6 +685,7 @@ def encode_auto(image: Any, plan: Plan, limits: Limits, deadline: float | None) 
     )
 
 
+# ---------------------------------------------------------------------------------------------------
 # transform
 
 
@@ -756,8 +755,8 @@ def transform(
     info, operation = _probe(data, limits)
     the_plan = make_plan(info, spec, limits)
     timings = {"probe": _ms(started)}
-    step_started = time.perf_counter()
     notes: dict[str, str] = {}
+    step_started = time.perf_counter()
     watch = _Watch()
     try:
         _check_deadline(deadline)
@@ -807,5 +806,5 @@ def transform(
         pages=int(pages),
         input_info=info,
         timings=timings,
-    )
         notes=notes,
+    )
