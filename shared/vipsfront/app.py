@@ -70,8 +70,14 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def _server_timing(timings: dict[str, float]) -> str:
-    return ", ".join(f"{name};dur={ms:.1f}" for name, ms in timings.items())
+def _server_timing(timings: dict[str, float], notes: dict[str, str] | None = None) -> str:
+    """``name;dur=ms`` entries, with ``;desc="..."`` where a note says more (``qauto``: the chosen quality,
+    or ``fallback=deadline``)."""
+    notes = notes or {}
+    return ", ".join(
+        f'{name};dur={ms:.1f};desc="{notes[name]}"' if notes.get(name) else f"{name};dur={ms:.1f}"
+        for name, ms in timings.items()
+    )
 
 
 def _raw_path(request: Request) -> str:
@@ -225,7 +231,7 @@ def create_app(
             "cache-control": settings.cache_control,
             "etag": etag,
             "x-vipsfront-variant": "hit" if served.outcome is Outcome.HIT else "miss",
-            "server-timing": _server_timing(record.timings),
+            "server-timing": _server_timing(record.timings, record.notes),
             **SECURITY_HEADERS,
         }
         vary = (("Accept",) if routed.vary_accept else ()) + routed.vary_hints
