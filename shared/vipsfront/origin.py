@@ -178,6 +178,9 @@ class Origin:
             data, media_type = result.data, result.media_type
             record.width, record.height, record.format = result.width, result.height, result.format.value
             record.input_megapixels = result.input_info.width * result.input_info.height / 1e6
+            if "qauto" in result.timings:  # q=auto's search (part of transform): what it chose or fell back to
+                record.timings["qauto"] = result.timings["qauto"]
+                record.notes["qauto"] = result.notes.get("qauto", "")
 
         if self.settings.store_originals or not route.spec.is_identity:
             metadata = {
