@@ -228,7 +228,7 @@ def create_app(
         etag = served.etag or etag_of(served.data)
         record.timings["total"] = (time.perf_counter() - started) * 1000
         headers = {
-            "cache-control": settings.cache_control,
+            "cache-control": settings.cache_control_for(versioned=routed.spec.v is not None),
             "etag": etag,
             "x-vipsfront-variant": "hit" if served.outcome is Outcome.HIT else "miss",
             "server-timing": _server_timing(record.timings, record.notes),

@@ -16,7 +16,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from vipsfront.cost import Architecture, CostModel, Prices
@@ -33,6 +33,10 @@ DEFAULT_ORIGINALS_BUCKET = "vipsfront-originals"
 DEFAULT_VARIANTS_BUCKET = "vipsfront-variants"
 DEFAULT_CACHE_CONTROL = "public, max-age=31536000, immutable"
 DEFAULT_ERROR_CACHE_CONTROL = "public, max-age=60"
+DEFAULT_BROWSER_MAX_AGE = 3600  # s: how long a browser keeps an unversioned variant (no purge reaches it)
+DEFAULT_VARIANTS_EXPIRY_DAYS = 30  # the variants bucket's lifecycle expiry (the stack sets it from this)
+DEFAULT_SHARED_MAX_AGE = 7 * 86400  # s: CloudFront's lifetime of an unversioned variant (s-maxage)
+DAY_S = 86400
 DEFAULT_LAMBDA_MEMORY_MB = 1024  # the cost model's memory when neither Lambda nor the stack says
 LAMBDA_RESPONSE_LIMIT = 6_291_456  # bytes of a synchronous Lambda response (6 MB), base64 body and headers
 MAX_REQUEST_BUDGET_S = 900.0  # Lambda's longest timeout
@@ -165,6 +169,15 @@ class Settings:
     architecture: Architecture = Architecture.ARM64
     prices: Prices = field(default_factory=Prices)
     vips_concurrency: int | None = None  # VIPS_CONCURRENCY, which libvips reads itself
+    # the life of an original (vipsfront.lifecycle): caching, purge and ingest
+    browser_max_age: int = DEFAULT_BROWSER_MAX_AGE  # unversioned URLs' max-age
+    shared_max_age: int = DEFAULT_SHARED_MAX_AGE  # unversioned URLs' s-maxage: at most the variants' expiry
+    variants_expiry_days: int = DEFAULT_VARIANTS_EXPIRY_DAYS
+    distribution_id: str | None = None  # the CloudFront distribution the purge invalidates (none: no CDN)
+    eager_presets: tuple[str, ...] = ()  # presets made at ingest, in every format fm=auto resolves to
+    metadata_gps: bool = False  # keep GPS in info documents and manifests (personal data: opt in)
+    metadata_personal: bool = False  # keep artist, copyright, owner and serial numbers (opt in)
+    invalidation_wildcard_above: int = 20  # more variants than this: one wildcard path per original
 
     @classmethod
     def load(cls) -> Settings:
@@ -175,7 +188,8 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from ``VIPSFRONT_*`` variables; raise ``ConfigError`` naming a bad one."""
         try:
-            return cls._from_env(_Reader(env))
+            reader = _Reader(env)
+            return cls._from_env(reader)._with_lifecycle(reader)
         except ConfigError:
             raise
         except (ValueError, TypeError, KeyError) as error:
@@ -288,7 +302,56 @@ class Settings:
             value = getattr(self.prices, f.name)
             put(PRICE_PREFIX + f.name.upper(), value, getattr(default.prices, f.name), _render_number)
         put("VIPS_CONCURRENCY", self.vips_concurrency, None)
+        put(PREFIX + "BROWSER_MAX_AGE", self.browser_max_age, default.browser_max_age)
+        put(PREFIX + "SHARED_MAX_AGE", self.shared_max_age, default.shared_max_age)
+        put(PREFIX + "VARIANTS_EXPIRY_DAYS", self.variants_expiry_days, default.variants_expiry_days)
+        put(PREFIX + "DISTRIBUTION_ID", self.distribution_id, None)
+        put(PREFIX + "EAGER_PRESETS", self.eager_presets, (), ",".join)
+        put(PREFIX + "METADATA_GPS", self.metadata_gps, False, flag)
+        put(PREFIX + "METADATA_PERSONAL", self.metadata_personal, False, flag)
+        put(PREFIX + "INVALIDATION_WILDCARD_ABOVE", self.invalidation_wildcard_above, 20)
         return env
+
+    def _with_lifecycle(self, r: _Reader) -> Settings:
+        """These settings with the lifecycle's variables read and checked against each other."""
+        expiry = r.integer("VARIANTS_EXPIRY_DAYS", DEFAULT_VARIANTS_EXPIRY_DAYS)
+        if expiry < 1:
+            raise ConfigError(f"{PREFIX}VARIANTS_EXPIRY_DAYS must be at least 1 day")
+        browser = r.integer("BROWSER_MAX_AGE", DEFAULT_BROWSER_MAX_AGE)
+        shared = r.integer("SHARED_MAX_AGE", min(DEFAULT_SHARED_MAX_AGE, expiry * DAY_S))
+        if browser < 0 or shared < 0:
+            raise ConfigError(f"{PREFIX}BROWSER_MAX_AGE and {PREFIX}SHARED_MAX_AGE are seconds, not negative")
+        if shared > expiry * DAY_S:
+            raise ConfigError(
+                f"{PREFIX}SHARED_MAX_AGE ({shared} s) must not exceed the variants' expiry "
+                f"({expiry} days = {expiry * DAY_S} s): the CDN would hold variants the purge cannot list"
+            )
+        eager = tuple(name.strip() for name in r.raw("EAGER_PRESETS").split(",") if name.strip())
+        unknown = [name for name in eager if name not in self.policy.presets]
+        if unknown:
+            raise ConfigError(f"{PREFIX}EAGER_PRESETS: no preset named {unknown[0]!r} in {PREFIX}PRESETS")
+        wildcard_above = r.integer("INVALIDATION_WILDCARD_ABOVE", 20)
+        if wildcard_above < 0:
+            raise ConfigError(f"{PREFIX}INVALIDATION_WILDCARD_ABOVE must be 0 or more")
+        return replace(
+            self,
+            browser_max_age=browser,
+            shared_max_age=shared,
+            variants_expiry_days=expiry,
+            distribution_id=r.raw("DISTRIBUTION_ID") or None,
+            eager_presets=eager,
+            metadata_gps=r.flag("METADATA_GPS", False),
+            metadata_personal=r.flag("METADATA_PERSONAL", False),
+            invalidation_wildcard_above=wildcard_above,
+        )
+
+    def cache_control_for(self, *, versioned: bool) -> str:
+        """``Cache-Control`` of a variant: a versioned URL never changes (``cache_control``, a year,
+        immutable); an unversioned one is kept ``browser_max_age`` by browsers, which no purge reaches,
+        and ``shared_max_age`` by CloudFront, which the lifecycle's invalidations keep honest."""
+        if versioned:
+            return self.cache_control
+        return f"public, max-age={self.browser_max_age}, s-maxage={self.shared_max_age}"
 
     def cost_model(self) -> CostModel:
         """What one request costs on this function (its memory, architecture and prices)."""

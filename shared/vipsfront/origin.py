@@ -17,11 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-from vipsfront import engine, placeholder
+from vipsfront import engine, info
 from vipsfront.config import Settings
 from vipsfront.edge import Route
-from vipsfront.errors import DeadlineExceededError
+from vipsfront.errors import DeadlineExceededError, VersionNotFoundError
 from vipsfront.keys import info_key
+from vipsfront.spec import Spec
 from vipsfront.store import ImageStore, Original
 from vipsfront.telemetry import Outcome, RequestRecord
 
@@ -100,46 +101,91 @@ class Origin:
         return original
 
     def describe(self, key: str, *, deadline: float | None = None) -> tuple[dict[str, object], Outcome]:
-        """``/_vf/info``: header facts and a placeholder, cached in the variants bucket (``info_key``).
+        """``/_vf/info``: the info document (``vipsfront.info``), cached in the variants bucket (``info_key``).
 
-        The first call reads the original, probes its header and computes the placeholder from a 32 px
-        thumbnail; later calls read one small JSON object. Without a ``deadline`` the request's budget
-        from the settings bounds it.
+        The first call reads the original and makes the document (header, placeholder, metadata and
+        the version token); later calls read one small JSON object, until the lifecycle purges it when
+        the original changes. A stored document of a bad original is not answered: the typed error is.
+        Without a ``deadline`` the request's budget from the settings bounds it.
         """
         at = time.monotonic() + self.settings.request_budget_s if deadline is None else deadline
         cached = self.store.get_variant(info_key(key), deadline=at)
         if cached is not None:
             try:
-                return json.loads(cached.data), Outcome.HIT
+                document = json.loads(cached.data)
             except ValueError:
                 log.warning("cached info for %s is not JSON; computing it again", key)
-        source = self.read_original(key, RequestRecord(key=key), deadline=at).data
-        found = engine.probe(source, self.settings.limits)
+            else:
+                if isinstance(document, dict) and "error" not in document:
+                    return document, Outcome.HIT
+        original = self.read_original(key, RequestRecord(key=key), deadline=at)
         with self.gate.slot(at, RequestRecord(key=key)):
-            hint = placeholder.compute(source, self.settings.limits, deadline=at)
-        body: dict[str, object] = {
-            "key": key,
-            "width": found.oriented_width,
-            "height": found.oriented_height,
-            "stored_width": found.width,
-            "stored_height": found.height,
-            "format": found.format,
-            "bytes": found.bytes,
-            "alpha": found.alpha,
-            "frames": found.pages,
-            "animated": found.animated,
-            "orientation": found.orientation,
-            "placeholder": {"thumbhash": hint.thumbhash, "color": hint.color, "data_url": hint.data_url()},
-        }
+            body = self.document(key, original, deadline=at)
+        self.put_info(key, body, deadline=at)
+        return body, Outcome.MISS
+
+    def document(self, key: str, original: Original, *, deadline: float | None) -> dict[str, object]:
+        """The info document of ``original`` with the settings' limits and privacy opt-ins."""
+        return info.describe(
+            key,
+            original.data,
+            original.version,
+            self.settings.limits,
+            include_gps=self.settings.metadata_gps,
+            include_personal=self.settings.metadata_personal,
+            deadline=deadline,
+        )
+
+    def put_info(self, key: str, document: dict[str, object], *, deadline: float | None) -> None:
         self.store.put_variant(
             info_key(key),
-            json.dumps(body, separators=(",", ":")).encode(),
+            json.dumps(document, separators=(",", ":")).encode(),
             content_type="application/json",
-            cache_control=self.settings.cache_control,
+            cache_control=self.settings.cache_control_for(versioned=False),
             metadata={},
-            deadline=at,
+            deadline=deadline,
         )
-        return body, Outcome.MISS
+
+    def render(self, source: bytes, spec: Spec, record: RequestRecord, *, deadline: float) -> tuple[bytes, str]:
+        """Make ``spec`` of ``source`` (the original's own bytes for an identity spec): data and media type."""
+        limits = self.settings.limits
+        if spec.is_identity:
+            found = self._timed(record, "transform", lambda: engine.probe(source, limits))
+            record.width, record.height, record.format = found.width, found.height, found.format
+            record.input_megapixels = found.width * found.height / 1e6
+            return source, _ORIGINAL_TYPES.get(found.format, "application/octet-stream")
+        with self.gate.slot(deadline, record):
+            result = self._timed(record, "transform", lambda: engine.transform(source, spec, limits, deadline=deadline))
+        record.width, record.height, record.format = result.width, result.height, result.format.value
+        record.input_megapixels = result.input_info.width * result.input_info.height / 1e6
+        return result.data, result.media_type
+
+    def keep(
+        self,
+        variant_key: str,
+        spec: Spec,
+        data: bytes,
+        media_type: str,
+        record: RequestRecord,
+        *,
+        source_bytes: int,
+        deadline: float | None,
+    ) -> None:
+        """Store a variant with the ``Cache-Control`` its URL gets (the S3-first origin serves it as is)."""
+        metadata = {"width": str(record.width), "height": str(record.height), "source-bytes": str(source_bytes)}
+        cache_control = self.settings.cache_control_for(versioned=spec.v is not None)
+        self._timed(
+            record,
+            "s3-write",
+            lambda: self.store.put_variant(
+                variant_key,
+                data,
+                content_type=media_type,
+                cache_control=cache_control,
+                metadata=metadata,
+                deadline=deadline,
+            ),
+        )
 
     def serve(self, route: Route, record: RequestRecord, *, deadline: float) -> Served:
         """Serve ``route``: the stored variant when there is one, else make and store it.
@@ -157,48 +203,24 @@ class Origin:
                 record.format = stored.content_type.removeprefix("image/")
                 return Served(stored.data, stored.content_type, Outcome.HIT, stored.etag)
 
-        limits = self.settings.limits
         original = self.read_original(route.key, record, deadline=deadline)
         source = original.data
         if time.monotonic() > deadline:
             raise DeadlineExceededError("request ran out of time reading the original")
+        if route.spec.v is not None and route.spec.v != original.version:
+            # Only the current version is made, so an unsigned v cannot mint variants without end.
+            raise VersionNotFoundError("no such version of this image (see /_vf/info for the current one)", param="v")
 
-        if route.spec.is_identity:
-            info = self._timed(record, "transform", lambda: engine.probe(source, limits))
-            data, media_type = source, _ORIGINAL_TYPES.get(info.format, "application/octet-stream")
-            if info.format == "heif" and (original.content_type or "").lower() == "image/avif":
-                media_type = "image/avif"
-            record.width, record.height, record.format = info.width, info.height, info.format
-            record.input_megapixels = info.width * info.height / 1e6
-        else:
-            with self.gate.slot(deadline, record):
-                result = self._timed(
-                    record, "transform", lambda: engine.transform(source, route.spec, limits, deadline=deadline)
-                )
-            data, media_type = result.data, result.media_type
-            record.width, record.height, record.format = result.width, result.height, result.format.value
-            record.input_megapixels = result.input_info.width * result.input_info.height / 1e6
-            if "qauto" in result.timings:  # q=auto's search (part of transform): what it chose or fell back to
-                record.timings["qauto"] = result.timings["qauto"]
-                record.notes["qauto"] = result.notes.get("qauto", "")
-
+        data, media_type = self.render(source, route.spec, record, deadline=deadline)
+        if (
+            route.spec.is_identity
+            and media_type == "image/heif"
+            and (original.content_type or "").lower() == "image/avif"
+        ):
+            media_type = "image/avif"
         if self.settings.store_originals or not route.spec.is_identity:
-            metadata = {
-                "width": str(record.width),
-                "height": str(record.height),
-                "source-bytes": str(len(source)),
-            }
-            self._timed(
-                record,
-                "s3-write",
-                lambda: self.store.put_variant(
-                    route.variant_key,
-                    data,
-                    content_type=media_type,
-                    cache_control=self.settings.cache_control,
-                    metadata=metadata,
-                    deadline=deadline,
-                ),
+            self.keep(
+                route.variant_key, route.spec, data, media_type, record, source_bytes=len(source), deadline=deadline
             )
         record.outcome, record.output_bytes = Outcome.MISS, len(data)
         return Served(data, media_type, Outcome.MISS)

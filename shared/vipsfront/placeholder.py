@@ -274,7 +274,11 @@ def thumbnail_rgba(
 
 def compute(source: bytes, limits: engine.Limits, *, deadline: float | None = None) -> Placeholder:
     """Placeholder values for an original's bytes."""
-    w, h, rgba = thumbnail_rgba(source, limits, deadline=deadline)
+    return from_rgba(*thumbnail_rgba(source, limits, deadline=deadline))
+
+
+def from_rgba(w: int, h: int, rgba: Sequence[int]) -> Placeholder:
+    """Placeholder values from ``thumbnail_rgba``'s pixels (so an ingest decodes once for all its uses)."""
     thumbhash = base64.b64encode(rgba_to_thumbhash(w, h, rgba)).decode("ascii")
     return Placeholder(thumbhash=thumbhash, color=dominant_color(rgba), width=w, height=h)
 

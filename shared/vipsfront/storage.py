@@ -25,7 +25,7 @@ import concurrent.futures
 import contextvars
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import boto3
@@ -39,10 +39,12 @@ from vipsfront.errors import (
     StorageError,
     StorageUnavailableError,
 )
-from vipsfront.store import Original, StoredVariant
+from vipsfront.keys import variant_prefix
+from vipsfront.store import ListedOriginal, Original, StoredVariant
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+DELETE_BATCH = 1000  # keys per DeleteObjects, S3's maximum
 
 # The deadline of the S3 call running in this context. Set only by ``_bounded``, inside the private
 # context it runs one call in, for the ``before-send`` hook (botocore passes a hook nothing per call).
@@ -133,7 +135,7 @@ class S3Store:
             data = bytes(obj["Body"].read(max_bytes + 1))
             if len(data) > max_bytes:  # a store that did not say its length up front
                 raise InputTooLargeError(f"original is larger than {max_bytes} bytes", param="key")
-            return Original(data, obj.get("ContentType"))
+            return Original(data, obj.get("ContentType"), obj.get("ETag"), obj.get("VersionId"))
 
         try:
             return _bounded(fetch, deadline)  # one hand-off per call: the GET and its body read together
@@ -197,16 +199,47 @@ class S3Store:
             raise _translate(error, "original") from error
         return keys[:limit]
 
-    def list_variants(self, prefix: str) -> list[str]:
-        """Keys of the stored variants under ``prefix`` (see ``spec.variant_prefix``)."""
+    def list_variants(self, key: str) -> list[str]:
+        """Every stored key under ``{key}/_vf/`` (variants and the info document), all pages."""
         keys: list[str] = []
         paginator = self.client.get_paginator("list_objects_v2")
         try:
-            for page in paginator.paginate(Bucket=self.variants, Prefix=prefix):
+            for page in paginator.paginate(Bucket=self.variants, Prefix=variant_prefix(key)):
                 keys.extend(item["Key"] for item in page.get("Contents", []))
         except Exception as error:
             raise _translate(error, "variant") from error
         return keys
+
+    def delete_variants(self, keys: Sequence[str]) -> int:
+        """Delete ``keys`` from the variants bucket, 1,000 per ``DeleteObjects``; a key already gone counts
+        as deleted (S3 does not tell). Any key S3 reports as failed raises ``StorageError`` naming it."""
+        deleted = 0
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start : start + DELETE_BATCH]
+            try:
+                answer = self.client.delete_objects(
+                    Bucket=self.variants, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+                )
+            except Exception as error:
+                raise _translate(error, "variant") from error
+            errors = answer.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise StorageError(
+                    f"could not delete {len(errors)} variants, first {first.get('Key')!r}: {first.get('Code')}"
+                )
+            deleted += len(batch)
+        return deleted
+
+    def scan_originals(self, prefix: str = "") -> Iterator[ListedOriginal]:
+        """Every original under ``prefix`` with its ETag, page by page (1,000 a page)."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.originals, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield ListedOriginal(item["Key"], item.get("ETag", ""), int(item.get("Size", 0)))
+        except Exception as error:
+            raise _translate(error, "original") from error
 
 
 def s3_client(endpoint_url: str | None = None, region: str | None = None) -> Any:

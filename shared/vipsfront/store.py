@@ -12,14 +12,39 @@ there; any other refusal is ``StorageError`` (502), a transient failure ``Storag
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from vipsfront.version_token import version_token
 
 
 @dataclass(frozen=True, slots=True)
 class Original:
     data: bytes
     content_type: str | None = None
+    etag: str | None = None  # as S3 answers it (quoted or not)
+    version_id: str | None = None  # on a versioned bucket
+
+    @property
+    def version(self) -> str | None:
+        """The ``v`` token of these bytes (``None`` when the store names no ETag or VersionId)."""
+        if not self.etag and not self.version_id:
+            return None
+        return version_token(etag=self.etag, version_id=self.version_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ListedOriginal:
+    """One original as a bucket listing names it (no body read)."""
+
+    key: str
+    etag: str
+    size: int = 0
+
+    @property
+    def version(self) -> str:
+        return version_token(etag=self.etag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,4 +79,21 @@ class ImageStore(Protocol):
 
     def list_originals(self, prefix: str = "", limit: int = 100) -> list[str]:
         """Up to ``limit`` keys of originals under ``prefix``."""
+        ...
+
+
+class LifecycleStore(ImageStore, Protocol):
+    """What purge, ingest and backfill need beyond serving (``vipsfront.lifecycle``); no deadlines:
+    they run in the background, bounded by the store's own retries."""
+
+    def list_variants(self, key: str) -> list[str]:
+        """Every stored key under ``{key}/_vf/`` (variants and the info document), all pages."""
+        ...
+
+    def delete_variants(self, keys: Sequence[str]) -> int:
+        """Delete these variant keys in batches; the number deleted. ``StorageError`` if any fails."""
+        ...
+
+    def scan_originals(self, prefix: str = "") -> Iterator[ListedOriginal]:
+        """Every original under ``prefix``, page by page, in the store's order."""
         ...

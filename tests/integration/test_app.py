@@ -24,6 +24,7 @@ from vipsfront.signing import sign
 from vipsfront.spec import Fm, Spec
 from vipsfront.storage import S3Store
 from vipsfront.telemetry import Outcome, RequestRecord
+from vipsfront.version_token import version_token
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 CHROME_ACCEPT = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"
@@ -93,7 +94,7 @@ def test_canonical_path_form_reaches_the_same_variant(origin: Origin) -> None:
 
 def test_headers_cache_and_etag(origin: Origin) -> None:
     response = origin.client.get("/photos/cat.jpg?w=200")
-    assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert response.headers["cache-control"] == "public, max-age=3600, s-maxage=604800"  # unversioned
     assert response.headers["content-type"] == "image/jpeg"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "vary" not in response.headers
@@ -278,6 +279,9 @@ def test_health_and_info(origin: Origin) -> None:
     info = origin.client.get("/_vf/info/photos/cat.jpg").json()
     stored_bytes = origin.s3.head_object(Bucket=ORIGINALS, Key="photos/cat.jpg")["ContentLength"]
     placeholder = info.pop("placeholder")  # its pixels: tests/integration/test_web.py
+    etag = origin.s3.head_object(Bucket=ORIGINALS, Key="photos/cat.jpg")["ETag"]
+    assert info.pop("version") == version_token(etag=etag)
+    assert set(info.pop("metadata")) >= {"captured_at", "camera_make", "color_space", "phash"}
     assert info == {
         "key": "photos/cat.jpg",
         "width": 1200,

@@ -159,7 +159,7 @@ def test_miss_answers_base64_image_and_emits_emf(fn: Lambda, original: bytes) ->
     assert image.get("vips-loader") == "webpload_buffer"
     headers = response["headers"]
     assert headers["content-type"] == "image/webp"
-    assert headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert headers["cache-control"] == "public, max-age=3600, s-maxage=604800"  # unversioned: short for browsers
     assert headers["x-vipsfront-variant"] == "miss"
     assert int(headers["content-length"]) == len(body)
     assert "transform;dur=" in headers["server-timing"]
