@@ -80,7 +80,7 @@ def sizes(rules: Sequence[tuple[str, str]] | Mapping[str, str], fallback: str = 
 def loader(
     src: str,
     width: int,
-    quality: int | None = None,
+    quality: int | str | None = None,
     *,
     base: str = "",
     params: Params | None = None,
