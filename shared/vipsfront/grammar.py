@@ -28,7 +28,8 @@ _INT = re.compile(r"[0-9]{1,6}")
 _DEC = re.compile(r"[0-9]{1,4}(\.[0-9]{1,4})?")
 _HEX = re.compile(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
 PRESET_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-SIGNATURE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}\.[A-Za-z0-9_-]{43}")
+KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")  # a signing key's id, as in VIPSFRONT_SIGNING_KEYS and in s=
+SIGNATURE_PATTERN = re.compile(KEY_ID.pattern + r"\.[A-Za-z0-9_-]{43}")
 EXPIRES_PATTERN = re.compile(r"[0-9]{1,12}")
 DPR_AUTO = "auto"  # dpr=auto: the ratio comes from a Sec-CH-DPR hint (vipsfront.edge), else 1
 

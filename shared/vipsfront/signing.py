@@ -11,21 +11,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping
 
 from vipsfront.errors import SignatureError
+from vipsfront.grammar import KEY_ID
 from vipsfront.keys import encode_key
 from vipsfront.spec import Spec
 
-KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 MIN_SECRET_CHARS = 16
 
 
 def check_key_id(kid: str) -> str:
     """``kid`` if it is a valid key id, else ``ValueError``."""
     if not KEY_ID.fullmatch(kid):
-        raise ValueError(f"a signing key id must match [A-Za-z0-9_-]{{1,32}}, not {kid!r}")
+        raise ValueError(f"a signing key id must match {KEY_ID.pattern}, not {kid!r}")
     return kid
 
 
@@ -36,7 +35,7 @@ def parse_keys(text: str) -> dict[str, bytes]:
         kid, sep, secret = item.partition(":")
         if not sep or not KEY_ID.fullmatch(kid) or len(secret) < MIN_SECRET_CHARS:
             raise ValueError(
-                "signing keys must be 'kid:secret' pairs: kid [A-Za-z0-9_-]{1,32}, "
+                f"signing keys must be 'kid:secret' pairs: kid {KEY_ID.pattern}, "
                 f"secret of {MIN_SECRET_CHARS}+ characters"
             )
         keys[kid] = secret.encode()
