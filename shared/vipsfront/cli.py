@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import json
 import os
 import socket
 import sys
@@ -158,6 +159,14 @@ def serve(args: argparse.Namespace) -> int:
             first = next(iter(files))
             print(f"  {base}/{first}?w=800&h=400&fit=cover&pos=attention&fm=auto")
             print(f"  {base}/_vf/info/{first}")
+        watcher = None
+        if args.watch > 0:
+            from vipsfront.lifecycle import Lifecycle, Watcher
+
+            watcher = Watcher(Lifecycle.from_settings(settings, s3=client), args.watch)
+            watcher.poll()  # the baseline listing
+            watcher.start()
+            print(f"  watching the originals every {args.watch:g} s: a changed or deleted original is purged")
         sys.stdout.flush()
         if args.workers > 1:
             _run_workers(args)
@@ -227,6 +236,64 @@ def url_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lifecycle_settings(args: argparse.Namespace) -> Settings:
+    from dataclasses import replace
+
+    settings = Settings.load()
+    if getattr(args, "distribution_id", None):
+        settings = replace(settings, distribution_id=args.distribution_id)
+    return settings
+
+
+def purge_command(args: argparse.Namespace) -> int:
+    """Purge the originals' variants and CloudFront paths, then ingest those that exist."""
+    import time
+
+    from vipsfront.keys import check_key
+    from vipsfront.lifecycle import Change, Lifecycle, Status
+
+    lifecycle = Lifecycle.from_settings(_lifecycle_settings(args))
+    revision = f"purge-{time.time_ns()}"  # a manual purge is always a new invalidation
+    results = lifecycle.apply([Change(check_key(key), revision=revision) for key in args.keys])
+    for result in results:
+        print(json.dumps(result.to_dict()))
+    if not lifecycle.invalidator:
+        print(
+            "vipsfront: no CloudFront distribution (VIPSFRONT_DISTRIBUTION_ID, --distribution-id): nothing invalidated",
+            file=sys.stderr,
+        )
+    return 1 if any(r.status is Status.FAILED for r in results) else 0
+
+
+def backfill_command(args: argparse.Namespace) -> int:
+    """Ingest every original under a prefix on a process pool; summary, manifest, rate."""
+    from vipsfront import backfill
+    from vipsfront.lifecycle import Status, summarise
+
+    if args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    results, seconds = backfill.run(
+        _lifecycle_settings(args), prefix=args.prefix, workers=args.workers, force=args.force
+    )
+    if args.manifest:
+        with open(args.manifest, "w", encoding="utf-8") as out:
+            for result in results:
+                out.write(backfill.manifest_line(result) + "\n")
+    summary = summarise(results)
+    counts = summary["counts"]
+    made = counts["ingested"] + counts["rejected"]
+    print(
+        f"backfill: {len(results)} originals in {seconds:.1f} s: {counts['ingested']} done, {counts['skipped']} "
+        f"skipped, {counts['rejected']} rejected, {counts['failed']} failed, {counts['gone']} gone; "
+        f"{made / max(seconds, 1e-9) / args.workers:.2f} originals/s per worker"
+    )
+    for problem in summary["problems"]:
+        print(
+            f"  {problem['status']}: {problem['key']}: {problem['error'].get('code')}: {problem['error'].get('error')}"
+        )
+    return 1 if counts[Status.FAILED.value] else 0
+
+
 def bench_command(args: argparse.Namespace) -> int:
     """Hand the options to the benchmark package (the ``bench`` extra), imported only here."""
     try:
@@ -249,6 +316,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", metavar="DIR", help="upload DIR's files as originals (keys relative to DIR)")
     run.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
     run.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    run.add_argument(
+        "--watch",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="poll the originals and purge what changed, every SECONDS (default 2; 0: off)",
+    )
     run.set_defaults(func=serve)
 
     def signing_options(sub: argparse.ArgumentParser) -> None:
@@ -271,6 +345,18 @@ def parser() -> argparse.ArgumentParser:
     build.set_defaults(func=url_command)
 
     # The benchmark package parses its own options (``vipsfront bench --help``): it is not imported here.
+    purge = commands.add_parser("purge", help="purge originals' variants and CDN paths, then ingest them again")
+    purge.add_argument("keys", nargs="+", metavar="KEY")
+    purge.add_argument("--distribution-id", help="CloudFront distribution (default VIPSFRONT_DISTRIBUTION_ID)")
+    purge.set_defaults(func=purge_command)
+
+    fill = commands.add_parser("backfill", help="ingest every original (info document, eager presets)")
+    fill.add_argument("--prefix", default="", help="only originals under this key prefix")
+    fill.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)")
+    fill.add_argument("--manifest", metavar="FILE", help="write one JSON line of metadata per original")
+    fill.add_argument("--force", action="store_true", help="ingest originals already at their version too")
+    fill.set_defaults(func=backfill_command)
+
     bench = commands.add_parser(
         "bench",
         help="benchmark the origin on moto against the bare engine and peers (the bench extra)",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -260,16 +261,64 @@ class Lifecycle:
         for item in items:
             version = item.version
             try:
-                current = not force and info.is_current(self.stored_document(item.key), version)
+                stored = None if force else self.stored_document(item.key)
             except VipsfrontError as error:
                 results.append(KeyResult(item.key, Status.FAILED, version, error=_error(error)))
                 continue
-            results.append(
-                KeyResult(item.key, Status.SKIPPED, version)
-                if current
-                else self.ingest(item.key, known_version=version)
+            if info.is_current(stored, version):
+                error = stored.get("error") if stored else None
+                results.append(KeyResult(item.key, Status.SKIPPED, version, error=error, document=stored))
+            else:
+                results.append(self.ingest(item.key, known_version=version))
+        return results
+
+
+class Watcher:
+    """Polls the originals' listing and runs ``Lifecycle.apply`` on what changed (``vipsfront serve``:
+    moto sends no bucket events). A new or changed ETag is a created original, a vanished key a deleted
+    one; the first listing is the baseline, so nothing is done for what was already there."""
+
+    def __init__(self, lifecycle: Lifecycle, interval_s: float = 2.0, prefix: str = "") -> None:
+        self.lifecycle, self.interval_s, self.prefix = lifecycle, interval_s, prefix
+        self.seen: dict[str, str] | None = None
+        self._stop = threading.Event()
+
+    def listing(self) -> dict[str, str]:
+        return {item.key: item.etag for item in self.lifecycle.store.scan_originals(self.prefix)}
+
+    def poll(self) -> list[KeyResult]:
+        """One look at the listing; the results of what changed since the last look."""
+        now = self.listing()
+        before, self.seen = self.seen, now
+        if before is None:
+            return []
+        changes = [Change(k, Kind.CREATED, etag) for k, etag in now.items() if before.get(k) != etag]
+        changes += [Change(k, Kind.DELETED, "gone:" + before[k]) for k in before.keys() - now.keys()]
+        results = self.lifecycle.apply(changes) if changes else []
+        for result in results:
+            log.warning(
+                "original %s %s: %s",
+                result.key,
+                "changed" if result.status is not Status.PURGED else "deleted",
+                result.to_dict(),
             )
         return results
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll()
+            except Exception:  # a failed look is logged and tried again at the next tick
+                log.exception("polling the originals failed")
+            self._stop.wait(self.interval_s)
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="vipsfront-watch", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def _buckets(settings: Settings) -> tuple[str, str]:
