@@ -34,6 +34,7 @@ import argparse
 import io
 import json
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -45,7 +46,7 @@ import pyvips
 
 from vipsfront import autoquality, engine
 from vipsfront.limits import Limits
-from vipsfront.spec import Fm, Spec
+from vipsfront.spec import Fm, Format, Spec
 
 try:
     from ssimulacra2 import compute_ssimulacra2
@@ -91,7 +92,7 @@ def corpus(root: Path) -> Iterator[tuple[str, bytes]]:
 
 
 def resized(data: bytes, width: int, fmt: str, limits: Limits = Limits()) -> tuple[Any, autoquality.Encode]:  # noqa: B008
-    """The engine's unencoded output for ``w=width&fm=fmt``, in memory, and its encoder for that plan.
+    """The engine's unencoded output for ``w=width&fm=fmt``, in memory, and its fixed-settings encoder.
 
     The one place this script reaches into the engine's steps; it follows the engine's pipeline.
     """
@@ -101,11 +102,47 @@ def resized(data: bytes, width: int, fmt: str, limits: Limits = Limits()) -> tup
     image = engine.load(data, plan, operation)
     for step in engine.STEPS:
         image = step(image, plan)
+    return image.copy_memory(), engine.lossy_encoder(Format(fmt), limits)
 
-    def encode(img: Any, quality: int) -> bytes:
-        return engine.encode(img, engine.make_plan(info, Spec(w=width, fm=Fm(fmt), q=quality), limits), limits)
 
-    return image, encode
+SHARP_DIR = ROOT / "benchmarks" / "peers" / "sharp"
+SHARP_SCRIPT = (
+    "const sharp=require('sharp');const c=[];process.stdin.on('data',d=>c.push(d)).on('end',async()=>"
+    "{const f=process.argv[1];const o=await sharp(Buffer.concat(c))[f==='jpeg'?'jpeg':f]().toBuffer();"
+    "process.stdout.write(o);});"
+)
+
+
+def sharp_default(image: Any, fmt: str) -> bytes:
+    """sharp's default encoder settings (jpeg q80 4:2:0, webp q80 effort 4, avif q50 effort 4) on the same
+    pixels; the AWS sample calls ``toFormat(format)`` without a quality, so it encodes the same."""
+    return subprocess.run(
+        ["node", "-e", SHARP_SCRIPT, fmt],
+        input=bytes(image.pngsave_buffer(compression=1)),
+        capture_output=True,
+        check=True,
+        cwd=SHARP_DIR,
+    ).stdout
+
+
+def pillow_at(image: Any, fmt: str, quality: int | None) -> bytes:
+    """Pillow's encoders on the same pixels (``quality=None``: Pillow's defaults, JPEG 75, WebP 80, AVIF 75)."""
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(bytes(image.pngsave_buffer(compression=1))))
+    out = io.BytesIO()
+    options = {} if quality is None else {"quality": quality}
+    picture.save(out, {"jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}[fmt], **options)
+    return out.getvalue()
+
+
+# Peers' default encoders, on the engine's resized pixels: thumbor uses Pillow at its QUALITY (80;
+# WEBP_QUALITY and AVIF_QUALITY default to None, which means QUALITY).
+PEERS: dict[str, Callable[[Any, str], bytes]] = {
+    "sharp / AWS sample": sharp_default,
+    "Pillow": lambda image, fmt: pillow_at(image, fmt, None),
+    "thumbor (Pillow q80)": lambda image, fmt: pillow_at(image, fmt, 80),
+}
 
 
 def _png(image: Any) -> io.BytesIO:
@@ -128,33 +165,38 @@ def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
-def measure(name: str, data: bytes, width: int, fmt: str, level: autoquality.Level) -> Case:
+def measure(name: str, data: bytes, width: int, fmt: str, level: autoquality.Level, peers: bool) -> Case:
+    """One case through ``engine.transform`` (the miss's work: decode, resize, encode or search), at the
+    fixed default and at ``q=level``, both judged against the unencoded resize."""
+    image, _ = resized(data, width, fmt)
     started = time.perf_counter()
-    image, encode = resized(data, width, fmt)
-    image = image.copy_memory()
-    default = encode(image, DEFAULTS[fmt])
+    default = engine.transform(data, Spec(w=width, fm=Fm(fmt)))
     default_ms = _ms(started)
     started = time.perf_counter()
-    image2, encode = resized(data, width, fmt)
-    auto = autoquality.choose(image2, fmt, encode, default_quality=DEFAULTS[fmt], level=level)
+    auto = engine.transform(data, Spec(w=width, fm=Fm(fmt), q=level))
     auto_ms = _ms(started)
+    chosen = auto.notes.get("qauto", "")
     extra = {}
-    for extra_name, extra_encode in EXTRA_ENCODERS.items():
-        out = extra_encode(data, width, fmt)
-        extra[extra_name] = (len(out), ssimulacra2(image, out))
+    for peer, peer_encode in (PEERS if peers else {}).items():
+        try:
+            out = peer_encode(image, fmt)
+        except (subprocess.CalledProcessError, OSError, KeyError, ValueError) as error:
+            print(f"{peer} {fmt}: {error}", file=sys.stderr)
+            continue
+        extra[peer] = (len(out), ssimulacra2(image, out))
     return Case(
         image=name,
         width=width,
         format=fmt,
-        default_bytes=len(default),
-        default_s2=ssimulacra2(image, default),
+        default_bytes=len(default.data),
+        default_s2=ssimulacra2(image, default.data),
         default_ms=default_ms,
         auto_bytes=len(auto.data),
         auto_s2=ssimulacra2(image, auto.data),
         auto_ms=auto_ms,
-        auto_quality=auto.quality,
-        auto_encodes=auto.encodes,
-        auto_score=auto.score,
+        auto_quality=int(chosen.split()[0].removeprefix("q=")) if chosen else 0,
+        auto_encodes=int(chosen.split()[1].removeprefix("n=")) if chosen else 0,
+        auto_score=None,
         extra=extra,
     )
 
@@ -162,7 +204,6 @@ def measure(name: str, data: bytes, width: int, fmt: str, level: autoquality.Lev
 def calibrate(name: str, data: bytes, width: int, fmt: str) -> list[dict[str, Any]]:
     """Every ladder rung of one case: bytes, the search's SSIM (on its sample and whole) and SSIMULACRA2."""
     image, encode = resized(data, width, fmt)
-    image = image.copy_memory()
     small = autoquality.sample(image)
     rows = []
     for quality in sorted({*autoquality.LADDERS[fmt], DEFAULTS[fmt]}):
@@ -262,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formats", default=",".join(FORMATS))
     parser.add_argument("--level", default="auto", type=autoquality.parse_level)
     parser.add_argument("--only", default="", help="comma-separated substrings of image names")
+    parser.add_argument("--no-peers", action="store_true", help="skip the peers' default encoders")
+    parser.add_argument("--sample-at", default="1600:4", help="WIDTH:N: only every N-th image at WIDTH (time)")
     parser.add_argument("--json", type=Path, help="write every case here")
     parser.add_argument(
         "--calibrate", type=Path, help="write every ladder rung of every case here (JSON lines), no report"
@@ -287,10 +330,13 @@ def main(argv: list[str] | None = None) -> int:
                         out.flush()
         return 0
     cases = []
-    for name, data in images:
+    sample_width, _, every = args.sample_at.partition(":")
+    for index, (name, data) in enumerate(images):
         for width in widths:
+            if str(width) == sample_width and index % int(every or 1):
+                continue
             for fmt in formats:
-                case = measure(name, data, width, fmt, args.level)
+                case = measure(name, data, width, fmt, args.level, not args.no_peers)
                 cases.append(case)
                 print(
                     f"{name} {width} {fmt}: q={case.auto_quality} {case.auto_bytes / case.default_bytes:.2f}x bytes,"

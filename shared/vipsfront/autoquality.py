@@ -18,7 +18,9 @@ look, and the quality never rises above the default's (the ladder stops there).
 Bounds: at most ``MAX_TRIALS`` trial encodes after the reference, plus one final encode when the search ran
 on a sample. With a ``deadline`` (``time.monotonic()`` value) the search stops when the next trial and the
 final encode would not fit (estimated from the trials so far), and returns the best passing rung so far,
-or the caller's default quality with ``fell_back`` set and a ``reason``.
+or the caller's default quality with ``fell_back`` set and a ``reason``. When the passing rung is not
+smaller than the default's encode on the sample (AV1 at a few hundred bytes is not monotonic in quality),
+the default is kept, encoded with ``reference_encode``.
 """
 
 from __future__ import annotations
@@ -176,7 +178,10 @@ def _pooled(ssim_map: Any) -> float:
 
 def _ssim(ref: _Reference, other: Any) -> float:
     """Pooled SSIM of ``other`` against the reference: the lowest over its planes."""
-    return min(_pooled(_ssim_map(plane, y)) for plane, y in zip(ref.planes, _planes(other), strict=True))
+    planes = _planes(other)
+    if len(planes) < len(ref.planes):  # an encoder dropped an alpha band that was all opaque
+        planes.append(planes[0] * 0 + 255)
+    return min(_pooled(_ssim_map(plane, y)) for plane, y in zip(ref.planes, planes, strict=False))
 
 
 def score(reference: Any, distorted: Any) -> float:
@@ -267,7 +272,8 @@ def choose(
 
     reference = _reference(small)
     trial_started = time.perf_counter()
-    default_score = _ssim(reference, _decode((reference_encode or encode)(small, default_quality)))
+    default_data = (reference_encode or encode)(small, default_quality)
+    default_score = _ssim(reference, _decode(default_data))
     us_per_pixel = (time.perf_counter() - trial_started) * 1e6 / sample_pixels  # encode + decode + score
     target = 1.0 - (1.0 - default_score) * ALLOWANCE[level]
     encodes = 1
@@ -293,6 +299,9 @@ def choose(
             hi = mid
         else:
             lo = mid + 1
-    if best is not None:  # the lowest passing rung
+    if best is not None and len(best[1]) < len(default_data):  # the lowest passing rung, if it is smaller
         return finish(best[0], best[1] if whole else None, encodes, best[2], target)
+    if best is not None or level is not Level.HIGH:  # no gain on the sample (small AVIFs are not monotonic)
+        data = default_data if whole else (reference_encode or encode)(image, default_quality)
+        return finish(default_quality, data, encodes + (0 if whole else 1), default_score, target)
     return finish(ladder[-1], None, encodes, None, target)  # nothing passed: the top rung searched

@@ -1,0 +1,133 @@
+"""``q=auto`` wired through: grammar and canonical form, presets, the unsigned allow-list, the engine's
+outputs (format, size, fewer bytes than the default on a flat image) and what it leaves alone."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import pyvips
+from helpers import photo_jpeg
+
+from vipsfront import engine
+from vipsfront.errors import InvalidSpecError
+from vipsfront.grammar import build, parse_canonical
+from vipsfront.policy import Policy, UnsignedPolicy
+from vipsfront.query import read_params
+from vipsfront.spec import Fm, Format, Quality, Spec
+
+LOADERS = {"jpeg": "jpegload", "webp": "webpload", "avif": "heifload", "png": "pngload", "gif": "gifload"}
+
+
+def flat_png(width: int = 640, height: int = 480) -> bytes:
+    """A soft gradient: the fixed default spends bytes it does not need."""
+    x = pyvips.Image.xyz(width, height)
+    gx, gy = x[0] * (255.0 / width), x[1] * (255.0 / height)
+    image = gx.bandjoin([gy, (gx + gy) / 2]).cast("uchar").copy(interpretation="srgb")
+    return bytes(image.pngsave_buffer())
+
+
+def decoded(data: bytes, fmt: str) -> Any:
+    image = pyvips.Image.new_from_buffer(data, "")
+    assert image.get("vips-loader").startswith(LOADERS[fmt]), image.get("vips-loader")
+    return image
+
+
+@pytest.mark.parametrize(("raw", "level"), [("auto", Quality.AUTO), ("auto:low", Quality.LOW), ("auto:high", Quality.HIGH)])
+def test_grammar_reads_the_levels_and_writes_them_back(raw: str, level: Quality) -> None:
+    spec = build({"w": "400", "q": raw})
+    assert spec.q is level
+    assert spec.canonical() == f"w=400,q={raw}"
+    assert parse_canonical(spec.canonical()) == spec
+
+
+@pytest.mark.parametrize("raw", ["AUTO", "auto:", "auto:best", "Auto", "auto ", "0", "101", "8.5"])
+def test_grammar_refuses_other_values(raw: str) -> None:
+    with pytest.raises(InvalidSpecError) as error:
+        build({"w": "400", "q": raw})
+    assert error.value.param == "q"
+
+
+def test_numeric_quality_is_unchanged() -> None:
+    assert build({"q": "075"}).canonical() == "q=75"
+
+
+def test_a_preset_may_say_q_auto() -> None:
+    presets = {"card": {"w": "400", "fm": "auto", "q": "auto"}}
+    params = read_params({"p": "card"}, presets)
+    assert params.spec(None).q is Quality.AUTO
+    policy = Policy.create(keys={"k": b"0123456789abcdef0123"}, presets=presets)
+    assert policy.unsigned.allows(build({"w": "400", "fm": "auto", "q": "auto"}), policy.preset_specs)
+
+
+def test_unsigned_allow_list_admits_q_auto_by_configuration() -> None:
+    default = UnsignedPolicy(widths=(400,))
+    allowing = UnsignedPolicy(widths=(400,), params={"fm": "*", "q": ["auto"]})
+    assert not default.allows(build({"w": "400", "q": "auto"}))
+    assert allowing.allows(build({"w": "400", "q": "auto", "fm": "webp"}))
+    assert not allowing.allows(build({"w": "400", "q": "auto:high"}))
+    assert not allowing.allows(build({"w": "400", "q": "90"}))
+    assert UnsignedPolicy.from_config(allowing.to_config()) == allowing
+
+
+@pytest.mark.parametrize("fm", ["jpeg", "webp", "avif"])
+def test_engine_q_auto_decodes_and_is_smaller_than_the_default_on_a_flat_image(fm: str) -> None:
+    source = flat_png()
+    fixed = engine.transform(source, Spec(w=256, fm=Fm(fm)))
+    auto = engine.transform(source, Spec(w=256, fm=Fm(fm), q=Quality.AUTO))
+    out = decoded(auto.data, fm)
+    assert (out.width, out.height) == (256, 192) == (auto.width, auto.height)
+    assert auto.format == Format(fm)
+    assert len(auto.data) < len(fixed.data)
+    assert auto.notes["qauto"].startswith("q=") and "qauto" in auto.timings
+
+
+def test_engine_q_auto_through_fm_auto() -> None:
+    result = engine.transform(photo_jpeg(400, 300), build({"w": "200", "fm": "auto-avif-webp", "q": "auto"}))
+    decoded(result.data, "avif")
+    assert "qauto" in result.notes
+
+
+def test_engine_q_auto_keeps_alpha() -> None:
+    rgba = pyvips.Image.black(200, 100).bandjoin([pyvips.Image.xyz(200, 100)[0].cast("uchar")] * 3)
+    source = bytes(rgba.copy(interpretation="srgb").pngsave_buffer())
+    out = decoded(engine.transform(source, Spec(w=100, fm=Fm.WEBP, q=Quality.AUTO)).data, "webp")
+    assert out.hasalpha() and (out.width, out.height) == (100, 50)
+
+
+def test_png_and_gif_with_q_auto_keep_their_behaviour() -> None:
+    """PNG stays lossless (q=auto never makes a palette), GIF as always; no search runs."""
+    source = flat_png(160, 120)
+    auto_png = engine.transform(source, Spec(w=80, fm=Fm.PNG, q=Quality.AUTO))
+    plain_png = engine.transform(source, Spec(w=80, fm=Fm.PNG))
+    assert auto_png.data == plain_png.data and "qauto" not in auto_png.notes
+    assert decoded(auto_png.data, "png").bands == 3  # not a palette
+    auto_gif = engine.transform(source, Spec(w=80, fm=Fm.GIF, q=Quality.AUTO))
+    assert auto_gif.data == engine.transform(source, Spec(w=80, fm=Fm.GIF)).data
+
+
+def test_animation_with_q_auto_is_encoded_at_the_default() -> None:
+    frames = [pyvips.Image.black(40, 30).new_from_image([i * 60, 0, 0]).cast("uchar") for i in range(3)]
+    strip = pyvips.Image.arrayjoin(frames, across=1).copy(interpretation="srgb")
+    strip.set_type(pyvips.GValue.gint_type, "page-height", 30)
+    source = bytes(strip.gifsave_buffer())
+    auto = engine.transform(source, Spec(w=20, fm=Fm.WEBP, q=Quality.AUTO))
+    assert auto.pages == 3 and "qauto" not in auto.notes
+    assert auto.data == engine.transform(source, Spec(w=20, fm=Fm.WEBP)).data
+
+
+def test_a_deadline_too_near_falls_back_to_the_default_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search sees no time left: the default quality, ``fallback=deadline`` in the notes."""
+    from vipsfront import autoquality
+
+    real = autoquality.choose
+
+    def hurried(*args: Any, **kwargs: Any) -> Any:
+        kwargs["deadline"] = time.monotonic()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(autoquality, "choose", hurried)
+    result = engine.transform(photo_jpeg(400, 300), Spec(w=200, fm=Fm.JPEG, q=Quality.AUTO))
+    assert result.notes["qauto"] == f"q={engine.JPEG_QUALITY} n=1 fallback=deadline"
+    assert decoded(result.data, "jpeg").width == 200
