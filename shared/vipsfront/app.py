@@ -8,11 +8,14 @@ rendered once as JSON; nothing internal reaches a client.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import math
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
@@ -40,6 +43,12 @@ SECURITY_HEADERS = {
 }
 LAMBDA_SAFETY_S = 1.0  # leave this much of the Lambda's remaining time for writing the response
 SIGNATURE_HEADER, EXPIRES_HEADER = "x-vipsfront-signature", "x-vipsfront-expires"  # set by the edge function
+NO_STORE = {"cache-control": "no-store"}  # health, the OpenAPI document: never cached by the CDN
+# Mangum's Function URL answer around the headers and the base64 body: {"statusCode": 200, "headers": ...,
+# "body": "...", "isBase64Encoded": true, "cookies": null}, with room to spare
+LAMBDA_ENVELOPE_BYTES = 512
+CORS_METHODS = "GET, HEAD"
+CORS_MAX_AGE_S = 86400
 
 
 class AnyPathConvertor(Convertor[str]):
@@ -110,6 +119,21 @@ def _redirect_location(routed: Route, request: Request, settings: Settings) -> s
     return routed.location
 
 
+def lambda_response_bytes(body_bytes: int, headers: Mapping[str, str]) -> int:
+    """The size of the Lambda response carrying ``body_bytes`` (base64: 4 characters per 3 bytes) and
+    ``headers``, as Mangum serializes it: what Lambda's 6 MB response limit counts."""
+    return 4 * math.ceil(body_bytes / 3) + len(json.dumps(dict(headers))) + LAMBDA_ENVELOPE_BYTES
+
+
+def cors_headers(origin: str | None, allowed: tuple[str, ...]) -> dict[str, str] | None:
+    """``Access-Control-Allow-*`` for a request from ``origin``, or ``None`` when it is not allowed."""
+    if "*" in allowed:
+        return {"access-control-allow-origin": "*"}
+    if origin is not None and origin in allowed:
+        return {"access-control-allow-origin": origin, "vary": "Origin"}
+    return None
+
+
 def get_store(request: Request) -> ImageStore:
     store: ImageStore = request.app.state.store
     return store
@@ -142,7 +166,7 @@ def create_app(
         store = S3Store(client, settings.originals_bucket, settings.variants_bucket)
     observe = observer or ignore
 
-    app = FastAPI(title="vipsfront", docs_url=None, redoc_url=None, openapi_url="/_vf/openapi.json")
+    app = FastAPI(title="vipsfront", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.store = store
     gate = app.state.transform_gate = TransformGate.for_settings(settings)
@@ -173,13 +197,42 @@ def create_app(
         )
 
     @app.api_route("/_vf/health", methods=["GET", "HEAD"])
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__}
+    async def health() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__}, headers=NO_STORE)
+
+    @app.api_route("/_vf/openapi.json", methods=["GET", "HEAD"], include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi(), headers=NO_STORE)
+
+    @app.options("/{path:anypath}", include_in_schema=False)
+    async def preflight(request: Request) -> Response:
+        """CORS preflights from ``VIPSFRONT_CORS_ORIGINS`` (GET and HEAD only); no other use of OPTIONS."""
+        if not settings.cors_origins:
+            body = {"error": "OPTIONS is answered only with VIPSFRONT_CORS_ORIGINS set", "code": "method_not_allowed"}
+            headers = {"allow": CORS_METHODS, "cache-control": settings.error_cache_control}
+            return JSONResponse({**body, "param": None}, status_code=405, headers=headers)
+        allowed = cors_headers(request.headers.get("origin"), settings.cors_origins)
+        method = request.headers.get("access-control-request-method", "")
+        if allowed is None or method not in ("GET", "HEAD"):
+            body = {"error": "CORS preflight refused: origin or method not allowed", "code": "forbidden"}
+            return JSONResponse(
+                {**body, "param": None},
+                status_code=403,
+                headers={"vary": "Origin", "cache-control": settings.error_cache_control},
+            )
+        headers = {
+            **allowed,
+            "access-control-allow-methods": CORS_METHODS,
+            "access-control-max-age": str(CORS_MAX_AGE_S),
+            "cache-control": f"public, max-age={CORS_MAX_AGE_S}",
+        }
+        return Response(status_code=204, headers=headers)
 
     @app.api_route("/_vf/info/{key:anypath}", methods=["GET", "HEAD"])
     async def info(request: Request, key: str, store: StoreDep, settings: SettingsDep) -> JSONResponse:
         origin = Origin(settings, store, gate)
         deadline = _deadline(request, settings.request_budget_s)
+        settings.policy.authorize_info(check_key(key))
         body, outcome = await run_in_threadpool(lambda: origin.describe(check_key(key), deadline=deadline))
         headers = {"cache-control": "public, max-age=300", "x-vipsfront-variant": outcome.value}
         return JSONResponse(body, headers=headers)
@@ -235,13 +288,20 @@ def create_app(
             **SECURITY_HEADERS,
         }
         vary = (("Accept",) if routed.vary_accept else ()) + routed.vary_hints
+        cors = cors_headers(request.headers.get("origin"), settings.cors_origins) if settings.cors_origins else None
+        if cors:
+            vary += (cors.pop("vary"),) if "vary" in cors else ()
+            headers.update(cors)
         if vary:
             headers["vary"] = ", ".join(vary)
         if _matches(request.headers.get("if-none-match"), etag):
             record.status, record.outcome = 304, Outcome.NOT_MODIFIED
             return Response(status_code=304, headers=headers)
-        if served.outcome is Outcome.MISS and len(served.data) > settings.payload_limit:
-            # Too big for a Lambda response: it is stored, so the canonical URL serves it from S3.
+        headers["content-type"] = served.media_type
+        headers["content-length"] = str(len(served.data))
+        if served.outcome is Outcome.MISS and lambda_response_bytes(len(served.data), headers) > settings.payload_limit:
+            # Too big for a Lambda response (base64 and headers counted): it is stored, so the canonical
+            # URL serves it from S3 (a hit: behind CloudFront the S3 origin, locally this app).
             location = _redirect_location(routed, request, settings)
             record.status = 307
             return JSONResponse(
@@ -250,8 +310,7 @@ def create_app(
                 headers={"location": location, "cache-control": "no-store"},
             )
         record.status = 200
-        headers["content-length"] = str(len(served.data))
         body = b"" if request.method == "HEAD" else served.data
-        return Response(body, media_type=served.media_type, headers=headers)
+        return Response(body, headers=headers)
 
     return app

@@ -50,7 +50,8 @@ def _signing_key(settings: Settings) -> tuple[str, bytes] | None:
 
 
 def _widths(settings: Settings) -> tuple[int, ...]:
-    return settings.policy.unsigned.widths or GALLERY_WIDTHS
+    # without signing keys every width is served; with them, the unsigned ladder (the page signs the rest)
+    return (settings.policy.signed and settings.policy.unsigned.widths) or GALLERY_WIDTHS
 
 
 def card(key: str, info: dict[str, Any], widths: tuple[int, ...], signing_key: tuple[str, bytes] | None) -> str:
@@ -105,6 +106,7 @@ def render(items: list[tuple[str, dict[str, Any]]], settings: Settings) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Accept-CH" content="{ACCEPT_CH}">
 <title>vipsfront demo</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/_vf/demo/static/demo.css">
 <script src="/_vf/demo/static/demo.js"></script>
 </head>

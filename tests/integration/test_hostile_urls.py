@@ -32,7 +32,7 @@ SECRET_OLD, SECRET_NEW = b"old-secret-0123456789", b"new-secret-9876543210"
 TYPED = {
     400: {"invalid_spec", "invalid_key"},
     403: {"forbidden"},
-    404: {"not_found"},
+    404: {"not_found", "version_not_found"},
     405: {"method_not_allowed"},
     413: {"input_too_large"},
     415: {"unsupported_input"},
@@ -294,3 +294,145 @@ def test_rotated_out_keys(s3_module: Any) -> None:
     forged = "old." + signed(key, spec, "new", SECRET_NEW).split(".")[1]
     assert rotated.get(f"/photos/cat.jpg?w=320&s={forged}").status_code == 403
     assert rotated.get(f"/photos/cat.jpg?w=320&s={signed(key, spec, 'new', SECRET_NEW)}").status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------------
+# Unsigned abuse of every parameter: with signing keys, the default allow-list (widths on the ladder,
+# fm, fit, named pos, v, presets) and nothing else; each refusal happens before any transform or S3 write.
+
+UNSIGNED_ABUSE = {
+    "w": "w=101",
+    "h": "w=100&h=100",
+    "dpr": "w=100&dpr=1.5",
+    "fit": "w=100&h=100&fit=fill",
+    "pos": "w=100&h=100&pos=attention",
+    "fx": "w=100&h=100&fx=0.2",
+    "fy": "w=100&h=100&fy=0.8",
+    "enlarge": "w=100&enlarge=1",
+    "fm": "fm=avif",  # a full-size re-encode: no w
+    "q": "w=100&q=37",
+    "blur": "w=100&blur=99.9999",
+    "sharpen": "w=100&sharpen=2",
+    "rot": "w=100&rot=90",
+    "flip": "w=100&flip=hv",
+    "bg": "w=100&bg=abcdef",
+    "v": "v=abc&blur=5",
+    "p": "p=thumb&q=90",
+}
+
+
+@pytest.fixture(scope="module")
+def allow_list_app(s3_module: Any) -> TestClient:
+    policy = Policy.create(
+        keys={"new": SECRET_NEW},
+        unsigned=UnsignedPolicy(widths=(100,)),
+        presets={"thumb": {"w": "64", "h": "64", "q": "60"}},
+        prefixes=("photos/", "deep/"),
+    )
+    return app_with(s3_module, policy=policy)
+
+
+def test_unsigned_abuse_covers_every_parameter() -> None:
+    assert set(UNSIGNED_ABUSE) == ALL_PARAMS - {"s", "exp"}
+
+
+@pytest.mark.parametrize("name", sorted(UNSIGNED_ABUSE))
+def test_unsigned_abuse_of_each_parameter_is_refused(allow_list_app: TestClient, name: str) -> None:
+    query = UNSIGNED_ABUSE[name]
+    via_dpr = query if "dpr" in query else query.replace("w=100", "w=50&dpr=2")  # the same width, folded
+    for path in (f"/photos/cat.jpg?{query}", f"/photos/cat.jpg?{via_dpr}"):
+        response = allow_list_app.get(path)
+        assert response.status_code == 403, (path, response.text)
+        assert response.json() == {"error": "this transform needs a signed URL", "code": "forbidden", "param": "s"}
+        check_typed(response)
+
+
+def test_what_a_responsive_page_needs_is_served_unsigned(allow_list_app: TestClient) -> None:
+    for query, size in (
+        ("w=100", (96, 64)),
+        ("w=50&dpr=2", (96, 64)),
+        ("w=100&fm=webp", (96, 64)),
+        ("w=100&fit=contain&pos=top", (96, 64)),  # one side: fit and pos drop out
+        ("p=thumb", (64, 64)),
+    ):
+        response = allow_list_app.get(f"/photos/cat.jpg?{query}")
+        assert response.status_code == 200, (query, response.text)
+        image = pyvips.Image.new_from_buffer(response.content, "")
+        assert (image.width, image.height) == size, query
+    assert allow_list_app.get("/photos/cat.jpg").content == small_jpeg()  # the original, as stored
+    for query in ("w=100&v=abc123", "p=thumb&v=abc123", "v=abc123"):
+        # v passes the policy; the origin then checks it against the original's current version
+        response = allow_list_app.get(f"/photos/cat.jpg?{query}")
+        assert response.status_code != 403, (query, response.text)
+        check_typed(response)
+
+
+def test_signed_urls_may_use_every_parameter(allow_list_app: TestClient) -> None:
+    key, spec = "photos/cat.jpg", build({"w": "80", "h": "40", "q": "37", "blur": "2", "flip": "h", "bg": "abcdef"})
+    response = allow_list_app.get(
+        f"/photos/cat.jpg?w=80&h=40&q=37&blur=2&flip=h&bg=abcdef&s={signed(key, spec, 'new', SECRET_NEW)}"
+    )
+    assert response.status_code == 200
+    image = pyvips.Image.new_from_buffer(response.content, "")
+    assert (image.width, image.height) == (80, 40)
+
+
+def test_keys_outside_the_prefixes_are_not_found(allow_list_app: TestClient) -> None:
+    spec = build({"w": "100"})
+    for path in (
+        "/a+b.jpg?w=100",
+        "/a+b.jpg",
+        f"/with%20space.jpg?w=100&s={signed('with space.jpg', spec, 'new', SECRET_NEW)}",
+        "/a+b.jpg/_vf/w=100",
+        "/_vf/info/a+b.jpg",
+    ):
+        response = allow_list_app.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["code"] == "not_found"
+    assert allow_list_app.get("/deep/a/b/c/d.png?w=100").status_code == 200
+    assert allow_list_app.get("/_vf/info/photos/cat.jpg").status_code == 200
+
+
+def test_info_and_originals_switches(s3_module: Any) -> None:
+    closed = app_with(
+        s3_module,
+        policy=Policy.create(keys={"new": SECRET_NEW}, unsigned=UnsignedPolicy(originals=False, info=False)),
+    )
+    assert closed.get("/_vf/info/photos/cat.jpg").status_code == 403
+    for path in ("/photos/cat.jpg", "/photos/cat.jpg?v=abc", "/photos/cat.jpg/_vf/original"):
+        assert closed.get(path).status_code == 403, path
+    original = signed("photos/cat.jpg", Spec(), "new", SECRET_NEW)
+    assert closed.get(f"/photos/cat.jpg?s={original}").content == small_jpeg()
+    assert closed.get("/photos/cat.jpg?w=640").status_code == 200  # transforms on the ladder still are
+    # without signing keys everything is served: the switches belong to the unsigned policy
+    open_ = app_with(s3_module, policy=Policy.create(unsigned=UnsignedPolicy(originals=False, info=False)))
+    assert open_.get("/photos/cat.jpg").status_code == 200
+    assert open_.get("/_vf/info/photos/cat.jpg").status_code == 200
+
+
+def test_full_size_transforms_need_full_size_or_any_width(s3_module: Any) -> None:
+    keys = {"new": SECRET_NEW}
+    restricted = app_with(s3_module, policy=Policy.create(keys=keys, unsigned=UnsignedPolicy(widths=(100,))))
+    assert restricted.get("/photos/cat.jpg?fm=webp").status_code == 403
+    assert restricted.get("/photos/cat.jpg?fm=webp", headers={"sec-ch-width": "90"}).status_code == 200  # hinted
+    full = app_with(s3_module, policy=Policy.create(keys=keys, unsigned=UnsignedPolicy(widths=(100,), full_size=True)))
+    response = full.get("/photos/cat.jpg?fm=webp")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/webp"
+    assert pyvips.Image.new_from_buffer(response.content, "").width == 96
+    anywidth = app_with(s3_module, policy=Policy.create(keys=keys, unsigned=UnsignedPolicy(widths=None)))
+    assert anywidth.get("/photos/cat.jpg?fm=webp").status_code == 200
+
+
+def test_quality_auto_by_configuration(s3_module: Any) -> None:
+    from vipsfront.errors import InvalidSpecError
+    from vipsfront.grammar import PARAMS
+
+    try:
+        PARAMS["q"]("auto")
+    except InvalidSpecError:
+        pytest.skip("q=auto is not in the grammar yet")
+    keys = {"new": SECRET_NEW}
+    params = {"fm": None, "q": ["auto"]}
+    app = app_with(s3_module, policy=Policy.create(keys=keys, unsigned=UnsignedPolicy(widths=(100,), params=params)))
+    assert app.get("/photos/cat.jpg?w=100&q=auto").status_code == 200
+    assert app.get("/photos/cat.jpg?w=100&q=80").status_code == 403

@@ -87,6 +87,7 @@ def test_demo_page(s3: Any) -> None:
     assert "script-src 'self'" in page.headers["content-security-policy"]
     html = page.text
     assert html.count('<figure class="card"') == 1  # the text file is left out
+    assert '<link rel="icon" href="data:,">' in html  # no /favicon.ico request (a 404 in the console)
     assert "background-image:url(data:image/png;base64," in html
     assert 'srcset="/photos/cat.jpg?w=320&amp;h=240&amp;fm=auto&amp;q=70 320w' in html
     assert '<source media="(max-width: 640px)"' in html and "sizes=" in html
