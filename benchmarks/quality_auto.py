@@ -17,15 +17,10 @@ score; p50 time (resize + encode) with ``q=auto`` no more than 1.5x the fixed qu
 ``--calibrate`` writes, for every case and every ladder rung, bytes, the search's SSIM and SSIMULACRA2:
 the data the level targets in ``autoquality.LEVELS`` were chosen from.
 
-Measured at 400 px (20 images x WebP, AVIF, JPEG; SSIM mean-pooled, 8-rung ladders): ``q=auto`` keeps the
-median (73.0 → 78.2) but sends 50 % more bytes, worst image -15.7 (the RGBA PNG as AVIF); ``q=auto:low`` is
-2 % larger, median 68.6. No goal but the median is met. On the 8 photos as WebP even choosing each image's
-quality with SSIMULACRA2 itself (rungs 40-90 by 10) saves only 1.6 % at the same median and 3-point margin:
-the corpus' photos need about the same quality, so the saving has to come from finer rungs and a metric that
-tracks SSIMULACRA2 better (16 px tile SSIM pooled at its 10th percentile correlates 0.94 against mean 0.91).
+Readings and what they say about the goals: README, Benchmarks, "Bytes: q=auto".
 
-More rows (peers' defaults: sharp, Pillow, thumbor, the AWS sample) plug in through ``EXTRA_ENCODERS``:
-a name and a function ``(source bytes, width, format) -> encoded bytes`` of an image of the same size.
+Peers' default encoders (``PEERS``: sharp, which the AWS sample also encodes with; Pillow; thumbor's Pillow
+at QUALITY 80) run on the same resized pixels, so only the encoder settings differ.
 """
 
 from __future__ import annotations
@@ -62,9 +57,6 @@ MARGIN = 3.0  # SSIMULACRA2 points an image may lose against the fixed default
 SAVING_GOAL = 0.20
 TIME_GOAL = 1.5
 
-# Extra rows: name -> (source bytes, width, format) -> encoded bytes at that width. Peers go here.
-Encoder = Callable[[bytes, int, str], bytes]
-EXTRA_ENCODERS: dict[str, Encoder] = {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,9 @@ def decoded(data: bytes, fmt: str) -> Any:
     return image
 
 
-@pytest.mark.parametrize(("raw", "level"), [("auto", Quality.AUTO), ("auto:low", Quality.LOW), ("auto:high", Quality.HIGH)])
+@pytest.mark.parametrize(
+    ("raw", "level"), [("auto", Quality.AUTO), ("auto:low", Quality.LOW), ("auto:high", Quality.HIGH)]
+)
 def test_grammar_reads_the_levels_and_writes_them_back(raw: str, level: Quality) -> None:
     spec = build({"w": "400", "q": raw})
     assert spec.q is level
