@@ -1,6 +1,7 @@
 """Build the transform Lambda's code folder without Docker.
 
-The folder holds ``functions/transform/*`` at its root (so the handler is ``handler.handler``), the
+The folder holds ``functions/transform/*`` at its root (so the handler is ``handler.handler``),
+``functions/lifecycle/*`` in ``lifecycle/`` (the lifecycle function's ``lifecycle/handler.handler``), the
 ``vipsfront`` package from ``shared/vipsfront`` (the runtime only: the benchmarks live in ``benchmarks/``
 and the tests in ``tests/``, and :func:`check` refuses an asset that holds either) and the runtime
 dependencies, installed by pip for the
@@ -77,7 +78,11 @@ def _files(folder: Path) -> Iterable[Path]:
 
 def source_folders(root: Path = ROOT) -> dict[str, Path]:
     """Destination in the asset -> source folder: the handler at the root, the package beside it."""
-    return {".": root / "functions" / "transform", "vipsfront": root / "shared" / "vipsfront"}
+    return {
+        ".": root / "functions" / "transform",
+        "lifecycle": root / "functions" / "lifecycle",  # the lifecycle function: lifecycle/handler.handler
+        "vipsfront": root / "shared" / "vipsfront",
+    }
 
 
 def source_files(root: Path = ROOT) -> dict[str, Path]:

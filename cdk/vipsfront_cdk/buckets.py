@@ -34,14 +34,16 @@ class Buckets(Construct):
         *,
         originals_bucket_name: str | None = None,
         variants_expire_days: int = 30,
+        event_bridge: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.originals = self._build_originals(originals_bucket_name)
+        self.originals = self._build_originals(originals_bucket_name, event_bridge)
         self.variants = self._build_variants(variants_expire_days)
         self.imported_originals = originals_bucket_name is not None
 
-    def _build_originals(self, name: str | None) -> s3.IBucket:
+    def _build_originals(self, name: str | None, event_bridge: bool) -> s3.IBucket:
         if name:
+            # An existing bucket: turn on its EventBridge notifications yourself (see docs/deploy.md).
             return s3.Bucket.from_bucket_name(self, "Originals", name)
         bucket = s3.Bucket(
             self,
@@ -50,6 +52,12 @@ class Buckets(Construct):
             versioned=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        if event_bridge:
+            # "Object Created" / "Object Deleted" to EventBridge for the lifecycle (natively, without the
+            # custom resource that event_bridge_enabled adds).
+            cfn = bucket.node.default_child
+            assert isinstance(cfn, s3.CfnBucket)
+            cfn.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
         acknowledge(bucket, {"AwsSolutions-S1": ACCESS_LOGS_REASON})
         return bucket
 

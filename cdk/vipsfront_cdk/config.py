@@ -31,6 +31,8 @@ DEFAULT_PRESETS: Mapping[str, Mapping[str, str]] = {
     "hero": {"w": "1920"},
 }
 PRICE_CLASSES = ("100", "200", "All")
+TLS_POLICIES = ("TLSv1.2_2021", "TLSv1.2_2019", "TLSv1.2_2018")
+DEFAULT_RESERVED_CONCURRENCY = 50
 RESPONSE_MARGIN_S = 3  # the origin's request budget stops this much before Lambda's timeout
 
 
@@ -71,7 +73,7 @@ class Settings:
     arch: str = "arm64"
     memory_mb: int = 2048
     timeout_seconds: int = 25
-    reserved_concurrency: int | None = None
+    reserved_concurrency: int | None = DEFAULT_RESERVED_CONCURRENCY
     log_retention_days: int = 30
     bundle: bool = True
     asset_dir: str | None = None
@@ -85,6 +87,19 @@ class Settings:
     cors_origins: tuple[str, ...] = ("*",)
     error_ttl_seconds: int = 10
     errors_alarm_threshold: int = 5
+    alarm_email: str | None = None
+    cdn_additional_metrics: bool = True
+    web_acl_arn: str | None = None
+    waf_rate_limit: int = 0
+    domain_names: tuple[str, ...] = ()
+    certificate_arn: str | None = None
+    minimum_tls: str = "TLSv1.2_2021"
+    access_logs: bool = False
+    access_logs_expire_days: int = 90
+    lifecycle: bool = True
+    backfill_max_concurrency: int = 40
+    backfill_batch_size: int = 20
+    backfill_tolerated_failure_percent: int = 5
 
     def __post_init__(self) -> None:
         # each check is the runtime's own; normalised values replace the given ones
@@ -108,6 +123,36 @@ class Settings:
             raise ValueError(f"{PREFIX}memoryMb must be 128..10240")
         if not 1 <= self.timeout_seconds <= 59:
             raise ValueError(f"{PREFIX}timeoutSeconds must be 1..59 (CloudFront waits at most 60 s)")
+        self._check_edge_options()
+        self._check_backfill_options()
+
+    def _check_edge_options(self) -> None:
+        if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
+            raise ValueError(f"{PREFIX}reservedConcurrency must be 1 or more, or 'none' for no cap")
+        if self.waf_rate_limit and not 10 <= self.waf_rate_limit <= 2_000_000_000:
+            raise ValueError(f"{PREFIX}wafRateLimit must be 0 (no web ACL) or 10..2000000000 requests per 5 minutes")
+        if self.web_acl_arn and not self.web_acl_arn.startswith("arn:aws:wafv2:us-east-1:"):
+            raise ValueError(f"{PREFIX}webAclArn must be a CLOUDFRONT-scope WAFv2 web ACL ARN (arn:aws:wafv2:us-east-1:...)")
+        if self.web_acl_arn and self.waf_rate_limit:
+            raise ValueError(f"{PREFIX}webAclArn and {PREFIX}wafRateLimit: give one (an existing ACL or a new one)")
+        if self.certificate_arn and not self.certificate_arn.startswith("arn:aws:acm:us-east-1:"):
+            raise ValueError(f"{PREFIX}certificateArn must be an ACM certificate in us-east-1 (arn:aws:acm:us-east-1:...)")
+        if bool(self.domain_names) != bool(self.certificate_arn):
+            raise ValueError(f"{PREFIX}domainNames and {PREFIX}certificateArn go together")
+        if self.minimum_tls not in TLS_POLICIES:
+            raise ValueError(f"{PREFIX}minimumTls must be one of {TLS_POLICIES}, not {self.minimum_tls!r}")
+        if self.access_logs_expire_days < 1:
+            raise ValueError(f"{PREFIX}accessLogsExpireDays must be 1 or more")
+        if self.alarm_email is not None and "@" not in self.alarm_email:
+            raise ValueError(f"{PREFIX}alarmEmail must be an e-mail address")
+
+    def _check_backfill_options(self) -> None:
+        if not 1 <= self.backfill_max_concurrency <= 10_000:
+            raise ValueError(f"{PREFIX}backfillMaxConcurrency must be 1..10000 (child executions at once)")
+        if not 1 <= self.backfill_batch_size <= 1_000:
+            raise ValueError(f"{PREFIX}backfillBatchSize must be 1..1000 (originals per invocation)")
+        if not 0 <= self.backfill_tolerated_failure_percent <= 100:
+            raise ValueError(f"{PREFIX}backfillToleratedFailurePercent must be 0..100")
 
     @property
     def key_id(self) -> str:
@@ -163,6 +208,19 @@ class Settings:
             "cors_origins": _strs,
             "error_ttl_seconds": _int,
             "errors_alarm_threshold": _int,
+            "alarm_email": _optional_str,
+            "cdn_additional_metrics": _bool,
+            "web_acl_arn": _optional_str,
+            "waf_rate_limit": _int,
+            "domain_names": _strs,
+            "certificate_arn": _optional_str,
+            "minimum_tls": str,
+            "access_logs": _bool,
+            "access_logs_expire_days": _int,
+            "lifecycle": _bool,
+            "backfill_max_concurrency": _int,
+            "backfill_batch_size": _int,
+            "backfill_tolerated_failure_percent": _int,
         }
         values = {}
         for name, parse in parsers.items():

@@ -1,17 +1,42 @@
-"""The CloudWatch dashboard of what every transform costs, and alarms on the function's health."""
+"""The CloudWatch dashboard: CloudFront's traffic beside what every transform costs; alarms on the
+function's health, the 5xx answers it handles, and the lifecycle's failures, sent to one SNS topic."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+from vipsfront_cdk.nag import acknowledge
 
 from vipsfront.config import METRICS_NAMESPACE, SERVICE_NAME
 
 DIMENSIONS = {"service": SERVICE_NAME}  # Powertools' default dimension, the only one the function emits
 FIVE_MINUTES = Duration.minutes(5)
 HOUR = Duration.hours(1)
+# CloudFront publishes its metrics in us-east-1 only, with the dimension Region=Global.
+CLOUDFRONT_REGION = "us-east-1"
+TOPIC_ENCRYPTION_REASON = (
+    "Alarm notifications carry no secrets, and CloudWatch cannot publish to a topic encrypted with the "
+    "AWS-managed SNS key (a customer-managed key would cost 1 USD a month for nothing to protect)."
+)
+
+
+def cloudfront_metric(distribution_id: str, name: str, statistic: str = "Sum", label: str | None = None) -> cw.Metric:
+    """One of CloudFront's metrics of this distribution (read from us-east-1 by the dashboard)."""
+    return cw.Metric(
+        namespace="AWS/CloudFront",
+        metric_name=name,
+        dimensions_map={"DistributionId": distribution_id, "Region": "Global"},
+        statistic=statistic,
+        period=FIVE_MINUTES,
+        region=CLOUDFRONT_REGION,
+        label=label or name,
+    )
 
 
 def metric(name: str, statistic: str = "Sum", period: Duration = FIVE_MINUTES, label: str | None = None) -> cw.Metric:
@@ -27,7 +52,9 @@ def metric(name: str, statistic: str = "Sum", period: Duration = FIVE_MINUTES, l
 
 
 class Dashboard(Construct):
-    """``dashboard``: transforms, latency, bytes, cost, hit ratio; ``alarms``: errors and throttles."""
+    """``dashboard``: CloudFront's requests, hit rate, error rates and bytes, then transforms, latency,
+    bytes, cost, variant-cache hits; ``alarms``: errors, throttles and handled 5xx answers, each sent to
+    ``topic`` (and to ``alarm_email`` when given)."""
 
     def __init__(
         self,
@@ -35,44 +62,102 @@ class Dashboard(Construct):
         construct_id: str,
         *,
         function: lambda_.IFunction,
+        distribution_id: str | None = None,
         errors_threshold: int = 5,
+        alarm_email: str | None = None,
         dashboard_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.topic = self._build_topic(alarm_email)
+        self.alarms: list[cw.Alarm] = []
         self.errors_alarm, self.throttles_alarm = self._build_alarms(function, errors_threshold)
-        self.dashboard = self._build_dashboard(function, dashboard_name)
-
-    def _build_alarms(self, function: lambda_.IFunction, errors_threshold: int) -> tuple[cw.Alarm, cw.Alarm]:
-        errors = cw.Alarm(
-            self,
-            "Errors",
-            alarm_description="vipsfront transform function errors (5xx from the origin)",
-            metric=function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+        self.server_errors_alarm = self.add_alarm(
+            "ServerErrors",
+            metric("ServerErrors", label="5xx answers"),
             threshold=errors_threshold,
+            description="vipsfront origin answered 5xx (502/503 handled errors included, which are not Lambda errors)",
+        )
+        self.dashboard = self._build_dashboard(function, distribution_id, dashboard_name)
+
+    def _build_topic(self, alarm_email: str | None) -> sns.Topic:
+        topic = sns.Topic(self, "Alarms", display_name="vipsfront alarms", enforce_ssl=True)
+        if alarm_email:
+            topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        acknowledge(topic, {"AwsSolutions-SNS2": TOPIC_ENCRYPTION_REASON})
+        return topic
+
+    def add_alarm(self, construct_id: str, metric: cw.IMetric, *, threshold: float, description: str) -> cw.Alarm:
+        """An alarm at ``threshold`` or more per period, notifying the topic; shown on the dashboard."""
+        alarm = cw.Alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
             evaluation_periods=1,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
-        throttles = cw.Alarm(
-            self,
+        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        self.alarms.append(alarm)
+        if hasattr(self, "dashboard"):
+            self.dashboard.add_widgets(cw.AlarmWidget(title=construct_id, alarm=alarm, width=8))
+        return alarm
+
+    def _build_alarms(self, function: lambda_.IFunction, errors_threshold: int) -> tuple[cw.Alarm, cw.Alarm]:
+        errors = self.add_alarm(
+            "Errors",
+            function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+            threshold=errors_threshold,
+            description="vipsfront transform function errors (invocations that failed or timed out)",
+        )
+        throttles = self.add_alarm(
             "Throttles",
-            alarm_description="vipsfront transform function throttled (reserved concurrency or account limit)",
-            metric=function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
+            function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
             threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            description="vipsfront transform function throttled (reserved concurrency or account limit)",
         )
         return errors, throttles
 
-    def _build_dashboard(self, function: lambda_.IFunction, name: str | None) -> cw.Dashboard:
+    def _build_dashboard(self, function: lambda_.IFunction, distribution_id: str | None, name: str | None) -> cw.Dashboard:
         dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=name, default_interval=Duration.days(1))
+        if distribution_id is not None:
+            dashboard.add_widgets(*self._build_cdn_widgets(distribution_id))
         dashboard.add_widgets(*self._build_volume_widgets())
         dashboard.add_widgets(*self._build_latency_widgets())
         dashboard.add_widgets(*self._build_bytes_widgets())
         dashboard.add_widgets(*self._build_cost_widgets())
         dashboard.add_widgets(*self._build_health_widgets(function))
         return dashboard
+
+    def _build_cdn_widgets(self, distribution_id: str) -> list[cw.IWidget]:
+        """What viewers see: hits never reach the function, so only CloudFront's metrics count them."""
+        return [
+            cw.GraphWidget(
+                title="CloudFront requests",
+                left=[cloudfront_metric(distribution_id, "Requests", label="requests")],
+                width=6,
+            ),
+            cw.GraphWidget(
+                title="CloudFront cache hit rate (%)",
+                left=[cloudfront_metric(distribution_id, "CacheHitRate", "Average", label="cache hit %")],
+                left_y_axis=cw.YAxisProps(min=0, max=100),
+                width=6,
+            ),
+            cw.GraphWidget(
+                title="CloudFront error rates (%)",
+                left=[
+                    cloudfront_metric(distribution_id, "4xxErrorRate", "Average", label="4xx %"),
+                    cloudfront_metric(distribution_id, "5xxErrorRate", "Average", label="5xx %"),
+                ],
+                width=6,
+            ),
+            cw.GraphWidget(
+                title="CloudFront bytes downloaded",
+                left=[cloudfront_metric(distribution_id, "BytesDownloaded", label="bytes")],
+                width=6,
+            ),
+        ]
 
     def _build_volume_widgets(self) -> list[cw.IWidget]:
         hits, misses = metric("VariantHit", label="hits"), metric("VariantMiss", label="misses")
@@ -140,8 +225,7 @@ class Dashboard(Construct):
 
     def _build_health_widgets(self, function: lambda_.IFunction) -> list[cw.IWidget]:
         return [
-            cw.AlarmWidget(title="Errors", alarm=self.errors_alarm, width=8),
-            cw.AlarmWidget(title="Throttles", alarm=self.throttles_alarm, width=8),
+            *(cw.AlarmWidget(title=alarm.node.id, alarm=alarm, width=8) for alarm in self.alarms),
             cw.GraphWidget(
                 title="Lambda duration and concurrency",
                 left=[function.metric_duration(statistic="p99", period=FIVE_MINUTES)],

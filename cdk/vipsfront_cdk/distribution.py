@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_lambda as lambda_
@@ -22,6 +23,13 @@ PRICE_CLASSES = {
 
 
 SIGNATURE_HEADERS = ("x-vipsfront-signature", "x-vipsfront-expires")
+# Answers that must never be cached: the health check and the API description (the edge lets both through).
+UNCACHED_PATHS = ("/_vf/health", "/_vf/openapi.json")
+TLS_POLICIES = {
+    "TLSv1.2_2021": cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+    "TLSv1.2_2019": cloudfront.SecurityPolicyProtocol.TLS_V1_2_2019,
+    "TLSv1.2_2018": cloudfront.SecurityPolicyProtocol.TLS_V1_2_2018,
+}
 
 
 class Distribution(Construct):
@@ -40,32 +48,54 @@ class Distribution(Construct):
         origin_shield_region: str | None = None,
         cors_origins: tuple[str, ...] = ("*",),
         error_ttl_seconds: int = 10,
+        web_acl_arn: str | None = None,
+        domain_names: tuple[str, ...] = (),
+        certificate_arn: str | None = None,
+        minimum_tls: str = "TLSv1.2_2021",
+        access_logs_expire_days: int | None = None,
+        additional_metrics: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
-        origin = self._build_origin_group(variants, function_url, read_timeout_seconds, origin_shield_region)
+        self.transform_origin = self._build_transform_origin(function_url, read_timeout_seconds, origin_shield_region)
+        origin = self._build_origin_group(variants, self.transform_origin, origin_shield_region)
         self.cache_policy = self._build_cache_policy()
         self.origin_request_policy = self._build_origin_request_policy()
         self.response_headers_policy = self._build_response_headers_policy(cors_origins)
-        self.distribution = self._build_distribution(origin, viewer_request, price_class, error_ttl_seconds)
-        self._suppress()
+        self.log_bucket = self._build_log_bucket(access_logs_expire_days) if access_logs_expire_days else None
+        self.distribution = self._build_distribution(
+            origin,
+            viewer_request,
+            price_class,
+            error_ttl_seconds,
+            cors=bool(cors_origins),
+            web_acl_arn=web_acl_arn,
+            domain_names=domain_names,
+            certificate_arn=certificate_arn,
+            minimum_tls=minimum_tls,
+        )
+        self._add_uncached_behaviours()
+        if additional_metrics:
+            self._enable_additional_metrics()
+        self._suppress(custom_certificate=certificate_arn is not None)
 
-    def _build_origin_group(
-        self,
-        variants: s3.IBucket,
-        function_url: lambda_.IFunctionUrl,
-        read_timeout_seconds: int,
-        origin_shield_region: str | None,
-    ) -> origins.OriginGroup:
+    def _build_transform_origin(
+        self, function_url: lambda_.IFunctionUrl, read_timeout_seconds: int, origin_shield_region: str | None
+    ) -> cloudfront.IOrigin:
         shield = {"origin_shield_region": origin_shield_region} if origin_shield_region else {}
         # with_origin_access_control also grants cloudfront.amazonaws.com, for this distribution only, both
         # lambda:InvokeFunctionUrl and lambda:InvokeFunction (InvokedViaFunctionUrl), as newer URLs need.
-        stored = origins.S3BucketOrigin.with_origin_access_control(variants, **shield)
-        transform = origins.FunctionUrlOrigin.with_origin_access_control(
+        return origins.FunctionUrlOrigin.with_origin_access_control(
             function_url,
             read_timeout=Duration.seconds(read_timeout_seconds),
             connection_attempts=1,  # a transform is expensive: never run it twice for one request
             **shield,
         )
+
+    def _build_origin_group(
+        self, variants: s3.IBucket, transform: cloudfront.IOrigin, origin_shield_region: str | None
+    ) -> origins.OriginGroup:
+        shield = {"origin_shield_region": origin_shield_region} if origin_shield_region else {}
+        stored = origins.S3BucketOrigin.with_origin_access_control(variants, **shield)
         return origins.OriginGroup(
             primary_origin=stored,
             fallback_origin=transform,
@@ -136,22 +166,75 @@ class Distribution(Construct):
             ),
         )
 
+    def _build_log_bucket(self, expire_days: int) -> s3.Bucket:
+        # CloudFront's standard logs are written with an ACL: the bucket must accept ACLs (object writer).
+        bucket = s3.Bucket(
+            self,
+            "Logs",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.OBJECT_WRITER,
+            versioned=False,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireLogs",
+                    expiration=Duration.days(expire_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            bucket,
+            {"AwsSolutions-S1": "This bucket holds the distribution's access logs; logging it would loop."},
+        )
+        return bucket
+
     def _build_distribution(
         self,
         origin: origins.OriginGroup,
         viewer_request: cloudfront.IFunction,
         price_class: str,
         error_ttl_seconds: int,
+        *,
+        cors: bool,
+        web_acl_arn: str | None,
+        domain_names: tuple[str, ...],
+        certificate_arn: str | None,
+        minimum_tls: str,
     ) -> cloudfront.Distribution:
+        certificate = (
+            {
+                "domain_names": list(domain_names),
+                "certificate": acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn),
+                "minimum_protocol_version": TLS_POLICIES[minimum_tls],
+            }
+            if certificate_arn
+            else {}
+        )
+        logging = (
+            {"enable_logging": True, "log_bucket": self.log_bucket, "log_file_prefix": "cloudfront/"}
+            if self.log_bucket
+            else {}
+        )
         return cloudfront.Distribution(
             self,
             "Distribution",
             comment="vipsfront image transforms",
+            web_acl_id=web_acl_arn,
+            **certificate,
+            **logging,
             default_behavior=cloudfront.BehaviorOptions(
                 origin=origin,
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
-                cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD_OPTIONS,
+                # OPTIONS only with CORS: the origin answers the preflight and this policy adds the CORS
+                # headers. Preflights are not cached: they vary by Origin and Access-Control-Request-*
+                # headers, which the URI-only cache key leaves out (browsers keep them for max-age).
+                allowed_methods=(
+                    cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS if cors else cloudfront.AllowedMethods.ALLOW_GET_HEAD
+                ),
+                cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
                 cache_policy=self.cache_policy,
                 origin_request_policy=self.origin_request_policy,
                 response_headers_policy=self.response_headers_policy,
@@ -171,17 +254,46 @@ class Distribution(Construct):
             ],
         )
 
-    def _suppress(self) -> None:
-        acknowledge(
-            self.distribution,
-            {
-                "AwsSolutions-CFR1": "Images are public content; a team that must restrict countries adds it.",
-                "AwsSolutions-CFR2": "Cost abuse is bounded by the edge function (signatures; unsigned only for "
-                "breakpoint widths and presets; size caps) and the optional reserved concurrency; a WAF web "
-                "ACL can be attached by teams that need rate limiting.",
-                "AwsSolutions-CFR3": "Standard logs need an ACL-enabled bucket and cost per request; the "
-                "function's metrics and CloudFront's own metrics cover operations. Enable them per team.",
-                "AwsSolutions-CFR4": "The default *.cloudfront.net certificate does not allow choosing the TLS "
-                "policy; TLSv1.2_2021 applies as soon as a custom domain and certificate are set.",
-            },
+    def _add_uncached_behaviours(self) -> None:
+        """The health check and the API description go straight to the function, never cached."""
+        for path in UNCACHED_PATHS:
+            self.distribution.add_behavior(
+                path,
+                self.transform_origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
+                cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                origin_request_policy=self.origin_request_policy,
+                response_headers_policy=self.response_headers_policy,
+                compress=True,
+            )
+
+    def _enable_additional_metrics(self) -> None:
+        """CloudFront's additional metrics, among them CacheHitRate, for the dashboard (billed per metric)."""
+        cloudfront.CfnMonitoringSubscription(
+            self,
+            "AdditionalMetrics",
+            distribution_id=self.distribution.distribution_id,
+            monitoring_subscription=cloudfront.CfnMonitoringSubscription.MonitoringSubscriptionProperty(
+                realtime_metrics_subscription_config=cloudfront.CfnMonitoringSubscription.RealtimeMetricsSubscriptionConfigProperty(
+                    realtime_metrics_subscription_status="Enabled"
+                )
+            ),
         )
+
+    def _suppress(self, *, custom_certificate: bool) -> None:
+        reasons = {
+            "AwsSolutions-CFR1": "Images are public content; a team that must restrict countries adds it.",
+            "AwsSolutions-CFR2": "A web ACL is optional (vipsfront:wafRateLimit or vipsfront:webAclArn): cost "
+            "abuse is bounded without it by the edge function (signatures; unsigned only for breakpoint "
+            "widths and presets; size caps) and the function's reserved concurrency.",
+            "AwsSolutions-CFR3": "Standard logs are optional (vipsfront:accessLogs): they cost per request "
+            "and storage; the function's metrics and CloudFront's own metrics cover operations.",
+        }
+        if not custom_certificate:
+            reasons["AwsSolutions-CFR4"] = (
+                "The default *.cloudfront.net certificate does not allow choosing the TLS policy; "
+                "vipsfront:minimumTls applies as soon as vipsfront:domainNames and vipsfront:certificateArn are set."
+            )
+        acknowledge(self.distribution, reasons)

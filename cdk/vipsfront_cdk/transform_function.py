@@ -93,19 +93,17 @@ class TransformFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.arch = arch = settings.architecture.value
-        memory_mb = settings.memory_mb or DEFAULT_LAMBDA_MEMORY_MB
+        self.memory_mb = memory_mb = settings.memory_mb or DEFAULT_LAMBDA_MEMORY_MB
         self.log_group = self._build_log_group(log_retention_days)
-        code = self._build_code(arch, bundle, asset_dir, root)
-        environment = self._build_environment(settings)
+        self.code = code = self._build_code(arch, bundle, asset_dir, root)
+        self.environment = environment = self._build_environment(settings)
         self.function = self._build_function(code, arch, memory_mb, timeout_seconds, reserved_concurrency, environment)
         self._build_grants(originals, variants)
         self.url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
         self._suppress(originals, variants)
 
     def _build_log_group(self, days: int) -> logs.LogGroup:
-        if days not in RETENTION:
-            raise ValueError(f"log retention must be one of {sorted(RETENTION)} days, not {days}")
-        return logs.LogGroup(self, "Logs", retention=RETENTION[days])
+        return log_group(self, "Logs", days)
 
     def _build_code(self, arch: str, bundle: bool, asset_dir: str | None, root: Path) -> lambda_.Code:
         if asset_dir:
@@ -168,8 +166,8 @@ class TransformFunction(Construct):
         acknowledge(
             self.function,
             {
-                f"AwsSolutions-IAM5[Resource::{_objects_arn(originals)}]": objects,
-                f"AwsSolutions-IAM5[Resource::{_objects_arn(variants)}]": objects,
+                f"AwsSolutions-IAM5[Resource::{objects_arn(originals)}]": objects,
+                f"AwsSolutions-IAM5[Resource::{objects_arn(variants)}]": objects,
                 "AwsSolutions-IAM5[Action::s3:GetObject*]": "bucket.grant_read: GetObject and its versions/tags.",
                 "AwsSolutions-IAM5[Action::s3:GetBucket*]": "bucket.grant_read: bucket location and metadata.",
                 "AwsSolutions-IAM5[Action::s3:List*]": "bucket.grant_read: listing, so a missing key is a 404.",
@@ -183,10 +181,17 @@ class TransformFunction(Construct):
         )
 
 
-def _objects_arn(bucket: s3.IBucket) -> str:
+def objects_arn(bucket: s3.IBucket) -> str:
     """How cdk-nag writes ``bucket/*`` in a finding id."""
     child = bucket.node.default_child
     if isinstance(child, CfnElement):
         logical_id = Stack.of(bucket).resolve(Stack.of(bucket).get_logical_id(child))
         return f"<{logical_id}.Arn>/*"
     return f"arn:<AWS::Partition>:s3:::{bucket.bucket_name}/*"
+
+
+def log_group(scope: Construct, construct_id: str, days: int) -> logs.LogGroup:
+    """A log group kept ``days`` days (one of CloudWatch's retention periods)."""
+    if days not in RETENTION:
+        raise ValueError(f"log retention must be one of {sorted(RETENTION)} days, not {days}")
+    return logs.LogGroup(scope, construct_id, retention=RETENTION[days])

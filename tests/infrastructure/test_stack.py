@@ -29,7 +29,7 @@ from vipsfront.config import METRICS_NAMESPACE  # noqa: E402
 from vipsfront.config import Settings as OriginSettings  # noqa: E402
 from vipsfront.policy import Policy  # noqa: E402
 from vipsfront_cdk import Settings, VipsfrontStack  # noqa: E402
-from vipsfront_cdk.config import context_key  # noqa: E402
+from vipsfront_cdk.config import DEFAULT_RESERVED_CONCURRENCY, context_key  # noqa: E402
 from vipsfront_cdk.edge_function import MAX_CODE_BYTES, PLACEHOLDER  # noqa: E402
 
 EDGE_JS = ROOT / "functions" / "edge" / "viewer_request.js"
@@ -165,7 +165,7 @@ def test_function_defaults(template: Template) -> None:
     assert props["MemorySize"] == 2048
     assert props["Timeout"] == 25
     assert props["TracingConfig"] == {"Mode": "Active"}
-    assert "ReservedConcurrentExecutions" not in props
+    assert props["ReservedConcurrentExecutions"] == DEFAULT_RESERVED_CONCURRENCY  # a cost guard by default
 
 
 def test_function_environment(template: Template) -> None:
@@ -474,6 +474,11 @@ def test_alarms_on_errors_and_throttles(template: Template) -> None:
         template.has_resource_properties(
             "AWS::CloudWatch::Alarm", {"Namespace": "AWS/Lambda", "MetricName": metric, "Statistic": "Sum"}
         )
+    # handled 5xx answers are not Lambda errors: the origin's own metric
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"Namespace": METRICS_NAMESPACE, "MetricName": "ServerErrors", "Dimensions": [{"Name": "service", "Value": "vipsfront"}]},
+    )
 
 
 def test_outputs(template: Template) -> None:
