@@ -6,7 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-ALL_PEERS = ("bare", "engine", "pillow", "pillow-simd", "sharp", "thumbor")
+ALL_PEERS = ("bare", "engine", "pillow", "pillow-simd", "sharp", "thumbor", "thumbor-aws", "aws-sample")
+ORIGIN_PEERS = ("thumbor-aws", "aws-sample")  # origins on S3, beside vipsfront's (origins.py)
 QUICK_PEERS = ("bare", "engine", "pillow")
 
 

@@ -5,7 +5,10 @@
 * ``pillow``: Pillow with ``draft()`` + LANCZOS (``worker.py``, this interpreter);
 * ``pillow-simd``: the same code under Pillow-SIMD, built from source into its own venv;
 * ``sharp``: node + sharp from ``benchmarks/peers/sharp`` (its own lockfile);
-* ``thumbor``: thumbor 7.8 in its own venv, served over HTTP with 2 processes and a file loader.
+* ``thumbor``: thumbor 7.8 in its own venv, served over HTTP with 2 processes and a file loader;
+* ``thumbor-aws``: the same thumbor with thumbor-aws' S3 loader and result storage (an origin, ``origins.py``);
+* ``aws-sample``: the AWS sample's Lambda handler under node (an origin, ``origins.py``), its sharp and
+  AWS SDK from ``benchmarks/peers/aws-sample`` (its own lockfile).
 
 A peer that cannot be installed or started is skipped with the reason, never replaced.
 """
@@ -33,7 +36,7 @@ def peers_dir() -> Path:
 @dataclass
 class Peer:
     name: str
-    kind: str  # worker (a process per op) or http (a server)
+    kind: str  # worker (a process per op), http (a server) or origin (S3 in, S3 out: ``origins.py``)
     command: list[str] = field(default_factory=list)  # worker command, before the job file
     version: str | None = None
     skipped: str | None = None
@@ -64,8 +67,9 @@ def _tail(text: str) -> str:
 def _venv(path: Path, requirements: Path, install: bool, timeout: float) -> tuple[Path | None, str | None]:
     """A virtual environment with ``requirements`` installed; (python, None) or (None, reason)."""
     python = path / "bin" / "python"
-    marker = path / ".installed"
-    if marker.exists() and python.exists():
+    marker = path / ".installed"  # holds the requirements it was installed from: a change reinstalls
+    wanted = requirements.read_text() if requirements.exists() else ""
+    if marker.exists() and python.exists() and marker.read_text() == wanted:
         return python, None
     if not install:
         return None, f"not installed in {path.name}/ (run without --no-install, or --peers {path.name})"
@@ -84,13 +88,37 @@ def _venv(path: Path, requirements: Path, install: bool, timeout: float) -> tupl
         return None, f"install failed: {error}"
     if done.returncode != 0:
         return None, f"pip install failed: {_tail(done.stderr)}"
-    marker.write_text("ok\n")
+    marker.write_text(wanted)
     return python, None
+
+
+def _node() -> str:
+    done = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False)
+    return done.stdout.strip().lstrip("v")
 
 
 def _python_version(python: Path, code: str) -> str | None:
     done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
     return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def aws_sample_handler() -> Path:
+    """The AWS sample's handler, read-only team material beside the checkout (never copied into it)."""
+    return peers_dir().parents[1].parent / "shared" / "peers" / "aws-image-optimization" / "index.mjs"
+
+
+def _npm_ci(folder: Path, install: bool, package: str) -> str | None:
+    """Why ``folder``'s node packages are not there (after ``npm ci`` when allowed), or None."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return "node and npm are not on PATH"
+    if (folder / "node_modules" / package).is_dir():
+        return None
+    if not install:
+        return f"{package} is not installed (npm ci in benchmarks/peers/{folder.name})"
+    done = subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund"], cwd=folder, capture_output=True, text=True, check=False
+    )
+    return None if done.returncode == 0 else f"npm ci failed: {_tail(done.stderr)}"
 
 
 def prepare(name: str, venvs: Path, install: bool, timeout: float = 900) -> Peer:
@@ -137,12 +165,42 @@ def prepare(name: str, venvs: Path, install: bool, timeout: float = 900) -> Peer
             return Peer(name, "worker", skipped=f"sharp does not load: {_tail(probe.stderr)}")
         sharp, vips = probe.stdout.split()
         return Peer(name, "worker", [node, str(folder / "worker.mjs")], version=f"sharp {sharp}, libvips {vips}")
-    if name == "thumbor":
+    if name in ("thumbor", "thumbor-aws"):
+        kind = "http" if name == "thumbor" else "origin"
         python, reason = _venv(venvs / "thumbor", here / "thumbor" / "requirements.txt", install, timeout)
         if python is None:
-            return Peer(name, "http", skipped=reason)
-        version = _python_version(
-            python, "import thumbor, PIL; print(f'thumbor {thumbor.__version__}, Pillow {PIL.__version__}')"
+            return Peer(name, kind, skipped=reason)
+        code = "import thumbor, PIL; print(f'thumbor {thumbor.__version__}, Pillow {PIL.__version__}')"
+        if name == "thumbor-aws":
+            code = (
+                "import thumbor, PIL, importlib.metadata as m; print(f'thumbor {thumbor.__version__}, "
+                'thumbor-aws {m.version("thumbor-aws")}, Pillow {PIL.__version__}\')'
+            )
+        version = _python_version(python, code)
+        if version is None:
+            return Peer(name, kind, skipped="thumbor-aws does not import in the thumbor venv")
+        return Peer(name, kind, version=version, venv=venvs / "thumbor")
+    if name == "aws-sample":
+        handler = aws_sample_handler()
+        if not handler.exists():
+            return Peer(name, "origin", skipped=f"the sample's handler is not at {handler}")
+        folder = here / "aws-sample"
+        reason = _npm_ci(folder, install, "sharp")
+        if reason:
+            return Peer(name, "origin", skipped=reason)
+        probe = subprocess.run(
+            [
+                "node",
+                "-e",
+                "const s=require('sharp');const p=require('@aws-sdk/client-s3/package.json');"
+                "console.log(`sharp ${s.versions.sharp}, libvips ${s.versions.vips}, client-s3 ${p.version}`)",
+            ],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=False,
         )
-        return Peer(name, "http", version=version, venv=venvs / "thumbor")
+        if probe.returncode != 0:
+            return Peer(name, "origin", skipped=f"sharp or the AWS SDK does not load: {_tail(probe.stderr)}")
+        return Peer(name, "origin", version=f"aws-samples/image-optimization; {probe.stdout.strip()}, node {_node()}")
     return Peer(name, "worker", skipped=f"unknown peer {name!r}")

@@ -39,6 +39,15 @@ def goals(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             f"({', '.join(f'{k} {v:.2f}' for k, v in misses.items())})",
         )
     )
+    misses = {k: v for k, v in r["miss_p50_over_engine_p50"].items() if v is not None}
+    worst = max(misses.values()) if misses else None
+    out.append(
+        (
+            "cache miss through the origin ≤ 1.15x the engine alone (p50)",
+            verdict(None if worst is None else worst <= 1.15),
+            f"geomean {_f(r['geomean']['miss_over_engine'], 2)}x, worst {_f(worst, 2)}x",
+        )
+    )
     hits = {k: v for k, v in r["hit_p50_over_s3_get_p50"].items() if v is not None}
     worst = max(hits.values()) if hits else None
     out.append(
@@ -69,19 +78,65 @@ def goals(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     )
     jpeg_photo = ["photo-400-jpeg", "photo-400-webp", "photo-1200-jpeg", "photo-1200-webp"]
     out.append(("at least Pillow-SIMD's throughput on JPEG photos", *lead("pillow-simd", jpeg_photo, 0.999)))
+    figures = [(op, tp[op]["ratios"].get("engine/pillow-simd")) for op in jpeg_photo]
+    known = [(op, v) for op, v in figures if v is not None]
+    out.append(
+        (
+            "engine alone at least Pillow-SIMD's throughput on JPEG photos (2 in flight)",
+            verdict(all(v >= 1.0 for _, v in known) if known else None),
+            ", ".join(f"{op} {v:.2f}x" for op, v in known) or "pillow-simd did not run",
+        )
+    )
     out.append(("ahead of sharp (every op)", *lead("sharp", all_ops)))
     sweep_rss = max(
         (level["rss"]["peak_mb"] for op in results["sweep"]["ops"].values() for level in op.values()), default=None
     )
     thumbor = results["peers"].get("thumbor", {})
     thumbor_rss = max((v.get("rss_peak_mb") or 0 for v in thumbor.values() if isinstance(v, dict)), default=None)
+    large = results["sweep"]["ops"].get("large-1200-jpeg", {})
+    large_rss = max((level["rss"]["peak_mb"] for level in large.values()), default=None)
+    large_c2 = (large.get("2") or {}).get("rss", {}).get("peak_mb")
+    thumbor_large = thumbor.get("large-1200-jpeg", {}).get("rss_peak_mb")
     out.append(
         (
-            "peak RSS no worse than thumbor's (server trees, same workers)",
-            verdict(None if not thumbor_rss or sweep_rss is None else sweep_rss <= thumbor_rss),
-            f"origin {_f(sweep_rss, 0)} MB, thumbor {_f(thumbor_rss, 0)} MB",
+            "peak RSS no worse than thumbor's on the 14.7 MP JPEG sweep (server trees, same workers, 2 in flight)",
+            verdict(None if not thumbor_large or large_c2 is None else large_c2 <= thumbor_large),
+            f"origin {_f(large_c2, 0)} MB at 2 clients ({_f(large_rss, 0)} MB at most over the sweep), "
+            f"thumbor {_f(thumbor_large, 0)} MB; "
+            f"every op: origin {_f(sweep_rss, 0)} MB, thumbor {_f(thumbor_rss, 0)} MB",
         )
     )
+    imp = results["cold_start"]["handler_import_s"].get("p50")
+    out.append(("Lambda handler import ≤ 0.5 s (p50)", verdict(None if imp is None else imp <= 0.5), f"{_f(imp, 2)} s"))
+    reference = results["cost"].get("reference")
+    if reference:
+        compute = reference.get("compute_usd_per_million")
+        out.append(
+            (
+                "compute cost ≤ $1.50 per million for the reference op (4 MP JPEG → 800w WebP, arm64)",
+                verdict(None if compute is None else compute <= 1.5),
+                reference.get("summary") or f"${_f(compute, 2)}",
+            )
+        )
+    like = results.get("origins", {})
+    ours = like.get("vipsfront", {}).get("ops", {})
+    for peer in ("thumbor-aws", "aws-sample"):
+        theirs = like.get(peer, {}).get("ops")
+        if not theirs or not ours:
+            continue
+        pairs = []
+        for op in OPS:
+            a = (ours.get(op.id, {}).get("throughput") or {}).get("images_per_s")
+            b = (theirs.get(op.id, {}).get("throughput") or {}).get("images_per_s")
+            if a and b:
+                pairs.append((op.id, a / b))
+        out.append(
+            (
+                f"origin ahead of {peer} on every op (like for like, cold misses, 2 in flight)",
+                verdict(all(v > 1 for _, v in pairs) if pairs else None),
+                ", ".join(f"{op} {v:.2f}x" for op, v in pairs),
+            )
+        )
     versus = results["matched_quality"]["default_jpeg_vs_vipsfront"]
     pairs = []
     ok: bool | None = None
@@ -100,6 +155,65 @@ def goals(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         )
     )
     return out
+
+
+def like_for_like(results: dict[str, Any]) -> list[str]:
+    """The origin-against-origin tables (``origins.py``)."""
+    like = results.get("origins") or {}
+    names = [n for n in like if "ops" in like[n]]
+    lines = [
+        "",
+        "## Origin vs origin, like for like (same S3, same originals, same requests)",
+        "",
+        f"{results['settings']['workers']} server processes each; JPEG q80, WebP q80, AVIF q50 in every URL. "
+        "Misses: an original the origin has not seen, one client; hits: the same URL again; "
+        f"throughput: cold misses only, {results['settings']['peer_concurrency']} clients.",
+        "",
+    ]
+    for name, entry in like.items():
+        lines.append(
+            f"- {name}: "
+            + (f"skipped ({entry['skipped']})" if "ops" not in entry else f"{entry['version']}; {entry['note']}")
+        )
+    if not names:
+        return lines
+    lines += [
+        "",
+        "Cold miss p50 / warm hit p50 (ms), throughput of cold misses (img/s), peak RSS of the server tree (MB):",
+        "",
+    ]
+    rows = []
+    for op in OPS:
+        row = [op.label]
+        for name in names:
+            e = like[name]["ops"].get(op.id)
+            if not e:
+                row.append("–")
+                continue
+            t = (e.get("throughput") or {}).get("images_per_s")
+            row.append(
+                f"{_f(e['miss_ms'].get('p50'))} / {_f(e['hit_ms'].get('p50'), 2)} / {_f(t)} / {_f(e['rss_peak_mb'], 0)}"
+            )
+        rows.append(row)
+    lines += _table(["op", *[f"{n}: miss / hit / img/s / RSS" for n in names]], rows)
+    scores = results.get("origins_quality", {})
+    lines += ["", "Bytes and SSIM of each origin's output (mean KB, mean SSIM vs the lanczos3 reference):", ""]
+    rows = []
+    for op in OPS:
+        if not op.scored:
+            continue
+        per = scores.get(op.id, {})
+        rows.append(
+            [op.label]
+            + [
+                "–"
+                if f"origin:{n}" not in per
+                else f"{per[f'origin:{n}']['bytes_mean'] / 1024:.1f}, {per[f'origin:{n}']['ssim_mean']:.4f}"
+                for n in names
+            ]
+        )
+    lines += _table(["op", *names], rows)
+    return lines
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -192,6 +306,7 @@ def markdown(results: dict[str, Any]) -> str:
             )
     lines += _table(["op", "clients", "img/s", "p50 ms", "p95 ms", "p99 ms", "peak RSS MB", "errors"], rows)
 
+    lines += like_for_like(results)
     names = [n for n in PEER_ORDER if n == "origin" or n in results["peers"]]
     lines += [
         "",
@@ -322,7 +437,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = [n for n in PEER_ORDER if n == "origin" or n in results["peers"]]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=80, gridspec_kw={"width_ratios": [2.2, 1]})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5.4), dpi=80, gridspec_kw={"width_ratios": [2.2, 1]})
     width = 0.8 / len(names)
     for i, name in enumerate(names):
         values = []
@@ -338,7 +453,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
     left.set_xticklabels([op.id for op in OPS], rotation=35, ha="right", fontsize=7)
     left.set_ylabel("images/s (2 in flight)")
     left.set_yscale("log")
-    left.legend(fontsize=7, ncol=4)
+    left.legend(fontsize=7, ncol=len(names), loc="upper center", bbox_to_anchor=(0.5, -0.42), frameon=False)
     left.set_title("throughput, same files and ops", fontsize=9)
     for op in OPS:
         levels = results["sweep"]["ops"].get(op.id, {})
@@ -349,10 +464,10 @@ def chart(results: dict[str, Any], path: Path) -> None:
     right.set_xlabel("clients")
     right.set_ylabel("p95 latency ms (origin)")
     right.set_yscale("log")
-    right.legend(fontsize=6)
+    right.legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     right.set_title("origin concurrency sweep", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
 
 

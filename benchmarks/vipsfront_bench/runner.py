@@ -21,10 +21,10 @@ from typing import Any
 
 from vipsfront.locals3 import ensure_bucket, upload
 from vipsfront_bench import corpus as corpus_mod
+from vipsfront_bench import origins, quality, scenarios, services
 from vipsfront_bench import peers as peers_mod
-from vipsfront_bench import quality, scenarios, services
 from vipsfront_bench.load import Client, concurrent
-from vipsfront_bench.options import ALL_PEERS, QUICK_PEERS, add_arguments
+from vipsfront_bench.options import ALL_PEERS, ORIGIN_PEERS, QUICK_PEERS, add_arguments
 from vipsfront_bench.scenarios import OPS, Op
 from vipsfront_bench.stats import geomean, ratio, summary
 
@@ -44,6 +44,7 @@ class Plan:
     peer_max: int
     matched_files: int
     qualities: tuple[int, ...]
+    copies: int  # prefixes the originals are uploaded under for the like-for-like origins' cold misses
     process_per_op: bool = True  # a worker process per op, so each op's peak RSS is its own
 
 
@@ -59,6 +60,7 @@ FULL = Plan(
     peer_max=120,
     matched_files=3,
     qualities=scenarios.MATCHED_QUALITIES,
+    copies=8,
 )
 QUICK = Plan(
     per_role={"photo": 2, "large_jpeg": 1, "large_png": 1, "rgba_png": 1},
@@ -72,6 +74,7 @@ QUICK = Plan(
     peer_max=3,
     matched_files=1,
     qualities=(50, 90),
+    copies=2,
     process_per_op=False,
 )
 
@@ -388,8 +391,8 @@ def run_thumbor(
 
     assert peer.venv is not None
     config = peers_mod.peers_dir() / "thumbor" / "thumbor.conf"
-    os.environ["VIPSFRONT_BENCH_AVIF_SPEED"] = str(9 - Limits().avif_effort)
-    process, base = services.start_thumbor(peer.venv, config, corpus.root, processes)
+    settings = {"VIPSFRONT_BENCH_CORPUS": str(corpus.root), "VIPSFRONT_BENCH_AVIF_SPEED": str(9 - Limits().avif_effort)}
+    process, base = services.start_thumbor(peer.venv, config, settings, processes)
     sampler = services.RssSampler(process.pid)
     http = Client(base)
     ops: dict[str, Any] = {}
@@ -690,11 +693,15 @@ def run(args: argparse.Namespace) -> int:
         results["cold_start"] = cold_start(s3, corpus, args.workers, plan.cold_starts)
         results["origin"] = origin_scenarios(s3, corpus, plan, args.workers, outdir)
         results["sweep"] = sweep(s3, corpus, plan, args.workers)
+        like = [n for n in ORIGIN_PEERS if n in prepared]
+        results["origins"] = origins.run(like, prepared, s3, corpus, plan, args.workers, args.peer_concurrency, outdir)
     finally:
         s3.close()
 
     results["peers"] = {}
     for name, peer in available.items():
+        if peer.kind == "origin":
+            continue
         if peer.kind == "http":
             try:
                 results["peers"][name] = run_thumbor(peer, corpus, plan, args.peer_concurrency, args.workers, outdir)
@@ -705,6 +712,8 @@ def run(args: argparse.Namespace) -> int:
     results["peer_versions"] = {n: {"version": p.version, "skipped": p.skipped} for n, p in prepared.items()}
     engines = {"origin": results["origin"]["miss"], **results["peers"]}
     results["quality"] = score_outputs(engines, corpus)
+    like_outputs = {f"origin:{n}": o["ops"] for n, o in results["origins"].items() if "ops" in o}
+    results["origins_quality"] = score_outputs(like_outputs, corpus)
     matched = matched_quality(available, corpus, plan, outdir, args.ssim_target)
     if "thumbor" in results["peers"]:
         default = thumbor_default(results["peers"]["thumbor"], corpus, plan.matched_files)

@@ -1,4 +1,4 @@
-"""The processes a run starts (moto's S3, the origin, thumbor) and the sampling of their memory.
+"""The processes a run starts (moto's S3, the origin, thumbor, the AWS sample) and the sampling of their memory.
 
 Every process is started here and stopped here, by its own id and its children's; servers listen on
 127.0.0.1 only.
@@ -113,9 +113,12 @@ def start_origin(
     return process, base, seconds
 
 
-def start_thumbor(venv: Path, config: Path, corpus_root: Path, processes: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_thumbor(
+    venv: Path, config: Path, settings: dict[str, str], processes: int
+) -> tuple[subprocess.Popen[bytes], str]:
+    """thumbor from ``venv`` with ``config`` (which reads ``settings`` from the environment)."""
     port = free_port()
-    env = clean_env(VIPSFRONT_BENCH_CORPUS=str(corpus_root))
+    env = clean_env(**settings)
     process = subprocess.Popen(
         [
             str(venv / "bin" / "thumbor"),
@@ -131,6 +134,26 @@ def start_thumbor(venv: Path, config: Path, corpus_root: Path, processes: int) -
             "error",
         ],
         env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/healthcheck", process)
+    except Exception:
+        stop(process)
+        raise
+    return process, base
+
+
+def start_aws_sample(handler: Path, settings: dict[str, str], processes: int) -> tuple[subprocess.Popen[bytes], str]:
+    """The AWS sample's handler behind ``benchmarks/peers/aws-sample/server.mjs`` (``processes`` workers)."""
+    from vipsfront_bench.peers import peers_dir
+
+    port = free_port()
+    process = subprocess.Popen(
+        ["node", str(peers_dir() / "aws-sample" / "server.mjs"), str(handler), str(port), str(processes)],
+        env=clean_env(**settings),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -1,0 +1,228 @@
+"""Origin against origin, like for like: vipsfront, thumbor as deployed on AWS and the AWS sample.
+
+Every origin reads the same originals from the same S3 (moto), stores what it makes in S3, and gets the
+same requests: the ops of ``scenarios.OPS`` with their qualities explicit. Each answers from its own
+server processes, as many as the origin's workers.
+
+* ``vipsfront``: ``vipsfront serve --workers N`` with the variant lookup on: look up the stored variant,
+  else read the original, transform, store, answer (the same job as thumbor's result storage);
+* ``thumbor-aws``: thumbor 7.8 with thumbor-aws' S3 loader and S3 result storage
+  (``benchmarks/peers/thumbor/thumbor-aws.conf``), ``--processes N``;
+* ``aws-sample``: the image-processing Lambda handler of aws-samples/image-optimization, run unmodified
+  under node from ``../shared/peers/aws-image-optimization`` behind ``benchmarks/peers/aws-sample/server.mjs``
+  (N cluster workers, one request at a time each, as Lambda runs it). It always transforms and writes;
+  its hits are served by CloudFront from the transformed bucket, so its hit is a bare S3 GET of the
+  object it stored.
+
+A miss is a request for an original no origin has seen: the originals are uploaded under ``copies``
+prefixes (``lfl/{n}/{key}``) and no URL is sent twice, so the misses (one client, sequential) and the
+throughput run (``concurrency`` clients) are all cold. Hits repeat the first miss's URL.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from vipsfront_bench import corpus as corpus_mod
+from vipsfront_bench import peers as peers_mod
+from vipsfront_bench import services
+from vipsfront_bench.load import Client, concurrent
+from vipsfront_bench.scenarios import OPS, Op
+
+RESULTS_BUCKET = "vipsfront-bench-results"  # thumbor-aws' result storage
+SAMPLE_BUCKET = "vipsfront-bench-sample"  # the AWS sample's transformed-image bucket
+NOTES = {
+    "vipsfront": "variant lookup on; query form",
+    "thumbor-aws": "S3 loader + S3 result storage; cover crops centred (smart needs detectors)",
+    "aws-sample": "sharp defaults besides quality (WebP effort 4, AVIF effort 4 with 4:4:4 chroma); "
+    "cover crops centred (no position parameter); hits: S3 GET of its stored variant (CloudFront origin group)",
+}
+
+
+def copy_key(n: int, key: str) -> str:
+    return f"lfl/{n}/{key}"
+
+
+def upload_copies(client: Any, bucket: str, corpus: corpus_mod.Corpus, copies: int) -> None:
+    from vipsfront.locals3 import upload
+
+    for n in range(copies):
+        upload(client, bucket, {copy_key(n, corpus.key(p)): p.read_bytes() for p in corpus.all_files()})
+
+
+def sample_path(key: str, op: Op) -> str:
+    """The AWS sample's path form (its ``url-rewrite.js``): ``/{key}/format=..,quality=..,width=..``."""
+    parts = [f"format={op.format}"]
+    if op.quality:
+        parts.append(f"quality={op.quality}")
+    parts.append(f"width={op.width}")
+    if op.height:
+        parts.append(f"height={op.height}")
+    return f"/{key}/{','.join(parts)}"
+
+
+@dataclass
+class Running:
+    name: str
+    process: subprocess.Popen[bytes]
+    base: str
+    path: Callable[[str, Op], str]
+    stored_hit: Callable[[str, Op], None] | None = None  # a hit served outside the origin (S3 GET)
+
+
+def start(name: str, peer: peers_mod.Peer | None, s3: services.S3Server, workers: int) -> Running:
+    from vipsfront.config import DEFAULT_ORIGINALS_BUCKET
+    from vipsfront.engine import Limits
+    from vipsfront.keys import encode_key
+
+    if name == "vipsfront":
+        process, base, _ = services.start_origin(s3.endpoint, workers)
+        return Running(name, process, base, lambda key, op: f"/{encode_key(key)}?{op.query()}")
+    if name == "thumbor-aws":
+        assert peer is not None and peer.venv is not None
+        config = peers_mod.peers_dir() / "thumbor" / "thumbor-aws.conf"
+        env = {
+            "VIPSFRONT_BENCH_S3_ENDPOINT": s3.endpoint,
+            "VIPSFRONT_BENCH_ORIGINALS_BUCKET": DEFAULT_ORIGINALS_BUCKET,
+            "VIPSFRONT_BENCH_RESULTS_BUCKET": RESULTS_BUCKET,
+            "VIPSFRONT_BENCH_AVIF_SPEED": str(9 - Limits().avif_effort),
+        }
+        process, base = services.start_thumbor(peer.venv, config, env, workers)
+        return Running(name, process, base, lambda key, op: op.thumbor_path(quote(key)))
+    if name == "aws-sample":
+        env = {
+            "AWS_ENDPOINT_URL_S3": s3.endpoint,
+            "AWS_REGION": "us-east-1",
+            "originalImageBucketName": DEFAULT_ORIGINALS_BUCKET,
+            "transformedImageBucketName": SAMPLE_BUCKET,
+            "transformedImageCacheTTL": "max-age=31622400",
+            "maxImageSize": "4700000",
+        }
+        process, base = services.start_aws_sample(peers_mod.aws_sample_handler(), env, workers)
+        client = s3.client()
+
+        def stored_hit(key: str, op: Op) -> None:
+            client.get_object(Bucket=SAMPLE_BUCKET, Key=sample_path(key, op)[1:])["Body"].read()
+
+        return Running(name, process, base, sample_path, stored_hit)
+    raise ValueError(f"unknown origin {name!r}")
+
+
+def _save(folder: Path, index: int, op: Op, data: bytes) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{index}.{'jpg' if op.format == 'jpeg' else op.format}"
+    path.write_bytes(data)
+    return str(path)
+
+
+def measure(
+    running: Running, corpus: corpus_mod.Corpus, plan: Any, copies: int, concurrency: int, outdir: Path
+) -> dict[str, Any]:
+    """Misses, hits and throughput of one running origin on every op."""
+    from vipsfront_bench.runner import progress
+    from vipsfront_bench.stats import summary
+
+    sampler = services.RssSampler(running.process.pid)
+    http = Client(running.base)
+    ops: dict[str, Any] = {}
+    try:
+        for op in progress(OPS, desc=running.name):
+            files = corpus.files[op.role]
+            urls = [(n, i, copy_key(n, corpus.key(f))) for n in range(copies) for i, f in enumerate(files)]
+            cold = urls[: len(files) * plan.repeats]
+            rest = [running.path(key, op) for _, _, key in urls[len(cold) :]]
+            latencies, sizes, outputs = [], [], []
+            with sampler.window() as rss:
+                for n, i, key in cold:
+                    reply = http.get(running.path(key, op))
+                    if reply.status != 200:
+                        raise RuntimeError(f"{running.name} {op.id} {key}: {reply.status} {reply.body[:200]!r}")
+                    latencies.append(reply.ms)
+                    if n == 0:
+                        sizes.append(len(reply.body))
+                        outputs.append(_save(outdir / running.name / op.id, i, op, reply.body))
+                first = cold[0][2]
+                hits = []
+                for _ in range(plan.hit_requests):
+                    started = time.perf_counter()
+                    if running.stored_hit:
+                        running.stored_hit(first, op)
+                    else:
+                        reply = http.get(running.path(first, op))
+                        if reply.status != 200:
+                            raise RuntimeError(f"{running.name} {op.id} hit: {reply.status}")
+                    hits.append((time.perf_counter() - started) * 1000)
+                load = None
+                if rest:
+                    load = concurrent(
+                        running.base,
+                        lambda i, p=rest: p[i],
+                        concurrency,
+                        plan.peer_seconds,
+                        min(plan.peer_max, len(rest)),
+                    )
+            ops[op.id] = {
+                "miss_ms": summary(latencies),
+                "hit_ms": summary(hits),
+                "bytes": sizes,
+                "outputs": outputs,
+                "throughput": None
+                if load is None
+                else {
+                    "concurrency": concurrency,
+                    "images_per_s": load.images_per_s,
+                    "images": len(load.latency_ms),
+                    "errors": load.errors,
+                    "latency_ms": summary(load.latency_ms),
+                },
+                "rss_peak_mb": rss["peak_mb"],
+            }
+    finally:
+        http.close()
+        sampler.close()
+        services.stop(running.process)
+    return ops
+
+
+def run(
+    names: list[str],
+    prepared: dict[str, peers_mod.Peer],
+    s3: services.S3Server,
+    corpus: corpus_mod.Corpus,
+    plan: Any,
+    workers: int,
+    concurrency: int,
+    outdir: Path,
+) -> dict[str, Any]:
+    """The like-for-like rows: {origin: {"version", "note", "ops" | "skipped"}}."""
+    from vipsfront import __version__
+    from vipsfront.config import DEFAULT_ORIGINALS_BUCKET
+    from vipsfront.locals3 import ensure_bucket
+
+    client = s3.client()
+    for bucket in (RESULTS_BUCKET, SAMPLE_BUCKET):
+        ensure_bucket(client, bucket)
+    upload_copies(client, DEFAULT_ORIGINALS_BUCKET, corpus, plan.copies)
+    out: dict[str, Any] = {}
+    for name in ["vipsfront", *names]:
+        peer = prepared.get(name)
+        if peer is not None and peer.skipped:
+            out[name] = {"skipped": peer.skipped}
+            continue
+        version = f"vipsfront {__version__}" if name == "vipsfront" else (peer.version if peer else None)
+        try:
+            running = start(name, peer, s3, workers)
+            out[name] = {
+                "version": version,
+                "note": NOTES[name],
+                "ops": measure(running, corpus, plan, plan.copies, concurrency, outdir / "origins"),
+            }
+        except Exception as error:  # one origin failing does not sink the run
+            out[name] = {"skipped": f"did not run: {error}"[:300]}
+    return out
