@@ -339,3 +339,65 @@ def test_threads_come_from_the_settings_memory_unless_set(fn: Lambda) -> None:
     assert sized.limits.threads == fn.module.vips_threads(4096, 4) == 3
     explicit = Settings.from_env({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "4096", "VIPS_CONCURRENCY": "1"})
     assert fn.module.lambda_settings(explicit, 4).limits.threads == 0  # libvips reads VIPS_CONCURRENCY itself
+
+
+# ---------------------------------------------------------------------------------------------------
+# Lambda's 6 MB response limit: the body travels base64 (4/3) inside a JSON envelope with the headers.
+
+LAMBDA_LIMIT = 6_291_456
+
+
+def noise_png(side: int) -> bytes:
+    """An RGB PNG of noise: it barely compresses, so its size follows ``side`` (about 3 bytes a pixel)."""
+    band = pyvips.Image.gaussnoise(side, side, mean=128, sigma=80).cast("uchar")
+    return bytes(band.bandjoin([band.rot90(), band.flip("horizontal")]).pngsave_buffer())
+
+
+def serialized(response: dict[str, Any]) -> int:
+    """Bytes of the response as the Lambda runtime sends it (JSON)."""
+    return len(json.dumps(response).encode())
+
+
+def put_png(fn: Lambda, key: str, data: bytes) -> None:
+    fn.s3.put_object(Bucket=ORIGINALS, Key=key, Body=data, ContentType="image/png")
+
+
+def test_payload_cut_off_at_the_boundary(make_lambda: Callable[..., Lambda]) -> None:
+    """Just under the response limit a variant is answered; just over, stored and redirected."""
+    data = noise_png(200)
+    fn = make_lambda()
+    put_png(fn, "noise/a.png", data)
+    answered = fn.invoke(function_url_event("/noise/a.png", "fm=png"))
+    assert answered["statusCode"] == 200 and answered["isBase64Encoded"]
+    size = serialized(answered)
+    assert size > 4 * len(body_bytes(answered)) / 3  # base64 and the headers count
+    # the same bytes, new variants: a limit just above the serialized answer still answers it ...
+    roomy = make_lambda(VIPSFRONT_PAYLOAD_LIMIT=str(size + 1024))
+    put_png(roomy, "noise/b.png", data)
+    under = roomy.invoke(function_url_event("/noise/b.png", "fm=png"))
+    assert under["statusCode"] == 200 and serialized(under) <= size + 1024
+    assert body_bytes(under) == body_bytes(answered)
+    # ... and one just below it stores the variant and answers 307 to its canonical URL
+    tight = make_lambda(VIPSFRONT_PAYLOAD_LIMIT=str(size - 1))
+    put_png(tight, "noise/c.png", data)
+    over = tight.invoke(function_url_event("/noise/c.png", "fm=png"))
+    assert over["statusCode"] == 307 and serialized(over) < 1024
+    assert over["headers"]["location"] == "/noise/c.png/_vf/fm=png"
+    stored = tight.s3.get_object(Bucket=VARIANTS, Key="noise/c.png/_vf/fm=png")["Body"].read()
+    assert stored == body_bytes(answered)
+
+
+def test_payload_cut_off_at_lambdas_6_mb(make_lambda: Callable[..., Lambda]) -> None:
+    """A ~4.6 MB variant fits (base64 ~6.1 MB); a ~5.0 MB one does not (base64 ~6.7 MB) and is redirected,
+    where a 5.5 MB cut-off on the body would have answered it and Lambda refused the answer."""
+    fn = make_lambda()
+    put_png(fn, "noise/fits.png", noise_png(1262))
+    fits = fn.invoke(function_url_event("/noise/fits.png", "fm=png"))
+    assert fits["statusCode"] == 200, fits.get("body", "")[:200]
+    assert 4_550_000 < len(body_bytes(fits)) and serialized(fits) <= LAMBDA_LIMIT
+    put_png(fn, "noise/big.png", noise_png(1320))
+    big = fn.invoke(function_url_event("/noise/big.png", "fm=png"))
+    assert big["statusCode"] == 307
+    stored = fn.s3.get_object(Bucket=VARIANTS, Key="noise/big.png/_vf/fm=png")["Body"].read()
+    assert 4_800_000 < len(stored) < 5_500_000  # under the old cut-off, over Lambda's limit once base64
+    assert 4 * len(stored) / 3 > LAMBDA_LIMIT
