@@ -73,7 +73,8 @@ class Dashboard(Construct):
         self.errors_alarm, self.throttles_alarm = self._build_alarms(function, errors_threshold)
         self.server_errors_alarm = self.add_alarm(
             "ServerErrors",
-            metric("ServerErrors", label="5xx answers"),
+            # no label: an alarm on a labelled metric renders as metric math, harder to read in the console
+            cw.Metric(namespace=METRICS_NAMESPACE, metric_name="ServerErrors", dimensions_map=DIMENSIONS, statistic="Sum", period=FIVE_MINUTES),
             threshold=errors_threshold,
             description="vipsfront origin answered 5xx (502/503 handled errors included, which are not Lambda errors)",
         )
