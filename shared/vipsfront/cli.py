@@ -12,16 +12,20 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import errno
 import json
 import os
 import socket
 import sys
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
+from typing import Any
 
+from vipsfront import __version__
 from vipsfront.config import ConfigError, Settings
 from vipsfront.errors import VipsfrontError
 from vipsfront.locals3 import LOCAL_CREDENTIALS, ensure_bucket, server_endpoint, start_server, upload
+from vipsfront.signing import check_key_id, check_secret
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
 BENCH_MISSING = "vipsfront bench needs the benchmark package: install the bench extra: pip install -e '.[bench]'"
@@ -36,7 +40,8 @@ def uses_real_s3(env: Mapping[str, str]) -> bool:
 
 
 def seed_files(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory``, keyed by its path relative to it (``/``-separated)."""
+    """Every image under ``directory``, keyed by its path relative to it (``/``-separated); other files
+    (what libvips cannot read: text, archives) are skipped with a note on stderr."""
     if not directory.is_dir():
         raise ConfigError(f"--seed: {directory} is not a directory")
     files = {
@@ -46,7 +51,54 @@ def seed_files(directory: Path) -> dict[str, bytes]:
     }
     if not files:
         raise ConfigError(f"--seed: {directory} holds no files")
-    return files
+    import pyvips  # the server needs it anyway; only --seed imports it here
+
+    skipped = [key for key, data in files.items() if not pyvips.vips_lib.vips_foreign_find_load_buffer(data, len(data))]
+    if skipped:
+        shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        print(f"vipsfront: --seed: skipped {len(skipped)} files that are not images: {shown}", file=sys.stderr)
+    images = {key: data for key, data in files.items() if key not in skipped}
+    if not images:
+        raise ConfigError(f"--seed: {directory} holds no images")
+    return images
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 to 65535 (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535, not {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
+def check_port_free(host: str, port: int) -> None:
+    """``ConfigError`` when ``host:port`` cannot be listened on (another server holds it)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise ConfigError(f"--host {host}: {error.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as error:
+            reason = "is in use" if error.errno == errno.EADDRINUSE else f"cannot be used ({error.strerror})"
+            raise ConfigError(f"port {port} on {host} {reason}: stop what holds it or pass --port") from None
 
 
 def limit_malloc_arenas(env: MutableMapping[str, str]) -> None:
@@ -110,6 +162,7 @@ def _run_workers(args: argparse.Namespace) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
+    check_port_free(args.host, args.port)  # before anything starts or prints a URL
     import uvicorn
 
     from vipsfront.storage import s3_client
@@ -182,7 +235,11 @@ def serve(args: argparse.Namespace) -> int:
 
 def _signing_key(args: argparse.Namespace) -> tuple[str, bytes] | None:
     if args.secret:
-        return (args.key_id, args.secret.encode())
+        try:
+            return (check_key_id(args.key_id), check_secret(args.secret))
+        except ValueError as error:
+            option = "--secret" if "secret" in str(error) else "--key-id"
+            raise ConfigError(f"{option}: {error}") from None
     keys = Settings.load().policy.keys
     if not keys:
         return None
@@ -265,8 +322,32 @@ def purge_command(args: argparse.Namespace) -> int:
     return 1 if any(r.status is Status.FAILED for r in results) else 0
 
 
+def backfill_state_machine(arn: str, prefix: str, client: Any = None) -> int:
+    """Start the deployed backfill (a Distributed Map) and print its progress until it ends."""
+    from vipsfront import backfill_sfn
+
+    if not arn.startswith("arn:") or ":stateMachine:" not in arn:
+        raise ConfigError(f"--state-machine must be a state machine ARN (the BackfillStateMachineArn output), not {arn!r}")
+    if client is None:
+        import boto3
+
+        client = boto3.client("stepfunctions", region_name=arn.split(":")[3])
+    execution_arn = backfill_sfn.start(client, arn, prefix)
+    print(f"backfill: started {execution_arn}")
+    done = backfill_sfn.follow(
+        client, execution_arn, report=lambda e, elapsed: print(f"  {elapsed:6.0f} s  {e.status}", flush=True)
+    )
+    if done.status != backfill_sfn.SUCCEEDED:
+        print(f"backfill: {done.status}: {done.error or ''} {done.cause or ''}".rstrip())
+        return 1
+    print("backfill: succeeded; results under _vf-backfill/ in the variants bucket")
+    return 0
+
+
 def backfill_command(args: argparse.Namespace) -> int:
     """Ingest every original under a prefix on a process pool; summary, manifest, rate."""
+    if args.state_machine:
+        return backfill_state_machine(args.state_machine, args.prefix)
     from vipsfront import backfill
     from vipsfront.lifecycle import Status, summarise
 
@@ -306,55 +387,69 @@ def bench_command(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="vipsfront", description="On-demand image transformation origin.")
-    commands = top.add_subparsers(dest="command", required=True)
+    formatter = argparse.ArgumentDefaultsHelpFormatter  # every option's help shows its default
+    top = argparse.ArgumentParser(
+        prog="vipsfront", description="On-demand image transformation origin.", formatter_class=formatter
+    )
+    top.add_argument("--version", action="version", version=f"vipsfront {__version__}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("serve", help="run the origin on 127.0.0.1 (embedded S3 unless configured)")
-    run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--port", type=int, default=8080)
-    run.add_argument("--s3-port", type=int, default=0, help="port of the embedded S3 (default: a free one)")
-    run.add_argument("--seed", metavar="DIR", help="upload DIR's files as originals (keys relative to DIR)")
-    run.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
-    run.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    def command(name: str, **kwargs: object) -> argparse.ArgumentParser:
+        return commands.add_parser(name, formatter_class=formatter, **kwargs)  # type: ignore[arg-type]
+
+    run = command("serve", help="run the origin on 127.0.0.1 (embedded S3 unless configured)")
+    run.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    run.add_argument("--port", type=port_number, default=8080, help="port to listen on (checked before start)")
+    run.add_argument("--s3-port", type=port_number, default=0, help="port of the embedded S3 (0: a free one)")
+    run.add_argument(
+        "--seed", metavar="DIR", help="upload DIR's images as originals (keys relative to DIR; others skipped)"
+    )
+    run.add_argument("--workers", type=positive_int, default=1, help="uvicorn worker processes")
+    run.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="log level"
+    )
     run.add_argument(
         "--watch",
         type=float,
         default=2.0,
         metavar="SECONDS",
-        help="poll the originals and purge what changed, every SECONDS (default 2; 0: off)",
+        help="poll the originals and purge what changed, every SECONDS (0: off)",
     )
     run.set_defaults(func=serve)
 
     def signing_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--key-id", default="k1", help="key id (default k1)")
-        sub.add_argument("--secret", help="signing secret (default: from VIPSFRONT_SIGNING_KEYS)")
-        sub.add_argument("--expires-in", type=int, metavar="SECONDS", help="make the URL expire")
+        sub.add_argument("--key-id", default="k1", help="key id")
+        sub.add_argument("--secret", help="signing secret, 16+ characters (unset: from VIPSFRONT_SIGNING_KEYS)")
+        sub.add_argument("--expires-in", type=positive_int, metavar="SECONDS", help="make the URL expire")
         sub.add_argument("--base", default="", help="URL prefix, e.g. https://cdn.example.com")
 
-    sign = commands.add_parser("sign", help="print a signed URL for KEY?PARAMS")
-    sign.add_argument("target", metavar="KEY?PARAMS")
+    sign = command("sign", help="print a signed URL for KEY?PARAMS")
+    sign.add_argument("target", metavar="KEY?PARAMS", help="an original's key and a query, e.g. 'a.jpg?w=640'")
     signing_options(sign)
     sign.set_defaults(func=sign_command)
 
-    build = commands.add_parser("url", help="print the canonical URL for a key and options")
-    build.add_argument("key")
+    build = command("url", help="print the canonical URL for a key and options")
+    build.add_argument("key", help="the original's key, e.g. photos/cat.jpg")
     for name in URL_OPTIONS:
-        build.add_argument(f"--{name}")
+        build.add_argument(f"--{name}", help=f"the {name} parameter (see the README's URL table)")
     build.add_argument("--sign", action="store_true", help="sign it (needs a key)")
     signing_options(build)
     build.set_defaults(func=url_command)
 
     # The benchmark package parses its own options (``vipsfront bench --help``): it is not imported here.
-    purge = commands.add_parser("purge", help="purge originals' variants and CDN paths, then ingest them again")
-    purge.add_argument("keys", nargs="+", metavar="KEY")
+    purge = command("purge", help="purge originals' variants and CDN paths, then ingest them again")
+    purge.add_argument("keys", nargs="+", metavar="KEY", help="original keys")
     purge.add_argument("--distribution-id", help="CloudFront distribution (default VIPSFRONT_DISTRIBUTION_ID)")
     purge.set_defaults(func=purge_command)
 
-    fill = commands.add_parser("backfill", help="ingest every original (info document, eager presets)")
+    fill = command("backfill", help="ingest every original (info document, eager presets)")
     fill.add_argument("--prefix", default="", help="only originals under this key prefix")
-    fill.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)")
+    fill.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help="processes (one per core)")
     fill.add_argument("--manifest", metavar="FILE", help="write one JSON line of metadata per original")
     fill.add_argument("--force", action="store_true", help="ingest originals already at their version too")
+    fill.add_argument(
+        "--state-machine", metavar="ARN", help="run the stack's backfill on Step Functions instead, and follow it"
+    )
     fill.set_defaults(func=backfill_command)
 
     bench = commands.add_parser(

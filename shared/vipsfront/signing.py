@@ -28,17 +28,37 @@ def check_key_id(kid: str) -> str:
     return kid
 
 
+def check_secret(secret: object) -> bytes:
+    """A signing secret as bytes: ``str`` (UTF-8) or ``bytes`` of 16+ characters, else ``ValueError``.
+
+    The one rule for secrets: the server's keys, ``vipsfront sign``/``url``, ``vipsfront.urls`` and the
+    JavaScript signer (``clients/js/sign.mjs``) all apply it, with the same messages.
+    """
+    if isinstance(secret, str):
+        data, length = secret.encode(), len(secret)
+    elif isinstance(secret, (bytes, bytearray)):
+        data, length = bytes(secret), len(secret)
+    else:
+        raise ValueError(f"a signing secret must be a string or bytes, not {type(secret).__name__}")
+    if length < MIN_SECRET_CHARS:
+        raise ValueError(f"a signing secret must have {MIN_SECRET_CHARS} or more characters (this one has {length})")
+    return data
+
+
 def parse_keys(text: str) -> dict[str, bytes]:
     """Parse ``kid:secret,kid2:secret2`` (the ``VIPSFRONT_SIGNING_KEYS`` form) into ``{kid: secret}``."""
     keys: dict[str, bytes] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         kid, sep, secret = item.partition(":")
-        if not sep or not KEY_ID.fullmatch(kid) or len(secret) < MIN_SECRET_CHARS:
+        if not sep or not KEY_ID.fullmatch(kid):
             raise ValueError(
                 f"signing keys must be 'kid:secret' pairs: kid {KEY_ID.pattern}, "
                 f"secret of {MIN_SECRET_CHARS}+ characters"
             )
-        keys[kid] = secret.encode()
+        try:
+            keys[kid] = check_secret(secret)
+        except ValueError as error:
+            raise ValueError(f"key {kid!r}: {error}") from None
     return keys
 
 
@@ -57,9 +77,10 @@ def digest(secret: bytes, message: str) -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
 
-def sign(key: str, spec: Spec, kid: str, secret: bytes, expires: int | None = None) -> str:
-    """The ``s`` parameter's value for ``key`` transformed by ``spec``."""
-    return f"{kid}.{digest(secret, string_to_sign(key, spec, expires))}"
+def sign(key: str, spec: Spec, kid: str, secret: str | bytes, expires: int | None = None) -> str:
+    """The ``s`` parameter's value for ``key`` transformed by ``spec``; ``ValueError`` for a bad key id
+    or secret (``check_secret``)."""
+    return f"{check_key_id(kid)}.{digest(check_secret(secret), string_to_sign(key, spec, expires))}"
 
 
 def verify(

@@ -32,12 +32,13 @@ def url(
     params: Params | None = None,
     *,
     base: str = "",
-    signing_key: tuple[str, bytes] | None = None,
+    signing_key: tuple[str, str | bytes] | None = None,
     expires: int | None = None,
 ) -> str:
     """``{base}/{key}?{canonical query}``, with ``s`` (and ``exp``) when ``signing_key`` is ``(kid, secret)``.
 
-    ``params`` are checked as the origin checks them (``InvalidSpecError`` names a bad one).
+    ``params`` are checked as the origin checks them (``InvalidSpecError`` names a bad one); the secret is
+    a ``str`` or ``bytes`` of 16+ characters (``ValueError`` otherwise, see ``signing.check_secret``).
     """
     spec = build({name: _raw(value) for name, value in (params or {}).items()})
     query = to_query(spec)
@@ -57,7 +58,7 @@ def srcset(
     params: Params | None = None,
     *,
     base: str = "",
-    signing_key: tuple[str, bytes] | None = None,
+    signing_key: tuple[str, str | bytes] | None = None,
     expires: int | None = None,
 ) -> str:
     """A ``srcset`` attribute value: one URL per width, ``"{url} {w}w"`` joined by commas.

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
 
 from vipsfront.cli import main
+from vipsfront.config import ConfigError
 from vipsfront.edge import route
 from vipsfront.policy import Policy, UnsignedPolicy
 
@@ -55,3 +59,90 @@ def test_bad_input_is_a_message_and_exit_2(capsys: pytest.CaptureFixture[str], a
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert message in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------------------------------
+# Errors a new user meets: one secret rule, a busy port, non-images in --seed, --version, help
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "says"),
+    [
+        (("sign", "a.jpg?w=300", "--secret", "short"), {}, "--secret: a signing secret must have 16 or more"),
+        (("url", "a.jpg", "--w", "300", "--sign"), {"VIPSFRONT_SIGNING_KEYS": "k1:short"}, "VIPSFRONT_SIGNING_KEYS"),
+        (("sign", "a.jpg?w=300", "--secret", SECRET, "--key-id", "bad id"), {}, "--key-id"),
+    ],
+)
+def test_bad_secrets_are_one_clear_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...], env: dict, says: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and not out
+    assert err.startswith("vipsfront: error: ") and says in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1
+
+
+def test_one_secret_rule_for_the_library() -> None:
+    from vipsfront.signing import check_secret, parse_keys
+    from vipsfront.urls import url
+
+    assert url("a.jpg", {"w": 300}, signing_key=("k2", SECRET)) == url(
+        "a.jpg", {"w": 300}, signing_key=("k2", SECRET.encode())
+    )
+    for bad, says in ((b"short", "16 or more characters (this one has 5)"), (1234, "a string or bytes, not int")):
+        with pytest.raises(ValueError, match=r"a signing secret must") as caught:
+            url("a.jpg", {"w": 300}, signing_key=("k1", bad))  # type: ignore[arg-type]
+        assert says in str(caught.value)
+        with pytest.raises(ValueError, match=re.escape(says)):
+            check_secret(bad)
+    with pytest.raises(ValueError, match="key 'k1': a signing secret must have 16"):
+        parse_keys("k1:short")
+
+
+def test_serve_on_a_busy_port_says_so_before_printing_urls(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, out, err = run(capsys, "serve", "--port", str(port))
+    assert code == 2 and out == ""
+    assert err == f"vipsfront: error: port {port} on 127.0.0.1 is in use: stop what holds it or pass --port"
+
+
+def test_seed_skips_non_images_with_a_note(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import pyvips
+
+    from vipsfront.cli import seed_files
+
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.png").write_bytes(pyvips.Image.black(4, 4).pngsave_buffer())
+    (tmp_path / "notes.txt").write_text("not an image")
+    assert list(seed_files(tmp_path)) == ["photos/a.png"]
+    assert "skipped 1 files that are not images: notes.txt" in capsys.readouterr().err
+    (tmp_path / "photos" / "a.png").unlink()
+    with pytest.raises(ConfigError, match="holds no images"):
+        seed_files(tmp_path)
+
+
+def test_version_and_help_with_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    from vipsfront import __version__
+    from vipsfront.cli import parser
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"vipsfront {__version__}"
+    top = parser()
+    for sub in top._subparsers._group_actions[0].choices.values():  # type: ignore[union-attr]
+        for action in sub._actions:
+            if action.dest in ("help", "bench_args"):
+                continue
+            assert action.help, (sub.prog, action.dest)
+    serve_help = " ".join(top._subparsers._group_actions[0].choices["serve"].format_help().split())  # type: ignore[union-attr]
+    assert "(default: 8080)" in serve_help and "(default: 127.0.0.1)" in serve_help
+    with pytest.raises(SystemExit):
+        main(["serve", "--port", "-1"])
+    assert "a port is a whole number from 0 to 65535" in capsys.readouterr().err
