@@ -436,3 +436,39 @@ def test_quality_auto_by_configuration(s3_module: Any) -> None:
     app = app_with(s3_module, policy=Policy.create(keys=keys, unsigned=UnsignedPolicy(widths=(100,), params=params)))
     assert app.get("/photos/cat.jpg?w=100&q=auto").status_code == 200
     assert app.get("/photos/cat.jpg?w=100&q=80").status_code == 403
+
+
+def test_health_and_openapi_are_never_cached(open_app: TestClient) -> None:
+    for path in ("/_vf/health", "/_vf/openapi.json"):
+        response = open_app.get(path)
+        assert response.status_code == 200 and response.headers["cache-control"] == "no-store", path
+    assert "/{path}" in json.dumps(open_app.get("/_vf/openapi.json").json()["paths"])
+
+
+def test_options_without_cors_is_a_clear_405(open_app: TestClient) -> None:
+    response = open_app.options("/photos/cat.jpg", headers={"origin": "https://a.example"})
+    assert response.status_code == 405 and response.headers["allow"] == "GET, HEAD"
+    assert "VIPSFRONT_CORS_ORIGINS" in response.json()["error"]
+    check_typed(response)
+
+
+def test_cors_preflights_for_the_configured_origins(s3_module: Any) -> None:
+    app = app_with(s3_module, cors_origins=("https://www.example.com",))
+    preflight = {"origin": "https://www.example.com", "access-control-request-method": "GET"}
+    response = app.options("/photos/cat.jpg?w=100", headers=preflight)
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == "https://www.example.com"
+    assert response.headers["access-control-allow-methods"] == "GET, HEAD"
+    assert "Origin" in response.headers["vary"]
+    for headers in (
+        {**preflight, "origin": "https://evil.example"},
+        {**preflight, "access-control-request-method": "DELETE"},
+    ):
+        refused = app.options("/photos/cat.jpg", headers=headers)
+        assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
+        check_typed(refused)
+    image = app.get("/photos/cat.jpg?w=50", headers={"origin": "https://www.example.com"})
+    assert image.headers["access-control-allow-origin"] == "https://www.example.com"
+    assert "Origin" in image.headers["vary"]
+    anyone = app_with(s3_module, cors_origins=("*",))
+    assert anyone.get("/photos/cat.jpg?w=50").headers["access-control-allow-origin"] == "*"
