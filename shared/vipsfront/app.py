@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -30,7 +31,7 @@ from vipsfront.edge import Hints, Route, route
 from vipsfront.errors import VipsfrontError
 from vipsfront.grammar import SIGNATURE_PATTERN
 from vipsfront.keys import check_key
-from vipsfront.origin import Origin, TransformGate
+from vipsfront.origin import DeferredStores, Origin, TransformGate
 from vipsfront.storage import S3Store, s3_client
 from vipsfront.store import ImageStore
 from vipsfront.telemetry import Observer, Outcome, RequestRecord, ignore
@@ -170,6 +171,7 @@ def create_app(
     app.state.settings = settings
     app.state.store = store
     gate = app.state.transform_gate = TransformGate.for_settings(settings)
+    deferred = app.state.deferred_stores = DeferredStores()  # misses stored after their response
 
     @app.exception_handler(VipsfrontError)
     async def vipsfront_error(request: Request, error: VipsfrontError) -> JSONResponse:
@@ -275,9 +277,12 @@ def create_app(
             hints=Hints.from_headers(request.headers) if settings.client_hints else None,
         )
         origin = Origin(settings, store, gate)
+        deadline = _deadline(request, settings.request_budget_s)
         served = await run_in_threadpool(
-            origin.serve, routed, record, deadline=_deadline(request, settings.request_budget_s)
+            origin.serve, routed, record, deadline=deadline, defer_store=settings.store_after_response
         )
+        # a miss made with store_after_response is stored once its response has gone (see below)
+        background = BackgroundTask(deferred.run, served.pending) if served.pending else None
         etag = served.etag or etag_of(served.data)
         record.timings["total"] = (time.perf_counter() - started) * 1000
         headers = {
@@ -296,12 +301,14 @@ def create_app(
             headers["vary"] = ", ".join(vary)
         if _matches(request.headers.get("if-none-match"), etag):
             record.status, record.outcome = 304, Outcome.NOT_MODIFIED
-            return Response(status_code=304, headers=headers)
+            return Response(status_code=304, headers=headers, background=background)
         headers["content-type"] = served.media_type
         headers["content-length"] = str(len(served.data))
         if served.outcome is Outcome.MISS and lambda_response_bytes(len(served.data), headers) > settings.payload_limit:
             # Too big for a Lambda response (base64 and headers counted): it is stored, so the canonical
             # URL serves it from S3 (a hit: behind CloudFront the S3 origin, locally this app).
+            if served.pending:  # the redirect points at the stored copy: store it first
+                await run_in_threadpool(served.pending.store_by, deadline)
             location = _redirect_location(routed, request, settings)
             record.status = 307
             return JSONResponse(
@@ -311,6 +318,6 @@ def create_app(
             )
         record.status = 200
         body = b"" if request.method == "HEAD" else served.data
-        return Response(body, headers=headers)
+        return Response(body, headers=headers, background=background)
 
     return app

@@ -159,6 +159,8 @@ class Settings:
     payload_limit: int = LAMBDA_RESPONSE_LIMIT  # bytes of a response; a variant past it is stored, then a 307
     cors_origins: tuple[str, ...] = ()  # origins whose CORS preflights (OPTIONS) are answered; "*": any
     request_budget_s: float = 25.0  # wall-clock budget of one request, below the Lambda timeout
+    # store a miss's variant after its response has gone (serve); off in Lambda, which must store before returning
+    store_after_response: bool = True
     max_concurrent_transforms: int = 0  # per process; 0: one per CPU core
     client_hints: bool = True  # Sec-CH-Width / Sec-CH-DPR fill in a missing w / dpr (see vipsfront.edge)
     demo: bool = False  # serve the demo page at /_vf/demo (it lists the originals: local use only)
@@ -236,6 +238,7 @@ class Settings:
             payload_limit=r.integer("PAYLOAD_LIMIT", LAMBDA_RESPONSE_LIMIT, lo=4096),
             cors_origins=r.parse("CORS_ORIGINS", parse_origins, ""),
             request_budget_s=r.number("REQUEST_BUDGET_S", 25.0, hi=MAX_REQUEST_BUDGET_S),
+            store_after_response=r.flag("STORE_AFTER_RESPONSE", True),
             max_concurrent_transforms=r.integer("MAX_CONCURRENT_TRANSFORMS", 0, lo=0, hi=1024),
             client_hints=r.flag("CLIENT_HINTS", True),
             demo=r.flag("DEMO", False),
@@ -292,6 +295,7 @@ class Settings:
         put(PREFIX + "PAYLOAD_LIMIT", self.payload_limit, default.payload_limit)
         put(PREFIX + "CORS_ORIGINS", self.cors_origins, default.cors_origins, ",".join)
         put(PREFIX + "REQUEST_BUDGET_S", self.request_budget_s, default.request_budget_s, _render_number)
+        put(PREFIX + "STORE_AFTER_RESPONSE", self.store_after_response, default.store_after_response, flag)
         put(PREFIX + "MAX_CONCURRENT_TRANSFORMS", self.max_concurrent_transforms, default.max_concurrent_transforms)
         put(PREFIX + "CLIENT_HINTS", self.client_hints, default.client_hints, flag)
         put(PREFIX + "DEMO", self.demo, default.demo, flag)

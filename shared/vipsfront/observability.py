@@ -1,5 +1,8 @@
 """Powertools logger, tracer and metrics, built once; and the adapter that meters a ``RequestRecord``.
 
+The tracer is built on first use (``tracer()``): making it imports the X-Ray SDK, whose recorder builds
+X-Ray clients, a good part of the Lambda handler's import otherwise.
+
 The pure core logs through ``logging.getLogger(__name__)`` and knows nothing of this module; the Lambda
 handler wires ``record_metrics`` in as the app's observer. Metrics go to CloudWatch as EMF under the
 ``Vipsfront`` namespace (``vipsfront.config.METRICS_NAMESPACE``) with only Powertools' default
@@ -10,18 +13,30 @@ as EMF metadata, searchable in Logs Insights.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from vipsfront.config import METRICS_NAMESPACE, SERVICE_NAME
 from vipsfront.cost import CostModel
 from vipsfront.telemetry import Observer, Outcome, RequestRecord
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
 logger = Logger(service=SERVICE_NAME)
-tracer = Tracer(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+
+
+@cache
+def tracer() -> Tracer:
+    """The Powertools tracer, made on first use (by the handler's first invocation)."""
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE_NAME)
+
 
 # RequestRecord timing (also its Server-Timing name) -> metric; each is emitted only when it was timed
 _TIMINGS = {

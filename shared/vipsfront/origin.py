@@ -72,12 +72,71 @@ class TransformGate:
             self._free.release()
 
 
+class DeferredStores:
+    """Runs the variant stores a caller put off until after its response, and counts how they went.
+
+    A store that fails leaves nothing broken: an S3 PUT is atomic, so the variant is either whole or
+    absent, and the next request for it makes it again. The failure is logged and counted, never raised.
+    """
+
+    def __init__(self) -> None:
+        self.stored = 0
+        self.failed = 0
+        self._lock = threading.Lock()
+
+    def run(self, pending: PendingStore) -> bool:
+        """Store ``pending``'s variant; ``False`` (logged, counted) when it could not be stored."""
+        try:
+            pending.store()
+        except Exception:
+            log.warning("variant %s was not stored after the response", pending.variant_key, exc_info=True)
+            with self._lock:
+                self.failed += 1
+            return False
+        with self._lock:
+            self.stored += 1
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class PendingStore:
+    """A made variant not stored yet (``Origin.serve(..., defer_store=True)``): ``store()`` stores it.
+
+    Put off, it runs with a budget of its own (the settings' request budget from when it starts), since
+    nobody waits on it: the response has gone.
+    """
+
+    origin: Origin
+    variant_key: str
+    spec: Spec
+    data: bytes
+    media_type: str
+    record: RequestRecord
+    source_bytes: int
+
+    def store(self) -> None:
+        """Store the variant within a request budget of its own, starting now."""
+        self.store_by(time.monotonic() + self.origin.settings.request_budget_s)
+
+    def store_by(self, deadline: float) -> None:
+        self.origin.keep(
+            self.variant_key,
+            self.spec,
+            self.data,
+            self.media_type,
+            self.record,
+            source_bytes=self.source_bytes,
+            deadline=deadline,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Served:
     data: bytes
     media_type: str
     outcome: Outcome
     etag: str | None = None  # a hit's stored ETag; a miss's is computed by the app
+    pending: PendingStore | None = None  # a miss whose store the caller runs (``defer_store``)
 
 
 class Origin:
@@ -187,11 +246,12 @@ class Origin:
             ),
         )
 
-    def serve(self, route: Route, record: RequestRecord, *, deadline: float) -> Served:
+    def serve(self, route: Route, record: RequestRecord, *, deadline: float, defer_store: bool = False) -> Served:
         """Serve ``route``: the stored variant when there is one, else make and store it.
 
         Nothing, S3 calls included (each is given the deadline), runs past ``deadline``
-        (``time.monotonic()``).
+        (``time.monotonic()``). With ``defer_store`` a miss is not stored here: ``Served.pending`` holds
+        the store, for the caller to run once the response is on its way (``DeferredStores.run``).
         """
         record.key, record.variant_key = route.key, route.variant_key
         if self.settings.variant_lookup:
@@ -218,9 +278,11 @@ class Origin:
             and (original.content_type or "").lower() == "image/avif"
         ):
             media_type = "image/avif"
+        pending = None
         if self.settings.store_originals or not route.spec.is_identity:
-            self.keep(
-                route.variant_key, route.spec, data, media_type, record, source_bytes=len(source), deadline=deadline
-            )
+            pending = PendingStore(self, route.variant_key, route.spec, data, media_type, record, len(source))
+            if not defer_store:
+                pending.store_by(deadline)
+                pending = None
         record.outcome, record.output_bytes = Outcome.MISS, len(data)
-        return Served(data, media_type, Outcome.MISS)
+        return Served(data, media_type, Outcome.MISS, pending=pending)

@@ -24,11 +24,11 @@ from __future__ import annotations
 import concurrent.futures
 import contextvars
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -242,8 +242,16 @@ class S3Store:
             raise _translate(error, "original") from error
 
 
+_SESSION: Any = None
+_SESSION_LOCK = threading.Lock()  # botocore sessions are not thread-safe while they make clients
+
+
 def s3_client(endpoint_url: str | None = None, region: str | None = None) -> Any:
-    """A boto3 S3 client with short timeouts and bounded retries (standard mode, with backoff)."""
+    """An S3 client with short timeouts and bounded retries (standard mode, with backoff).
+
+    Made with botocore itself: the same client boto3 makes, without importing boto3 and its transfer
+    manager, which the Lambda's cold start would pay for and no request uses.
+    """
     config = Config(
         connect_timeout=2,
         read_timeout=10,
@@ -251,4 +259,10 @@ def s3_client(endpoint_url: str | None = None, region: str | None = None) -> Any
         max_pool_connections=32,
         s3={"addressing_style": "path"} if endpoint_url else None,
     )
-    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+    global _SESSION
+    with _SESSION_LOCK:
+        if _SESSION is None:  # one per process (as boto3's default session), so service models load once
+            from botocore.session import get_session
+
+            _SESSION = get_session()
+        return _SESSION.create_client("s3", endpoint_url=endpoint_url, region_name=region, config=config)

@@ -401,3 +401,14 @@ def test_payload_cut_off_at_lambdas_6_mb(make_lambda: Callable[..., Lambda]) -> 
     stored = fn.s3.get_object(Bucket=VARIANTS, Key="noise/big.png/_vf/fm=png")["Body"].read()
     assert 4_800_000 < len(stored) < 5_500_000  # under the old cut-off, over Lambda's limit once base64
     assert 4 * len(stored) / 3 > LAMBDA_LIMIT
+
+
+def test_the_variant_is_stored_before_the_handler_returns(make_lambda: Callable[..., Lambda]) -> None:
+    """Lambda freezes the environment once it returns: the store cannot wait for after the response."""
+    fn = make_lambda(VIPSFRONT_STORE_AFTER_RESPONSE="1")
+    response = fn.invoke(function_url_event(f"/{KEY}", "w=240&fm=webp"))
+    assert response["statusCode"] == 200 and response["headers"]["x-vipsfront-variant"] == "miss"
+    assert "s3-write;dur=" in response["headers"]["server-timing"]  # within the invocation, before the answer
+    stored = fn.s3.get_object(Bucket=VARIANTS, Key=f"{KEY}/_vf/w=240,fm=webp")
+    assert stored["Body"].read() == body_bytes(response)
+    assert value(fn.request_metrics(fn.output()), "S3WriteMs") > 0
