@@ -1,0 +1,136 @@
+"""Cost per million of the reference operation: a 4 MP JPEG -> 800 px WebP, on arm64 Lambda.
+
+Measured here: the engine's CPU time per image (``vipsfront.engine.transform``, one libvips thread, the
+corpus photos, 2560x1600), median of ``--repeats`` passes. Scaled to Lambda with stated assumptions:
+
+* Lambda gives a function ``memory / 1769 MB`` vCPUs of CPU time; the transform is CPU-bound, so its
+  duration there is ``cpu_time / min(vcpus, threads)`` (threads: what the handler gives libvips);
+* one arm64 (Graviton) vCPU does this work at ``--arm-factor`` times the speed of one core of this
+  machine (default 1.0: an assumption, not a measurement; pass e.g. 0.8 if arm64 is 20 % slower);
+* the request also waits on S3 (GET of the original, PUT of the variant): ``--s3-ms`` (default 40 ms,
+  an assumption for a 1 MB GET and a small PUT in the same region), billed like compute.
+
+Printed, per memory size: the Lambda duration, the compute-only cost per million (GB-seconds, billed per
+1 ms, from ``vipsfront.cost``'s prices), the per-request fee, and apart from them S3 requests and
+CloudFront egress of the bytes made. The goal for compute alone is $1.50 per million.
+
+Usage: ``python benchmarks/cost_reference.py [--memory 1024,2048] [--repeats 3] [--arm-factor 1.0]
+[--s3-ms 40] [--json out.json]``. Never used to assert anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+try:
+    import vipsfront  # noqa: F401
+except ImportError:  # running from a checkout without an install
+    sys.path.insert(0, str(ROOT / "shared"))
+
+from vipsfront.cost import CostModel, per_million  # noqa: E402
+from vipsfront.engine import Limits, transform  # noqa: E402
+from vipsfront.spec import Fm, Spec  # noqa: E402
+from vipsfront.telemetry import Outcome, RequestRecord  # noqa: E402
+
+PHOTOS = ROOT.parent / "shared" / "corpus" / "photos"  # ../shared/corpus/photos: 2560x1600 JPEGs
+SPEC = Spec(w=800, fm=Fm("webp"))
+LAMBDA_MB_PER_VCPU = 1769
+GOAL_USD = 1.50
+STACK_MEMORY_MB = 2048  # the stack's default memory (cdk/vipsfront_cdk/config.py)
+
+
+def cpu_per_image(repeats: int) -> tuple[float, int, int]:
+    """Median CPU seconds of one transform (one libvips thread), the median output bytes, the images."""
+    sources = [path.read_bytes() for path in sorted(PHOTOS.glob("*.jpg"))]
+    if not sources:
+        raise SystemExit("no ../shared/corpus/photos/*.jpg: the corpus is needed")
+    limits = Limits(threads=1)
+    transform(sources[0], SPEC, limits)  # warm up libvips
+    times, sizes = [], []
+    for _ in range(repeats):
+        for data in sources:
+            started = time.process_time()
+            result = transform(data, SPEC, limits)
+            times.append(time.process_time() - started)
+            sizes.append(len(result.data))
+    return statistics.median(times), int(statistics.median(sizes)), len(times)
+
+
+def lambda_figures(cpu_s: float, output_bytes: int, memory_mb: int, arm_factor: float, s3_ms: float) -> dict[str, Any]:
+    vcpus = memory_mb / LAMBDA_MB_PER_VCPU
+    threads = max(1, math.ceil(vcpus))
+    duration_ms = cpu_s / arm_factor / min(vcpus, threads) * 1000
+    model = CostModel(memory_mb=memory_mb)
+    record = RequestRecord(outcome=Outcome.MISS, status=200, output_bytes=output_bytes)
+    record.timings["total"] = duration_ms + s3_ms
+    cost = per_million(model.estimate(record))
+    transform_only = RequestRecord(outcome=Outcome.MISS, status=200, output_bytes=output_bytes)
+    transform_only.timings["total"] = duration_ms
+    return {
+        "memory_mb": memory_mb,
+        "vcpus": round(vcpus, 3),
+        "transform_ms": duration_ms,
+        "billed_ms": duration_ms + s3_ms,
+        "compute_usd_per_million": cost.lambda_compute,
+        "compute_transform_only_usd_per_million": per_million(model.estimate(transform_only)).lambda_compute,
+        "request_fee_usd_per_million": cost.lambda_request,
+        "s3_requests_usd_per_million": cost.s3_get + cost.s3_put,
+        "egress_usd_per_million": cost.egress,
+        "goal_met": cost.lambda_compute <= GOAL_USD,
+    }
+
+
+def render(figures: dict[str, Any]) -> str:
+    lines = [
+        f"Reference operation: 4 MP JPEG -> 800 px WebP; CPU here {figures['cpu_ms']:.0f} ms per image "
+        f"(one thread, median of {figures['images']}), {figures['output_bytes']:,} bytes out; arm64 at "
+        f"{figures['arm_factor']}x this machine's core (assumed), S3 waits {figures['s3_ms']:.0f} ms (assumed).",
+        "",
+        "| memory MB | vCPUs | transform ms | billed ms | compute $/M | (transform only) | request fee $/M "
+        "| S3 requests $/M | egress $/M | compute <= $1.50 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in figures["memory"]:
+        lines.append(
+            f"| {row['memory_mb']} | {row['vcpus']:.2f} | {row['transform_ms']:.0f} | {row['billed_ms']:.0f} "
+            f"| {row['compute_usd_per_million']:.2f} | {row['compute_transform_only_usd_per_million']:.2f} "
+            f"| {row['request_fee_usd_per_million']:.2f} | {row['s3_requests_usd_per_million']:.2f} "
+            f"| {row['egress_usd_per_million']:.2f} | {'met' if row['goal_met'] else 'not met'} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--memory", default=f"1024,{STACK_MEMORY_MB}")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--arm-factor", type=float, default=1.0)
+    parser.add_argument("--s3-ms", type=float, default=40.0)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    cpu_s, output_bytes, images = cpu_per_image(args.repeats)
+    memory = [int(m) for m in args.memory.split(",")]
+    figures = {
+        "cpu_ms": cpu_s * 1000,
+        "images": images,
+        "output_bytes": output_bytes,
+        "arm_factor": args.arm_factor,
+        "s3_ms": args.s3_ms,
+        "memory": [lambda_figures(cpu_s, output_bytes, m, args.arm_factor, args.s3_ms) for m in memory],
+    }
+    print(render(figures))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
