@@ -132,11 +132,15 @@ class Settings:
         if self.waf_rate_limit and not 10 <= self.waf_rate_limit <= 2_000_000_000:
             raise ValueError(f"{PREFIX}wafRateLimit must be 0 (no web ACL) or 10..2000000000 requests per 5 minutes")
         if self.web_acl_arn and not self.web_acl_arn.startswith("arn:aws:wafv2:us-east-1:"):
-            raise ValueError(f"{PREFIX}webAclArn must be a CLOUDFRONT-scope WAFv2 web ACL ARN (arn:aws:wafv2:us-east-1:...)")
+            raise ValueError(
+                f"{PREFIX}webAclArn must be a CLOUDFRONT-scope WAFv2 web ACL ARN (arn:aws:wafv2:us-east-1:...)"
+            )
         if self.web_acl_arn and self.waf_rate_limit:
             raise ValueError(f"{PREFIX}webAclArn and {PREFIX}wafRateLimit: give one (an existing ACL or a new one)")
         if self.certificate_arn and not self.certificate_arn.startswith("arn:aws:acm:us-east-1:"):
-            raise ValueError(f"{PREFIX}certificateArn must be an ACM certificate in us-east-1 (arn:aws:acm:us-east-1:...)")
+            raise ValueError(
+                f"{PREFIX}certificateArn must be an ACM certificate in us-east-1 (arn:aws:acm:us-east-1:...)"
+            )
         if bool(self.domain_names) != bool(self.certificate_arn):
             raise ValueError(f"{PREFIX}domainNames and {PREFIX}certificateArn go together")
         if self.minimum_tls not in TLS_POLICIES:

@@ -11,9 +11,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from vipsfront_cdk.nag import acknowledge
-
 from vipsfront.config import METRICS_NAMESPACE, SERVICE_NAME
+from vipsfront_cdk.nag import acknowledge
 
 DIMENSIONS = {"service": SERVICE_NAME}  # Powertools' default dimension, the only one the function emits
 FIVE_MINUTES = Duration.minutes(5)
@@ -74,7 +73,13 @@ class Dashboard(Construct):
         self.server_errors_alarm = self.add_alarm(
             "ServerErrors",
             # no label: an alarm on a labelled metric renders as metric math, harder to read in the console
-            cw.Metric(namespace=METRICS_NAMESPACE, metric_name="ServerErrors", dimensions_map=DIMENSIONS, statistic="Sum", period=FIVE_MINUTES),
+            cw.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name="ServerErrors",
+                dimensions_map=DIMENSIONS,
+                statistic="Sum",
+                period=FIVE_MINUTES,
+            ),
             threshold=errors_threshold,
             description="vipsfront origin answered 5xx (502/503 handled errors included, which are not Lambda errors)",
         )
@@ -120,7 +125,9 @@ class Dashboard(Construct):
         )
         return errors, throttles
 
-    def _build_dashboard(self, function: lambda_.IFunction, distribution_id: str | None, name: str | None) -> cw.Dashboard:
+    def _build_dashboard(
+        self, function: lambda_.IFunction, distribution_id: str | None, name: str | None
+    ) -> cw.Dashboard:
         dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=name, default_interval=Duration.days(1))
         if distribution_id is not None:
             dashboard.add_widgets(*self._build_cdn_widgets(distribution_id))

@@ -232,7 +232,9 @@ class Distribution(Construct):
                 # headers. Preflights are not cached: they vary by Origin and Access-Control-Request-*
                 # headers, which the URI-only cache key leaves out (browsers keep them for max-age).
                 allowed_methods=(
-                    cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS if cors else cloudfront.AllowedMethods.ALLOW_GET_HEAD
+                    cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS
+                    if cors
+                    else cloudfront.AllowedMethods.ALLOW_GET_HEAD
                 ),
                 cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
                 cache_policy=self.cache_policy,

@@ -96,9 +96,7 @@ def _minify(script: str, source: str) -> str:
     node = shutil.which("node")
     if node is None:
         raise RuntimeError("node is not on PATH: it minifies the edge function at synth (run `npm ci` first)")
-    result = subprocess.run(
-        [node, script, "-"], input=source, capture_output=True, text=True, timeout=120, check=False
-    )
+    result = subprocess.run([node, script, "-"], input=source, capture_output=True, text=True, timeout=120, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"minifying the edge function failed: {result.stderr.strip() or result.returncode}")
     return result.stdout

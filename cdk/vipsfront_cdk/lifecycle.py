@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -26,7 +26,7 @@ MAX_RECEIVE_COUNT = 5  # deliveries of one event before it moves to the dead-let
 QUEUE_BATCH_SIZE = 10
 # Concurrent queue consumers: invalidations are per distribution (15 wildcards, 3,000 paths in progress).
 QUEUE_MAX_CONCURRENCY = 5
-DISTRIBUTION_ID_VARIABLE = "VIPSFRONT_DISTRIBUTION_ID"
+DISTRIBUTION_ID_VARIABLE = "VIPSFRONT_DISTRIBUTION_ID"  # written by the settings' to_env
 
 
 class Lifecycle(Construct):
@@ -43,11 +43,12 @@ class Lifecycle(Construct):
         architecture: lambda_.Architecture,
         memory_mb: int,
         environment: Mapping[str, str],
-        distribution_id: str,
+        distribution_arn: str,
         log_group: logs.ILogGroup,
-        timeout: Duration = Duration.minutes(5),
+        timeout_seconds: int = 300,
     ) -> None:
         super().__init__(scope, construct_id)
+        timeout = Duration.seconds(timeout_seconds)
         self.dead_letters = sqs.Queue(
             self,
             "DeadLetters",
@@ -86,7 +87,7 @@ class Lifecycle(Construct):
             code=code,
             memory_size=memory_mb,
             timeout=timeout,
-            environment={**environment, DISTRIBUTION_ID_VARIABLE: distribution_id},
+            environment=dict(environment),
             log_group=log_group,
         )
         self.function.add_event_source(
@@ -98,9 +99,7 @@ class Lifecycle(Construct):
                 max_concurrency=QUEUE_MAX_CONCURRENCY,
             )
         )
-        self.distribution_arn = Stack.of(self).format_arn(
-            service="cloudfront", region="", resource="distribution", resource_name=distribution_id
-        )
+        self.distribution_arn = distribution_arn
         self._build_grants(originals, variants)
         self._suppress(originals, variants)
 

@@ -3,6 +3,7 @@ web ACL), the originals' lifecycle and its backfill, dashboard and alarms."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -109,13 +110,24 @@ class VipsfrontStack(Stack):
             code=self.transform.code,
             architecture=ARCHITECTURES[self.transform.arch],
             memory_mb=self.transform.memory_mb,
-            environment=self.transform.environment,
-            distribution_id=self.cdn.distribution.distribution_id,
+            # the function's settings with the distribution to invalidate: one settings object for both
+            environment={
+                **self.transform.environment,
+                **replace(self.origin_settings, distribution_id=self.cdn.distribution.distribution_id).to_env(),
+            },
+            distribution_arn=self.format_arn(
+                service="cloudfront",
+                region="",
+                resource="distribution",
+                resource_name=self.cdn.distribution.distribution_id,
+            ),
             log_group=log_group(self, "LifecycleLogs", s.log_retention_days),
         )
         self.dashboard.add_alarm(
             "LifecycleDeadLetters",
-            lifecycle.dead_letters.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum"),
+            lifecycle.dead_letters.metric_approximate_number_of_messages_visible(
+                period=FIVE_MINUTES, statistic="Maximum"
+            ),
             threshold=1,
             description="vipsfront lifecycle: events that failed 5 times wait in the dead-letter queue",
         )

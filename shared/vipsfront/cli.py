@@ -322,12 +322,12 @@ def purge_command(args: argparse.Namespace) -> int:
     return 1 if any(r.status is Status.FAILED for r in results) else 0
 
 
-def backfill_state_machine(arn: str, prefix: str, client: Any = None) -> int:
+def backfill_state_machine(arn: str, prefix: str, client: Any = None, interval_s: float = 10.0) -> int:
     """Start the deployed backfill (a Distributed Map) and print its progress until it ends."""
     from vipsfront import backfill_sfn
 
     if not arn.startswith("arn:") or ":stateMachine:" not in arn:
-        raise ConfigError(f"--state-machine must be a state machine ARN (the BackfillStateMachineArn output), not {arn!r}")
+        raise ConfigError(f"--state-machine must be a state machine ARN (BackfillStateMachineArn), not {arn!r}")
     if client is None:
         import boto3
 
@@ -335,7 +335,10 @@ def backfill_state_machine(arn: str, prefix: str, client: Any = None) -> int:
     execution_arn = backfill_sfn.start(client, arn, prefix)
     print(f"backfill: started {execution_arn}")
     done = backfill_sfn.follow(
-        client, execution_arn, report=lambda e, elapsed: print(f"  {elapsed:6.0f} s  {e.status}", flush=True)
+        client,
+        execution_arn,
+        interval_s=interval_s,
+        report=lambda e, elapsed: print(f"  {elapsed:6.0f} s  {e.status}", flush=True),
     )
     if done.status != backfill_sfn.SUCCEEDED:
         print(f"backfill: {done.status}: {done.error or ''} {done.cause or ''}".rstrip())

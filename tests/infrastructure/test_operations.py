@@ -191,7 +191,9 @@ def test_dashboard_shows_cloudfront_metrics_from_us_east_1(default: Template) ->
         "AWS::CloudFront::MonitoringSubscription",
         {
             "DistributionId": Match.any_value(),
-            "MonitoringSubscription": {"RealtimeMetricsSubscriptionConfig": {"RealtimeMetricsSubscriptionStatus": "Enabled"}},
+            "MonitoringSubscription": {
+                "RealtimeMetricsSubscriptionConfig": {"RealtimeMetricsSubscriptionStatus": "Enabled"}
+            },
         },
     )
 
@@ -229,8 +231,9 @@ def test_originals_send_events_to_a_queue_with_dead_letters(default: Template) -
     queues = default.find_resources("AWS::SQS::Queue")
     (events_id,) = (name for name, q in queues.items() if "RedrivePolicy" in q["Properties"])
     assert "LifecycleEvents" in dumped(rule["Properties"]["Targets"][0]["Arn"])
-    events, dead = queues[events_id]["Properties"], next(
-        q["Properties"] for name, q in queues.items() if name != events_id
+    events, dead = (
+        queues[events_id]["Properties"],
+        next(q["Properties"] for name, q in queues.items() if name != events_id),
     )
     assert events["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVE_COUNT
     assert events["VisibilityTimeout"] == 6 * 300

@@ -477,7 +477,11 @@ def test_alarms_on_errors_and_throttles(template: Template) -> None:
     # handled 5xx answers are not Lambda errors: the origin's own metric
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
-        {"Namespace": METRICS_NAMESPACE, "MetricName": "ServerErrors", "Dimensions": [{"Name": "service", "Value": "vipsfront"}]},
+        {
+            "Namespace": METRICS_NAMESPACE,
+            "MetricName": "ServerErrors",
+            "Dimensions": [{"Name": "service", "Value": "vipsfront"}],
+        },
     )
 
 

@@ -33,7 +33,9 @@ def write_template(stack: Any, folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def templates(default_stack: Any, operations_stack: Any, minimal_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+def templates(
+    default_stack: Any, operations_stack: Any, minimal_stack: Any, tmp_path_factory: pytest.TempPathFactory
+) -> list[Path]:
     folder = tmp_path_factory.mktemp("templates")
     paths = []
     for name, stack in (("default", default_stack), ("operations", operations_stack), ("minimal", minimal_stack)):
@@ -53,7 +55,17 @@ def checkov() -> str:
 
 def test_cfn_lint_finds_no_error(templates: list[Path]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cfnlint", "--format", "json", "--ignore-checks", *CFN_LINT_IGNORED, "--", *map(str, templates)],
+        [
+            sys.executable,
+            "-m",
+            "cfnlint",
+            "--format",
+            "json",
+            "--ignore-checks",
+            *CFN_LINT_IGNORED,
+            "--",
+            *map(str, templates),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -65,7 +77,17 @@ def test_cfn_lint_finds_no_error(templates: list[Path]) -> None:
 def test_checkov_finds_nothing_unacknowledged(templates: list[Path]) -> None:
     for template in templates:
         result = subprocess.run(
-            [checkov(), "--config-file", str(ROOT / ".checkov.yaml"), "-f", str(template), "-o", "json", "--quiet", "--compact"],
+            [
+                checkov(),
+                "--config-file",
+                str(ROOT / ".checkov.yaml"),
+                "-f",
+                str(template),
+                "-o",
+                "json",
+                "--quiet",
+                "--compact",
+            ],
             capture_output=True,
             text=True,
             timeout=600,
