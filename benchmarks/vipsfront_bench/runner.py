@@ -49,18 +49,18 @@ class Plan:
 
 
 FULL = Plan(
-    per_role={"photo": 8, "large_jpeg": 2, "large_png": 1, "rgba_png": 1},
+    per_role={"photo": 6, "large_jpeg": 2, "large_png": 1, "rgba_png": 1},
     repeats=2,
-    hit_requests=30,
+    hit_requests=20,
     cold_starts=3,
     sweep_levels=(1, 2, 4, 8),
-    sweep_seconds=3.0,
-    sweep_max=120,
-    peer_seconds=3.0,
-    peer_max=120,
+    sweep_seconds=2.0,
+    sweep_max=80,
+    peer_seconds=2.0,
+    peer_max=80,
     matched_files=3,
     qualities=scenarios.MATCHED_QUALITIES,
-    copies=8,
+    copies=6,
 )
 QUICK = Plan(
     per_role={"photo": 2, "large_jpeg": 1, "large_png": 1, "rgba_png": 1},
