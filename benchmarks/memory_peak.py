@@ -13,8 +13,13 @@ two glibc malloc arenas per process (``MALLOC_ARENA_MAX=2``, set by ``vipsfront 
 The peak is then about one transform's working set times the transforms in flight, on top of each
 worker's baseline.
 
+``--thumbor`` measures thumbor the same way (like for like with ``vipsfront bench``: ``thumbor --processes
+N`` with N = ``--workers``, its file loader on the same files, the same widths in the same order, the same
+requests in flight, the whole process tree sampled), from the thumbor venv ``vipsfront bench`` prepares
+(``bench-results/.venvs/thumbor``).
+
 Usage: ``python benchmarks/memory_peak.py [--widths 400,800,1200,2400] [--clients 2] [--workers 2]
-[--seconds 8] [--env NAME=VALUE ...] [--json out.json]``. Never used to assert anything.
+[--seconds 8] [--env NAME=VALUE ...] [--thumbor] [--json out.json]``. Never used to assert anything.
 """
 
 from __future__ import annotations
@@ -74,10 +79,38 @@ def measure(widths: list[int], clients: int, workers: int, seconds: float, env: 
     return {"clients": clients, "workers": workers, "env": env, "idle_mb": idle, "widths": rows}
 
 
+def measure_thumbor(widths: list[int], clients: int, workers: int, seconds: float, venv: Path) -> dict[str, Any]:
+    """thumbor (``--processes workers``) on the same files and widths, sampled the same way."""
+    from vipsfront_bench.peers import peers_dir
+
+    files = sorted(LARGE.glob("*5120x2880.jpg"))
+    config = peers_dir() / "thumbor" / "thumbor.conf"
+    process, base = services.start_thumbor(venv, config, {"VIPSFRONT_BENCH_CORPUS": str(LARGE)}, workers)
+    sampler = services.RssSampler(process.pid)
+    rows: dict[str, Any] = {}
+    try:
+        idle = services.tree_rss_mb(process.pid)[0]
+        for width in widths:
+            paths = [f"/unsafe/{width}x0/filters:format(jpeg):quality(80)/{f.name}" for f in files]
+            with sampler.window() as rss:
+                load = concurrent(base, lambda i, p=paths: p[i % len(p)], clients, seconds, 10_000)
+            rows[str(width)] = {
+                "peak_mb": rss["peak_mb"],
+                "end_mb": rss["end_mb"],
+                "images": len(load.latency_ms),
+                "errors": load.errors,
+            }
+    finally:
+        sampler.close()
+        services.stop(process)
+    return {"clients": clients, "workers": workers, "env": {}, "idle_mb": idle, "widths": rows, "server": "thumbor"}
+
+
 def render(figures: dict[str, Any]) -> str:
     env = " ".join(f"{k}={v}" for k, v in figures["env"].items()) or "defaults"
+    server = figures.get("server", "the origin")
     lines = [
-        f"Peak RSS of the origin's process tree, 14.7 MP JPEG -> JPEG, {figures['workers']} workers, "
+        f"Peak RSS of {server}'s process tree, 14.7 MP JPEG -> JPEG, {figures['workers']} processes, "
         f"{figures['clients']} in flight ({env}); idle {figures['idle_mb']:.0f} MB:",
         "",
         "| width | peak MB | end MB | images | errors |",
@@ -95,12 +128,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
+    parser.add_argument("--thumbor", action="store_true", help="measure thumbor the same way too")
+    parser.add_argument("--thumbor-venv", type=Path, default=ROOT / "bench-results" / ".venvs" / "thumbor")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     env = dict(item.split("=", 1) for item in args.env)
     widths = [int(w) for w in args.widths.split(",")]
     figures = measure(widths, args.clients, args.workers, args.seconds, env)
     print(render(figures))
+    if args.thumbor:
+        figures = {
+            "origin": figures,
+            "thumbor": measure_thumbor(widths, args.clients, args.workers, args.seconds, args.thumbor_venv),
+        }
+        print()
+        print(render(figures["thumbor"]))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0

@@ -99,6 +99,8 @@ def start_origin(
             str(workers),
             "--log-level",
             "warning",
+            "--watch",
+            "0",  # as in Lambda (and like thumbor): no S3 polling in the supervisor, whose tree RSS is measured
         ],
         env=env,
         stdout=subprocess.DEVNULL,

@@ -165,8 +165,6 @@ def serve(args: argparse.Namespace) -> int:
     check_port_free(args.host, args.port)  # before anything starts or prints a URL
     import uvicorn
 
-    from vipsfront.storage import s3_client
-
     moto_server = None
     env = os.environ
     limit_malloc_arenas(env)
@@ -182,7 +180,11 @@ def serve(args: argparse.Namespace) -> int:
         env["AWS_ENDPOINT_URL_S3"] = server_endpoint(moto_server)
     try:
         settings = Settings.from_env(env)
-        client = s3_client(settings.s3_endpoint, settings.region)
+        client: Any = None  # only seeding or watching needs it: the supervisor of N workers stays small
+        if moto_server is not None or args.seed or args.watch > 0:
+            from vipsfront.storage import s3_client
+
+            client = s3_client(settings.s3_endpoint, settings.region)
         if moto_server is not None or args.seed:
             for bucket in (settings.originals_bucket, settings.variants_bucket):
                 ensure_bucket(client, bucket)

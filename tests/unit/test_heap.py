@@ -1,0 +1,83 @@
+"""The origin hands a large transform's freed heap back to the OS (``vipsfront.heap``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import cast
+
+import pytest
+from helpers import photo_jpeg
+
+from vipsfront import heap
+from vipsfront.config import Settings
+from vipsfront.origin import TRIM_AFTER_MEGAPIXELS, Origin
+from vipsfront.spec import Fm, Spec
+from vipsfront.store import ImageStore
+from vipsfront.telemetry import RequestRecord
+
+
+def _render(origin: Origin, data: bytes) -> None:
+    origin.render(data, Spec(w=100, fm=Fm.JPEG), RequestRecord(key="k"), deadline=time.monotonic() + 60)
+
+
+def test_the_origin_trims_after_large_transforms_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(heap, "trim", lambda: calls.append(1) or True)
+    origin = Origin(Settings(), store=cast(ImageStore, None))
+    assert 2400 * 1800 / 1e6 >= TRIM_AFTER_MEGAPIXELS > 800 * 600 / 1e6
+    _render(origin, photo_jpeg(800, 600))
+    assert calls == []
+    _render(origin, photo_jpeg(2400, 1800))
+    assert calls == [1]
+    with pytest.raises(Exception):  # noqa: B017 (any typed error: the point is the trim)
+        _render(origin, photo_jpeg(800, 600)[:2000])
+    assert calls == [1, 1]
+
+
+def test_trim_is_safe_to_call() -> None:
+    assert heap.trim() in (True, False)
+
+
+# A child process, as a server worker runs (two malloc arenas): RSS after a warm-up transform, then after
+# a transform of a progressive 4:4:4 12 MP JPEG, whose decode alone holds 72 MB of DCT coefficients.
+CHILD = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import pyvips
+from helpers import photo
+from vipsfront.config import Settings
+from vipsfront.origin import Origin
+from vipsfront.spec import Fm, Spec
+from vipsfront.telemetry import RequestRecord
+
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+big = bytes(photo(4000, 3000).jpegsave_buffer(Q=90, interlace=True, subsample_mode="off"))
+small = bytes(photo(800, 600).jpegsave_buffer(Q=90))
+origin = Origin(Settings(), store=None)
+def render(data):
+    origin.render(data, Spec(w=400, fm=Fm.JPEG), RequestRecord(key="k"), deadline=time.monotonic() + 120)
+render(small)
+before = rss_mb()
+render(big)
+print(json.dumps({"before": before, "after": rss_mb()}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists() or heap._libc() is None, reason="needs Linux and glibc")
+def test_a_large_transform_leaves_no_copy_behind() -> None:
+    """Without the trim the worker keeps ~70 MB more after the progressive JPEG; the bound is generous."""
+    tests = Path(__file__).resolve().parents[1]
+    env = {"MALLOC_ARENA_MAX": "2", "VIPS_CONCURRENCY": "1", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(tests)], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["after"] - figures["before"] < 30, figures
