@@ -1,30 +1,34 @@
-"""``q=auto``: the lowest encoder quality that still looks like the fixed default (pyvips only).
+"""``q=auto``: per image, the quality that keeps the fixed default's look in fewer bytes (pyvips only).
 
-The search runs on the resized, unencoded output image in memory::
+What the corpus measured (``benchmarks/quality_auto.py``, judged by SSIMULACRA2): photos need about the
+same quality, so the bytes come from the encoder settings ``q=auto`` may use (the engine's tuned encoder:
+for JPEG, quantisation table 3 and progressive scans), and the quality that keeps the default's median
+look with them is a per-format constant (``TUNING``), calibrated on the corpus. SSIM computed with libvips
+(its mean, or 16 px tiles at their minimum, 5th or 10th percentile) does not rank photos the way SSIMULACRA2
+does (per image offsets of up to 10 points at one SSIM), so searching photos with it spent bytes where
+SSIMULACRA2 saw no need and saved them where it saw a loss; what it does tell apart is an image whose error
+is far below visibility (flat areas, blurred content), and those may go lower::
 
-    sample (whole image, or a mosaic of tiles when large) → encode it at the format's default quality
-    with the engine's default settings: its score is the look to keep → bisection over a quality ladder
-    up to that default, with the encoder the engine gives (``q=auto``'s tuned settings) → the lowest rung
-    whose score stays within the level's allowance → final encode of the whole image
+    encode once at the level's quality (on the image, or on a mosaic of tiles when large) → score it:
+    pooled SSIM against the unencoded pixels → error below ``FLOOR``: try the quality at which the
+    error would reach ``FLOOR`` (the format's log-error slope; not below ``lowest``), keep it if it
+    scores within ``2 x FLOOR`` and is smaller → when the tuned encoder differs from the fixed one
+    (JPEG), keep the fixed default if it is not larger → encode the image (the trial is the output when
+    it was the whole image)
 
-The score is SSIM (gaussian window, sigma 1.5) computed with libvips operations, pooled by 16 px tiles
-and read at the 10th percentile of the tiles (the worst areas count, as they do for a viewer), on luma
-with alpha flattened onto mid-grey, and, for images with alpha, the lower of that and the alpha band's
-own score (AVIF's alpha is lossy). Pooled this way it tracks SSIMULACRA2 better than a mean
-(``benchmarks/quality_auto.py``). The target is relative: the error (``1 - score``) of the default may
-grow by ``ALLOWANCE[level]``; so a simple image, whose default is already near-perfect, keeps a near-perfect
-look, and the quality never rises above the default's (the ladder stops there).
+The score is SSIM (gaussian window, sigma 1.5) computed with libvips operations, pooled by 16 px tiles and
+read at the 10th percentile of the tiles (the worst areas count), on luma with alpha flattened onto
+mid-grey and, for images with alpha, the lower of that and the alpha band's own score.
 
-Bounds: at most ``MAX_TRIALS`` trial encodes after the reference, plus one final encode when the search ran
-on a sample. With a ``deadline`` (``time.monotonic()`` value) the search stops when the next trial and the
-final encode would not fit (estimated from the trials so far), and returns the best passing rung so far,
-or the caller's default quality with ``fell_back`` set and a ``reason``. When the passing rung is not
-smaller than the default's encode on the sample (AV1 at a few hundred bytes is not monotonic in quality),
-the default is kept, encoded with ``reference_encode``.
+Bounds: one trial encode, at most one lowered trial and one fixed-default encode, one final encode. When
+the ``deadline`` (``time.monotonic()`` value) has passed before the trial, the fixed default is encoded
+and the result says ``fell_back``; after the trial, the further trials run only when one more encode
+(estimated from the trial) fits.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,12 +40,12 @@ import pyvips
 from vipsfront.spec import Quality
 
 __all__ = [
-    "ALLOWANCE",
-    "LADDERS",
-    "MAX_TRIALS",
+    "FLOOR",
+    "TUNING",
     "AutoQualityResult",
     "Encode",
     "Level",
+    "Tuning",
     "choose",
     "parse_level",
     "sample",
@@ -54,22 +58,31 @@ Encode = Callable[[Any, int], bytes]
 Level = Quality
 """The value of ``q``: ``auto`` (the default's look), ``auto:low`` (smaller), ``auto:high`` (closer)."""
 
-# How much the error (1 - pooled SSIM) of the default-quality encode may grow, per level: ``auto`` keeps the
-# default's look within about 2 SSIMULACRA2 points; ``auto:high`` asks for a closer look than the default.
-ALLOWANCE: Mapping[Level, float] = MappingProxyType({Level.LOW: 1.6, Level.AUTO: 1.25, Level.HIGH: 0.8})
 
-# Quality rungs per format, ascending; each ends at the format's default in the engine (JPEG/WebP 80,
-# AVIF 50), which ``auto`` never exceeds; ``auto:high`` may go above it.
-LADDERS: Mapping[str, tuple[int, ...]] = MappingProxyType(
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """One format under ``q=auto``: the quality per level with the tuned encoder (``auto``: the median
+    SSIMULACRA2 of the fixed default on the corpus), the lowest quality a simple image may get, and the
+    slope of ln(error) per quality step, which turns a measured error into a quality."""
+
+    quality: Mapping[Level, int]
+    lowest: int
+    slope: float
+
+
+TUNING: Mapping[str, Tuning] = MappingProxyType(
     {
-        "jpeg": (50, 56, 61, 65, 68, 71, 74, 77, 80, 84, 88, 92),
-        "webp": (50, 56, 61, 65, 68, 71, 74, 77, 80, 84, 88, 92),
-        "avif": (30, 34, 38, 41, 44, 47, 50, 54, 58, 63),
+        "jpeg": Tuning(MappingProxyType({Level.LOW: 68, Level.AUTO: 74, Level.HIGH: 84}), 40, 0.036),
+        "webp": Tuning(MappingProxyType({Level.LOW: 72, Level.AUTO: 80, Level.HIGH: 86}), 40, 0.035),
+        "avif": Tuning(MappingProxyType({Level.LOW: 44, Level.AUTO: 50, Level.HIGH: 56}), 25, 0.045),
     }
 )
 
-MAX_TRIALS = 4  # bisection over at most 15 outcomes
-SAMPLE_PIXELS = 256 * 256  # above this the search runs on a mosaic of tiles
+# Pooled error (1 - score) below which an encode is taken as indistinguishable from the unencoded pixels;
+# a lowered quality must score within 2 x FLOOR. Under the lowest error of any corpus image at the fixed
+# default (0.008: the RGBA PNG at 800 px; photos 0.013 and up), so photos keep the level's quality.
+FLOOR = 0.006
+SAMPLE_PIXELS = 480 * 400  # above this the trial runs on a mosaic of tiles (a 400 px output is tried whole)
 TILE = 64  # tile side: a multiple of the JPEG (8/16), WebP (16) and AVIF (64) block sizes
 GRID = 4  # tiles per side of the mosaic, spread evenly over the image
 POOL = 16  # SSIM is averaged over POOL x POOL blocks, then read at PERCENTILE
@@ -81,9 +94,9 @@ _C2 = (0.03 * 255) ** 2
 
 @dataclass(frozen=True, slots=True)
 class AutoQualityResult:
-    """What ``choose`` picked. ``score`` is the pooled SSIM of the chosen quality on the sample (``None`` if
-    not measured), ``target`` the score it had to reach; ``encodes`` counts every encode, the reference
-    and the final one included."""
+    """What ``choose`` picked. ``score`` is the pooled SSIM of the trial (``None`` if none ran), ``target``
+    the score a lowered quality aims at (``None`` when the level's quality was kept); ``encodes`` counts
+    every encode, the final one included."""
 
     quality: int
     data: bytes
@@ -97,13 +110,13 @@ class AutoQualityResult:
 
     @property
     def description(self) -> str:
-        """``q=65 n=4``, plus ``fallback=deadline`` when the default quality was used for lack of time."""
+        """``q=74 n=1``, plus ``fallback=deadline`` when the default quality was used for lack of time."""
         desc = f"q={self.quality} n={self.encodes}"
         return desc + f" fallback={self.reason}" if self.fell_back else desc
 
     @property
     def timing(self) -> str:
-        """A ``Server-Timing`` entry, e.g. ``qauto;dur=41.2;desc="q=65 n=4"``."""
+        """A ``Server-Timing`` entry, e.g. ``qauto;dur=41.2;desc="q=74 n=1"``."""
         return f'qauto;dur={self.ms:.1f};desc="{self.description}"'
 
 
@@ -214,16 +227,6 @@ def _decode(data: bytes) -> Any:
     return pyvips.Image.new_from_buffer(data, "", access="sequential")
 
 
-def _rungs(fmt: str, default_quality: int, level: Level) -> tuple[int, ...]:
-    """The rungs searched: up to the default for ``auto:low``, one rung past it for ``auto`` (taken only
-    when the tuned encoder misses the default's look at the default's quality), all for ``auto:high``."""
-    ladder = tuple(sorted({*LADDERS[fmt], default_quality}))
-    if level is Level.HIGH:
-        return ladder
-    top = ladder.index(default_quality) + (1 if level is Level.AUTO else 0)
-    return ladder[: top + 1]
-
-
 def choose(
     image: Any,
     fmt: str,
@@ -235,73 +238,61 @@ def choose(
     reference_encode: Encode | None = None,
 ) -> AutoQualityResult:
     """Encode ``image`` (resized, 8-bit sRGB or grey, alpha allowed) as ``fmt`` (``jpeg``, ``webp`` or
-    ``avif``) at the lowest ladder quality whose score stays within ``ALLOWANCE[level]`` of the default's.
+    ``avif``) at ``TUNING[fmt].quality[level]``, lowered for an image whose error there is under ``FLOOR``.
 
     ``encode`` is the engine's encoder for ``q=auto`` (the one place for effort, subsampling, metadata);
-    ``reference_encode`` its encoder for a fixed quality (``encode`` when not given): the default's look
-    is ``reference_encode(sample, default_quality)``. Both must produce ``fmt``. ``default_quality`` is
-    also what is used when the deadline leaves no time to search. Raises ``ValueError`` for another
-    format; libvips errors from the encoders propagate.
+    ``reference_encode`` its encoder for a fixed quality, given when its settings differ: the fixed
+    default is then encoded on the trial's pixels too and kept when it is not larger, so ``q=auto`` is
+    never larger than the default there (a soft gradient in JPEG: table 3 spends more on it). The deadline
+    fallback encodes ``default_quality`` with it (or with ``encode``). Both must produce ``fmt``. Raises
+    ``ValueError`` for another format; libvips errors from the encoders propagate.
     """
-    if fmt not in LADDERS:
-        raise ValueError(f"q=auto supports {', '.join(LADDERS)}, not {fmt}")
+    if fmt not in TUNING:
+        raise ValueError(f"q=auto supports {', '.join(TUNING)}, not {fmt}")
     started = time.perf_counter()
-    ladder = _rungs(fmt, default_quality, level)
-    image = image.copy_memory()  # several encodes read it: decode and resize once
-    small = sample(image)
-    whole = small is image
-    sample_pixels = int(small.width) * int(small.height)
-    full_pixels = int(image.width) * int(image.height)
+    tuning = TUNING[fmt]
 
     def finish(
-        quality: int,
-        data: bytes | None,
-        encodes: int,
-        found: float | None,
-        target: float | None,
-        reason: str | None = None,
+        quality: int, data: bytes, encodes: int, found: float | None = None, target: float | None = None
     ) -> AutoQualityResult:
-        if data is None:
-            data = encode(image, quality)
-            encodes += 1
         ms = round((time.perf_counter() - started) * 1000.0, 3)
-        return AutoQualityResult(quality, data, level, encodes, found, target, reason is not None, reason, ms)
+        return AutoQualityResult(quality, data, level, encodes, found, target, ms=ms)
 
     if deadline is not None and time.monotonic() >= deadline:
-        return finish(default_quality, None, 0, None, None, "deadline")
+        data = (reference_encode or encode)(image, default_quality)
+        ms = round((time.perf_counter() - started) * 1000.0, 3)
+        return AutoQualityResult(default_quality, data, level, 1, None, None, True, "deadline", ms)
 
-    reference = _reference(small)
+    image = image.copy_memory()  # the trial and the final encode read it: decode and resize once
+    small = sample(image)
+    whole = small is image
+    quality = tuning.quality[level]
     trial_started = time.perf_counter()
-    default_data = (reference_encode or encode)(small, default_quality)
-    default_score = _ssim(reference, _decode(default_data))
-    us_per_pixel = (time.perf_counter() - trial_started) * 1e6 / sample_pixels  # encode + decode + score
-    target = 1.0 - (1.0 - default_score) * ALLOWANCE[level]
+    reference = _reference(small)
+    trial = encode(small, quality)
+    found = _ssim(reference, _decode(trial))
+    trial_s = time.perf_counter() - trial_started
     encodes = 1
-    lo, hi = 0, len(ladder)  # the answer is the first passing rung in [lo, hi); hi == len: none passes
-    best: tuple[int, bytes, float] | None = None  # (quality, data, score) of the lowest pass so far
-    trials = 0
-    while lo < hi and trials < MAX_TRIALS:
-        if deadline is not None:
-            needed = us_per_pixel * (sample_pixels + (0 if whole else full_pixels)) / 1e6
-            if time.monotonic() + needed > deadline:
-                if best is not None:
-                    return finish(best[0], best[1] if whole else None, encodes, best[2], target)
-                return finish(default_quality, None, encodes, None, target, "deadline")
-        mid = (lo + hi) // 2
-        trial_started = time.perf_counter()
-        data = encode(small, ladder[mid])
-        found = _ssim(reference, _decode(data))
+
+    def in_time() -> bool:  # the next encode costs about what the trial did
+        return deadline is None or time.monotonic() + trial_s < deadline
+
+    chosen, data, target, final = quality, trial, None, encode
+    score_chosen: float | None = found
+    if 1.0 - found < FLOOR and in_time():  # far below visibility: try the quality the slope predicts
+        steps = math.log(FLOOR / max(1.0 - found, 1e-6)) / tuning.slope
+        lower = max(tuning.lowest, quality - int(steps))
+        if lower < quality:
+            lowered = encode(small, lower)
+            encodes += 1
+            score_lower = _ssim(reference, _decode(lowered))
+            if score_lower >= 1.0 - 2 * FLOOR and len(lowered) < len(trial):  # confirmed, and smaller
+                chosen, data, score_chosen, target = lower, lowered, score_lower, 1.0 - FLOOR
+    if reference_encode is not None and in_time():  # never more bytes than the fixed default
+        fixed = reference_encode(small, default_quality)
         encodes += 1
-        trials += 1
-        us_per_pixel = max(us_per_pixel, (time.perf_counter() - trial_started) * 1e6 / sample_pixels)
-        if found >= target:
-            best = (ladder[mid], data, found)
-            hi = mid
-        else:
-            lo = mid + 1
-    if best is not None and len(best[1]) < len(default_data):  # the lowest passing rung, if it is smaller
-        return finish(best[0], best[1] if whole else None, encodes, best[2], target)
-    if best is not None or level is not Level.HIGH:  # no gain on the sample (small AVIFs are not monotonic)
-        data = default_data if whole else (reference_encode or encode)(image, default_quality)
-        return finish(default_quality, data, encodes + (0 if whole else 1), default_score, target)
-    return finish(ladder[-1], None, encodes, None, target)  # nothing passed: the top rung searched
+        if len(fixed) <= len(data):
+            chosen, data, score_chosen, final = default_quality, fixed, None, reference_encode
+    if whole:
+        return finish(chosen, data, encodes, score_chosen, target)
+    return finish(chosen, final(image, chosen), encodes + 1, score_chosen, target)

@@ -623,21 +623,16 @@ def flatten(image: Any, plan: Plan) -> Any:
 STEPS: tuple[Step, ...] = (to_srgb, flip, rotate, crop, pad, blur, sharpen, flatten)
 
 
-JPEG_TUNED: dict[str, Any] = {
-    "trellis_quant": True,
-    "overshoot_deringing": True,
-    "optimize_scans": True,
-    "quant_table": 3,
-    "interlace": True,
-}
+JPEG_TUNED: dict[str, Any] = {"quant_table": 3, "interlace": True}  # the only format q=auto encodes differently
 DEFAULT_QUALITY: dict[Format, int] = {Format.JPEG: JPEG_QUALITY, Format.WEBP: WEBP_QUALITY, Format.AVIF: AVIF_QUALITY}
 
 
 def lossy_encoder(fmt: Format, limits: Limits, *, tuned: bool = False) -> Callable[[Any, int], bytes]:
-    """``(image, quality) -> bytes`` for JPEG, WebP or AVIF. ``tuned``: the ``q=auto`` settings, which cost
-    encode time for fewer bytes at the same look (JPEG: mozjpeg trellis quantisation, its quantisation
-    table 3, deringing, progressive with optimised scans). WebP and AVIF keep their settings: WebP's
-    ``smart_subsample`` and effort 6 and AVIF's higher efforts cost more time than the bytes they save."""
+    """``(image, quality) -> bytes`` for JPEG, WebP or AVIF. ``tuned``: the ``q=auto`` settings, fewer bytes
+    for the same SSIMULACRA2 (``benchmarks/quality_auto.py``): JPEG with quantisation table 3 (which looks
+    better per byte than the standard table) and progressive scans, at no encode time. Trellis
+    quantisation saves no more at the same look and costs 4-7x the encode; WebP's effort 6 and AVIF's
+    effort 3 save 3-5 % for 1.7-2x the encode, so WebP and AVIF keep their settings."""
     if fmt == Format.JPEG:
         extra: dict[str, Any] = dict(JPEG_TUNED) if tuned else {}
         return lambda image, q: bytes(image.jpegsave_buffer(Q=q, optimize_coding=True, keep="none", **extra))
@@ -681,7 +676,7 @@ def encode_auto(image: Any, plan: Plan, limits: Limits, deadline: float | None) 
         default_quality=DEFAULT_QUALITY[plan.format],
         level=plan.spec.q,
         deadline=deadline,
-        reference_encode=lossy_encoder(plan.format, limits),
+        reference_encode=lossy_encoder(plan.format, limits) if plan.format == Format.JPEG else None,
     )
 
 

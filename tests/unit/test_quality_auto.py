@@ -1,5 +1,5 @@
 """``q=auto`` wired through: grammar and canonical form, presets, the unsigned allow-list, the engine's
-outputs (format, size, fewer bytes than the default on a flat image) and what it leaves alone."""
+outputs (format, size, never more bytes than the default, fewer on a JPEG photo) and what it leaves alone."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import pyvips
 from helpers import photo_jpeg
 
-from vipsfront import engine
+from vipsfront import autoquality, engine
 from vipsfront.errors import InvalidSpecError
 from vipsfront.grammar import build, parse_canonical
 from vipsfront.policy import Policy, UnsignedPolicy
@@ -20,12 +20,19 @@ from vipsfront.spec import Fm, Format, Quality, Spec
 LOADERS = {"jpeg": "jpegload", "webp": "webpload", "avif": "heifload", "png": "pngload", "gif": "gifload"}
 
 
-def flat_png(width: int = 640, height: int = 480) -> bytes:
-    """A soft gradient: the fixed default spends bytes it does not need."""
+def gradient_png(width: int = 640, height: int = 480) -> bytes:
+    """A soft gradient."""
     x = pyvips.Image.xyz(width, height)
     gx, gy = x[0] * (255.0 / width), x[1] * (255.0 / height)
     image = gx.bandjoin([gy, (gx + gy) / 2]).cast("uchar").copy(interpretation="srgb")
     return bytes(image.pngsave_buffer())
+
+
+def flat_png(width: int = 640, height: int = 480) -> bytes:
+    """A flat graphic (two shades of one colour): the fixed default spends bytes it does not need."""
+    image = pyvips.Image.black(width, height).new_from_image([30, 120, 200]).cast("uchar")
+    shade = pyvips.Image.black(width, height // 4).new_from_image([25, 110, 190]).cast("uchar")
+    return bytes(image.insert(shade, 0, height - height // 4).copy(interpretation="srgb").pngsave_buffer())
 
 
 def decoded(data: bytes, fmt: str) -> Any:
@@ -74,15 +81,27 @@ def test_unsigned_allow_list_admits_q_auto_by_configuration() -> None:
 
 
 @pytest.mark.parametrize("fm", ["jpeg", "webp", "avif"])
-def test_engine_q_auto_decodes_and_is_smaller_than_the_default_on_a_flat_image(fm: str) -> None:
-    source = flat_png()
+@pytest.mark.parametrize("source", [flat_png(), gradient_png()], ids=["flat", "gradient"])
+def test_engine_q_auto_decodes_and_is_never_larger_than_the_default(fm: str, source: bytes) -> None:
     fixed = engine.transform(source, Spec(w=256, fm=Fm(fm)))
     auto = engine.transform(source, Spec(w=256, fm=Fm(fm), q=Quality.AUTO))
     out = decoded(auto.data, fm)
     assert (out.width, out.height) == (256, 192) == (auto.width, auto.height)
     assert auto.format == Format(fm)
-    assert len(auto.data) < len(fixed.data)
+    assert len(auto.data) <= len(fixed.data)
     assert auto.notes["qauto"].startswith("q=") and "qauto" in auto.timings
+
+
+def test_engine_q_auto_jpeg_photo_is_smaller_than_the_default() -> None:
+    """A photo: table 3 and progressive scans at the calibrated quality, fewer bytes than the fixed q80."""
+    source = photo_jpeg(800, 600)
+    fixed = engine.transform(source, Spec(w=400, fm=Fm.JPEG))
+    auto = engine.transform(source, Spec(w=400, fm=Fm.JPEG, q=Quality.AUTO))
+    out = decoded(auto.data, "jpeg")
+    assert (out.width, out.height) == (400, 300)
+    assert out.get("interlaced") == 1
+    assert len(auto.data) < 0.95 * len(fixed.data)
+    assert auto.notes["qauto"] == f"q={autoquality.TUNING['jpeg'].quality[Quality.AUTO]} n=2"
 
 
 def test_engine_q_auto_through_fm_auto() -> None:
@@ -121,8 +140,6 @@ def test_animation_with_q_auto_is_encoded_at_the_default() -> None:
 
 def test_a_deadline_too_near_falls_back_to_the_default_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     """The search sees no time left: the default quality, ``fallback=deadline`` in the notes."""
-    from vipsfront import autoquality
-
     real = autoquality.choose
 
     def hurried(*args: Any, **kwargs: Any) -> Any:
