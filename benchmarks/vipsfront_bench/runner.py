@@ -153,6 +153,19 @@ def _delete_variant(s3: Any, bucket: str, key: str, op: Op) -> None:
     s3.delete_object(Bucket=bucket, Key=_route(key, op).variant_key)
 
 
+def _wait_stored(s3: Any, bucket: str, key: str, op: Op, timeout: float = 30) -> None:
+    """Wait (outside the timing) until a miss's variant is in S3: ``vipsfront serve`` stores it after the
+    response, and a store landing after the next delete would turn the next miss into a hit."""
+    variant = _route(key, op).variant_key
+    end = time.perf_counter() + timeout
+    while time.perf_counter() < end:
+        try:
+            s3.head_object(Bucket=bucket, Key=variant)
+            return
+        except Exception:
+            time.sleep(0.01)
+
+
 def _save(folder: Path, index: int, op: Op, data: bytes) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{index}.{'jpg' if op.format == 'jpeg' else op.format}"
@@ -176,6 +189,7 @@ def cold_start(s3: services.S3Server, corpus: corpus_mod.Corpus, workers: int, r
             reply = Client(base).get(f"/{key}?{op.query()}")
             if reply.status == 200:
                 first_image.append(time.perf_counter() - started)
+                _wait_stored(client, DEFAULT_VARIANTS_BUCKET, key, op)
         finally:
             services.stop(process)
     handler = Path.cwd() / "functions" / "transform" / "handler.py"
@@ -233,6 +247,7 @@ def origin_scenarios(
                         key = corpus.key(path)
                         _delete_variant(client, DEFAULT_VARIANTS_BUCKET, key, op)
                         reply = http.get(f"/{key}?{op.query()}")
+                        _wait_stored(client, DEFAULT_VARIANTS_BUCKET, key, op)
                         bar.update()
                         if reply.status != 200 or reply.headers.get("x-vipsfront-variant") != "miss":
                             raise RuntimeError(f"{op.id} {key}: {reply.status} {reply.body[:200]!r}")
@@ -296,6 +311,7 @@ def origin_scenarios(
             reply = http.get(_canonical_path(key, op))
             if reply.status == 200:
                 path_miss.append(reply.ms)
+                _wait_stored(client, DEFAULT_VARIANTS_BUCKET, key, op)
         idle = services.tree_rss_mb(process.pid)
     finally:
         http.close()
