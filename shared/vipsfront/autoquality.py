@@ -18,7 +18,8 @@ is far below visibility (flat areas, blurred content), and those may go lower::
 
 The score is SSIM (gaussian window, sigma 1.5) computed with libvips operations, pooled by 16 px tiles and
 read at the 10th percentile of the tiles (the worst areas count), on luma with alpha flattened onto
-mid-grey and, for images with alpha, the lower of that and the alpha band's own score.
+mid-grey and, for images with alpha, the lower of that and the alpha band's own score; above
+``SCORE_PIXELS`` it reads the same mosaic of tiles of both images.
 
 Bounds: one trial encode, at most one lowered trial and one fixed-default encode, one final encode. When
 the ``deadline`` (``time.monotonic()`` value) has passed before the trial, the fixed default is encoded
@@ -72,7 +73,7 @@ class Tuning:
 
 TUNING: Mapping[str, Tuning] = MappingProxyType(
     {
-        "jpeg": Tuning(MappingProxyType({Level.LOW: 68, Level.AUTO: 74, Level.HIGH: 84}), 40, 0.036),
+        "jpeg": Tuning(MappingProxyType({Level.LOW: 72, Level.AUTO: 79, Level.HIGH: 86}), 40, 0.036),
         "webp": Tuning(MappingProxyType({Level.LOW: 72, Level.AUTO: 80, Level.HIGH: 86}), 40, 0.035),
         "avif": Tuning(MappingProxyType({Level.LOW: 44, Level.AUTO: 50, Level.HIGH: 56}), 25, 0.045),
     }
@@ -83,6 +84,8 @@ TUNING: Mapping[str, Tuning] = MappingProxyType(
 # default (0.008: the RGBA PNG at 800 px; photos 0.013 and up), so photos keep the level's quality.
 FLOOR = 0.006
 SAMPLE_PIXELS = 480 * 400  # above this the trial runs on a mosaic of tiles (a 400 px output is tried whole)
+SCORE_PIXELS = 192 * 192  # above this the score reads a mosaic of tiles: SSIM costs more than a WebP encode
+SCORE_GRID = 3
 TILE = 64  # tile side: a multiple of the JPEG (8/16), WebP (16) and AVIF (64) block sizes
 GRID = 4  # tiles per side of the mosaic, spread evenly over the image
 POOL = 16  # SSIM is averaged over POOL x POOL blocks, then read at PERCENTILE
@@ -203,13 +206,15 @@ def score(reference: Any, distorted: Any) -> float:
     return _ssim(_reference(reference), distorted)
 
 
-def sample(image: Any) -> Any:
-    """The pixels the search encodes: the image itself when small, else a ``GRID`` x ``GRID`` mosaic of
-    ``TILE`` px tiles spread evenly over it, aligned to 16 px so block grids match the full encode."""
+def sample(image: Any, max_pixels: int = SAMPLE_PIXELS, grid: int = GRID) -> Any:
+    """The pixels the trial encodes (``max_pixels``: ``SAMPLE_PIXELS``) or the score reads
+    (``SCORE_PIXELS``): the image itself when small, else a mosaic of ``TILE`` px tiles, ``grid`` x ``grid``
+    (``GRID``; ``SCORE_GRID`` for the score) spread evenly over it and aligned to 16 px so block grids
+    match the full encode; the same tiles for any image of one size."""
     width, height = int(image.width), int(image.height)
-    if width * height <= SAMPLE_PIXELS or width < TILE * 2 or height < TILE * 2:
+    if width * height <= max_pixels or width < TILE * 2 or height < TILE * 2:
         return image
-    cols, rows = min(GRID, width // TILE), min(GRID, height // TILE)
+    cols, rows = min(grid, width // TILE), min(grid, height // TILE)
 
     def starts(size: int, count: int) -> list[int]:
         step = (size - TILE) / max(1, count - 1)
@@ -223,8 +228,9 @@ def sample(image: Any) -> Any:
 # the search
 
 
-def _decode(data: bytes) -> Any:
-    return pyvips.Image.new_from_buffer(data, "", access="sequential")
+def _decoded_sample(data: bytes) -> Any:
+    """The scored tiles of an encode (random access: the tiles are read out of order)."""
+    return sample(pyvips.Image.new_from_buffer(data, ""), SCORE_PIXELS, SCORE_GRID)
 
 
 def choose(
@@ -268,9 +274,9 @@ def choose(
     whole = small is image
     quality = tuning.quality[level]
     trial_started = time.perf_counter()
-    reference = _reference(small)
+    reference = _reference(sample(small, SCORE_PIXELS, SCORE_GRID))
     trial = encode(small, quality)
-    found = _ssim(reference, _decode(trial))
+    found = _ssim(reference, _decoded_sample(trial))
     trial_s = time.perf_counter() - trial_started
     encodes = 1
 
@@ -285,7 +291,7 @@ def choose(
         if lower < quality:
             lowered = encode(small, lower)
             encodes += 1
-            score_lower = _ssim(reference, _decode(lowered))
+            score_lower = _ssim(reference, _decoded_sample(lowered))
             if score_lower >= 1.0 - 2 * FLOOR and len(lowered) < len(trial):  # confirmed, and smaller
                 chosen, data, score_chosen, target = lower, lowered, score_lower, 1.0 - FLOOR
     if reference_encode is not None and in_time():  # never more bytes than the fixed default
