@@ -83,7 +83,7 @@ def handler(event, context):
 
 # What deploys is the source minified by build.mjs beside it (terser, a root devDependency: `npm ci`).
 BUILD_SCRIPT = "build.mjs"
-CODE_BUDGET_BYTES = 9000  # synth fails above this (minified code + config): room under MAX_CODE_BYTES
+CODE_BUDGET_BYTES = 9728  # synth fails above this (minified code + config): 512 bytes of room under MAX_CODE_BYTES
 
 
 def minified(code_path: Path) -> str:

@@ -121,6 +121,7 @@ def test_what_deploys_is_minified_and_fits_the_budget_with_room_for_presets(cons
     presets |= {f"social{i}": {"w": "1200", "h": "630", "fit": "cover", "fm": "auto", "q": "80"} for i in range(5)}
     size = len(construct.render(code, KVS_ID, deployed_config(presets)).encode())
     assert size <= construct.CODE_BUDGET_BYTES, f"{size} bytes"
+    print(f"deployed with eight presets: {size} bytes")
     for doc in vector_docs():
         config = {"presets": doc["config"]["presets"], "unsigned": doc["config"]["unsigned"], "signed": True}
         assert len(construct.render(code, KVS_ID, config).encode()) <= construct.CODE_BUDGET_BYTES
