@@ -176,8 +176,8 @@ def test_function_environment(template: Template) -> None:
     assert env.get("VIPSFRONT_LAMBDA_ARCH", "arm64") == "arm64"
     assert env["VIPSFRONT_LAMBDA_MEMORY_MB"] == "2048"
     assert env["VIPSFRONT_REQUEST_BUDGET_S"] == "22"
-    assert env["VIPSFRONT_UNSIGNED_WIDTHS"] == ",".join(map(str, BREAKPOINT_WIDTHS))
-    assert env["VIPSFRONT_UNSIGNED_HEIGHTS"] == "none"  # width only, as at the edge
+    unsigned = OriginSettings.from_env({k: v for k, v in env.items() if isinstance(v, str)}).policy.unsigned
+    assert unsigned.widths == BREAKPOINT_WIDTHS and unsigned.heights == ()  # width only, as at the edge
     assert "thumb" in json.loads(env["VIPSFRONT_PRESETS"])
     assert "Ref" in env["VIPSFRONT_ORIGINALS_BUCKET"] and "Ref" in env["VIPSFRONT_VARIANTS_BUCKET"]
     assert "VIPSFRONT_SIGNING_KEYS" not in env  # the edge checks signatures; the secret stays out of Lambda
@@ -296,8 +296,10 @@ def test_edge_function_code_carries_the_config(template: Template) -> None:
     code = edge_code(template)
     assert PLACEHOLDER not in code
     assert '"kvsId":"<token>"' in code
-    widths = ",".join(map(str, BREAKPOINT_WIDTHS))
-    assert f'"unsigned":{{"widths":[{widths}],"heights":[],"max_side":8192,"presets_only":false}}' in code
+    unsigned = edge_config(template)["unsigned"]
+    assert unsigned["widths"] == list(BREAKPOINT_WIDTHS) and unsigned["heights"] == []
+    assert not unsigned["presets_only"] and not unsigned["full_size"]
+    assert sorted(unsigned["params"]) == ["fit", "fm", "pos"]  # q, blur, bg, rot, ... only signed or in presets
     assert '"signed":true' in code and '"thumb":' in code
 
 
@@ -545,7 +547,7 @@ def test_settings_reject_bad_values(bad: dict[str, Any]) -> None:
         ("presets", '{"Thumb!": {"w": "200"}}', "preset"),  # a name no URL can carry
         ("presets", '{"thumb": {"w": "200"}', "JSON object"),  # not JSON
         ("presets", '["thumb"]', "must look like"),  # not name -> params
-        ("signingKey", "team:short", "16+ characters"),
+        ("signingKey", "team:short", "16 or more characters"),
         ("signingKey", "bad kid:0123456789abcdef", "kid"),
         ("signingKeyId", "k/1", "[A-Za-z0-9_-]{1,32}"),
         ("unsignedWidths", "320,abc", "pixel sizes"),
