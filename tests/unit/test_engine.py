@@ -625,11 +625,12 @@ def test_deadline_in_the_past(photo_400x300: bytes) -> None:
         transform(photo_400x300, Spec(w=100), deadline=time.monotonic() - 1)
 
 
-def test_deadline_kills_a_running_encode() -> None:
+def test_a_deadline_passed_before_the_encode_stops_the_transform() -> None:
+    """The between-steps check; tests/integration/test_deadlines.py stops a libvips evaluation mid-way."""
     big = bytes(
         pyvips.Image.gaussnoise(2000, 2000).cast("uchar").copy(interpretation="b-w").pngsave_buffer(compression=1)
     )
-    # 1 ms budget: the first libvips progress tick after it kills the pipeline
+    # 1 ms budget: gone before the pipeline starts, so a check between steps refuses to go on
     with pytest.raises(DeadlineExceededError):
         transform(big, Spec(w=1990, fm=Fm.AVIF, blur=5), deadline=time.monotonic() + 0.001)
     transform(big, Spec(w=100), deadline=time.monotonic() + 60)  # a generous deadline passes
