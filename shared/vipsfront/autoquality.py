@@ -9,12 +9,12 @@ does (per image offsets of up to 10 points at one SSIM), so searching photos wit
 SSIMULACRA2 saw no need and saved them where it saw a loss; what it does tell apart is an image whose error
 is far below visibility (flat areas, blurred content), and those may go lower::
 
-    encode once at the level's quality (on the image, or on a mosaic of tiles when large) → score it:
-    pooled SSIM against the unencoded pixels → error below ``FLOOR``: try the quality at which the
-    error would reach ``FLOOR`` (the format's log-error slope; not below ``lowest``), keep it if it
-    scores within ``2 x FLOOR`` and is smaller → when the tuned encoder differs from the fixed one
-    (JPEG), keep the fixed default if it is not larger → encode the image (the trial is the output when
-    it was the whole image)
+    encode once at the level's quality (on the image, or on a mosaic of tiles when large) → unless
+    the image is detailed (``DETAIL``), score it: pooled SSIM against the unencoded pixels → error below
+    ``FLOOR``: try the quality at which the error would reach ``FLOOR`` (the format's log-error slope;
+    not below ``lowest``), keep it if it scores within ``2 x FLOOR`` and is smaller → when the tuned
+    encoder differs from the fixed one (JPEG), keep the fixed default if it is not larger → encode the
+    image (the trial is the output when it was the whole image)
 
 The score is SSIM (gaussian window, sigma 1.5) computed with libvips operations, pooled by 16 px tiles and
 read at the 10th percentile of the tiles (the worst areas count), on luma with alpha flattened onto
@@ -86,6 +86,7 @@ FLOOR = 0.006
 SAMPLE_PIXELS = 480 * 400  # above this the trial runs on a mosaic of tiles (a 400 px output is tried whole)
 SCORE_PIXELS = 192 * 192  # above this the score reads a mosaic of tiles: SSIM costs more than a WebP encode
 SCORE_GRID = 3
+DETAIL = 8  # grey levels: sigma^2 = 64 is about SSIM's C2 (58.5), where its contrast term starts to count
 TILE = 64  # tile side: a multiple of the JPEG (8/16), WebP (16) and AVIF (64) block sizes
 GRID = 4  # tiles per side of the mosaic, spread evenly over the image
 POOL = 16  # SSIM is averaged over POOL x POOL blocks, then read at PERCENTILE
@@ -97,9 +98,9 @@ _C2 = (0.03 * 255) ** 2
 
 @dataclass(frozen=True, slots=True)
 class AutoQualityResult:
-    """What ``choose`` picked. ``score`` is the pooled SSIM of the trial (``None`` if none ran), ``target``
-    the score a lowered quality aims at (``None`` when the level's quality was kept); ``encodes`` counts
-    every encode, the final one included."""
+    """What ``choose`` picked. ``score`` is the pooled SSIM of the chosen encode (``None`` when not scored:
+    a detailed image, the fixed default kept, the deadline fallback), ``target`` the score a lowered
+    quality aimed at (``None`` when the level's quality was kept); ``encodes`` counts every encode."""
 
     quality: int
     data: bytes
@@ -228,6 +229,17 @@ def sample(image: Any, max_pixels: int = SAMPLE_PIXELS, grid: int = GRID) -> Any
 # the search
 
 
+def _detailed(image: Any) -> bool:
+    """More than ``PERCENTILE`` % of the ``POOL`` px tiles vary by more than ``DETAIL`` (standard deviation
+    of luma): where SSIM has that much contrast to compare, a lossy encode does not score within ``FLOOR``,
+    so no lower quality can pass and the score is skipped (it costs about one WebP encode)."""
+    y = _planes(image)[0]
+    pool = max(1, min(POOL, int(y.width), int(y.height)))
+    mean, mean_sq = y.shrink(pool, pool), (y * y).shrink(pool, pool)
+    deviation = ((mean_sq - mean * mean).abs() ** 0.5).cast("uchar")
+    return float(deviation.percent(100 - PERCENTILE)) > DETAIL
+
+
 def _decoded_sample(data: bytes) -> Any:
     """The scored tiles of an encode (random access: the tiles are read out of order)."""
     return sample(pyvips.Image.new_from_buffer(data, ""), SCORE_PIXELS, SCORE_GRID)
@@ -273,19 +285,21 @@ def choose(
     small = sample(image)
     whole = small is image
     quality = tuning.quality[level]
+    scored = sample(small, SCORE_PIXELS, SCORE_GRID)
     trial_started = time.perf_counter()
-    reference = _reference(sample(small, SCORE_PIXELS, SCORE_GRID))
     trial = encode(small, quality)
-    found = _ssim(reference, _decoded_sample(trial))
     trial_s = time.perf_counter() - trial_started
+    reference = None if _detailed(scored) else _reference(scored)
+    found = None if reference is None else _ssim(reference, _decoded_sample(trial))
     encodes = 1
 
     def in_time() -> bool:  # the next encode costs about what the trial did
         return deadline is None or time.monotonic() + trial_s < deadline
 
     chosen, data, target, final = quality, trial, None, encode
-    score_chosen: float | None = found
-    if 1.0 - found < FLOOR and in_time():  # far below visibility: try the quality the slope predicts
+    score_chosen = found
+    # far below visibility: try the quality the slope predicts
+    if reference is not None and found is not None and 1.0 - found < FLOOR and in_time():
         steps = math.log(FLOOR / max(1.0 - found, 1e-6)) / tuning.slope
         lower = max(tuning.lowest, quality - int(steps))
         if lower < quality:
