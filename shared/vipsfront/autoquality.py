@@ -233,7 +233,7 @@ def _detailed(image: Any) -> bool:
     """More than ``PERCENTILE`` % of the ``POOL`` px tiles vary by more than ``DETAIL`` (standard deviation
     of luma): where SSIM has that much contrast to compare, a lossy encode does not score within ``FLOOR``,
     so no lower quality can pass and the score is skipped (it costs about one WebP encode)."""
-    y = _planes(image)[0]
+    y = image[1 if image.bands >= 3 else 0].cast("float")  # green: luma enough here, without a colour transform
     pool = max(1, min(POOL, int(y.width), int(y.height)))
     mean, mean_sq = y.shrink(pool, pool), (y * y).shrink(pool, pool)
     deviation = ((mean_sq - mean * mean).abs() ** 0.5).cast("uchar")
