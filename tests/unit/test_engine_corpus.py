@@ -78,4 +78,6 @@ def test_fast_shrink_on_load_keeps_quality(path: Path) -> None:
         reference.icc_transform("srgb", embedded=True) if reference.get_typeof("icc-profile-data") else reference
     )
     assert (out.width, out.height) == (reference.width, reference.height)
-    assert autoquality.score(reference, out) > 0.985
+    # autoquality.score is the 10th percentile of 16 px tiles' SSIM: 0.978-0.997 on the photos here, while a
+    # 1/8 decode scores 0.66-0.84 and a nearest-neighbour resize of the 1/4 decode 0.78-0.96
+    assert autoquality.score(reference, out) > 0.97
