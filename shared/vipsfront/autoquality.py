@@ -73,7 +73,7 @@ class Tuning:
 
 TUNING: Mapping[str, Tuning] = MappingProxyType(
     {
-        "jpeg": Tuning(MappingProxyType({Level.LOW: 72, Level.AUTO: 79, Level.HIGH: 86}), 40, 0.036),
+        "jpeg": Tuning(MappingProxyType({Level.LOW: 72, Level.AUTO: 80, Level.HIGH: 86}), 40, 0.036),
         "webp": Tuning(MappingProxyType({Level.LOW: 72, Level.AUTO: 80, Level.HIGH: 86}), 40, 0.035),
         "avif": Tuning(MappingProxyType({Level.LOW: 44, Level.AUTO: 50, Level.HIGH: 56}), 25, 0.045),
     }
