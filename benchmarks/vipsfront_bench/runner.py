@@ -697,7 +697,7 @@ def run(args: argparse.Namespace) -> int:
             "libvips_threads": "libvips default (one per core) in every process",
         },
     }
-    s3 = services.S3Server()
+    s3 = services.S3Server(log=out / "moto.log")  # its request errors (client disconnects) stay out of ours
     try:
         from vipsfront.config import DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET
 

@@ -69,8 +69,8 @@ def stop(process: subprocess.Popen[bytes] | None) -> None:
 class S3Server(ServerProcess):
     """moto's S3 server in a child process (``python -m vipsfront.locals3``), with local credentials."""
 
-    def __init__(self) -> None:
-        super().__init__(env=clean_env())
+    def __init__(self, log: Path | None = None) -> None:
+        super().__init__(env=clean_env(), log=log)
 
     def client(self):  # type: ignore[no-untyped-def]
         from vipsfront.storage import s3_client

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 HOST = "127.0.0.1"
@@ -75,13 +76,16 @@ class ServerProcess:
     ``env`` is the child's environment (default: this one).
     """
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, log: Path | None = None) -> None:
         self.port = free_port()
         self.endpoint = endpoint(self.port)
+        self.log = log  # the server's own stderr (werkzeug's request errors), else this process's stderr
+        self._log_file = open(log, "ab") if log is not None else None  # noqa: SIM115 - closed in close()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "vipsfront.locals3", str(self.port)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=self._log_file,
             env=None if env is None else dict(env),
         )
         assert self.process.stdout is not None
@@ -97,6 +101,8 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+        if self._log_file is not None:
+            self._log_file.close()
 
     def __enter__(self) -> ServerProcess:
         return self
