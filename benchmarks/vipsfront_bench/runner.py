@@ -209,7 +209,6 @@ def cold_start(s3: services.S3Server, corpus: corpus_mod.Corpus, workers: int, r
             AWS_ENDPOINT_URL_S3=s3.endpoint,
             VIPSFRONT_ORIGINALS_BUCKET=DEFAULT_ORIGINALS_BUCKET,
             POWERTOOLS_TRACE_DISABLED="true",
-            POWERTOOLS_METRICS_NAMESPACE="vipsfront-bench",
         )
         for _ in range(runs):
             done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
