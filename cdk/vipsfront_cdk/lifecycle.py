@@ -46,6 +46,7 @@ class Lifecycle(Construct):
         distribution_arn: str,
         log_group: logs.ILogGroup,
         timeout_seconds: int = 300,
+        delivery_delay_seconds: int = 30,
     ) -> None:
         super().__init__(scope, construct_id)
         timeout = Duration.seconds(timeout_seconds)
@@ -62,6 +63,9 @@ class Lifecycle(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(4),
+            # A transform that read the old original just before the change may still store its variant;
+            # waiting longer than the transform function's timeout lets the purge come after it.
+            delivery_delay=Duration.seconds(delivery_delay_seconds),
             # AWS's rule of thumb for a Lambda consumer: six times its timeout.
             visibility_timeout=Duration.seconds(6 * timeout.to_seconds()),
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letters, max_receive_count=MAX_RECEIVE_COUNT),

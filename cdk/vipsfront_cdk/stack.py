@@ -122,6 +122,7 @@ class VipsfrontStack(Stack):
                 resource_name=self.cdn.distribution.distribution_id,
             ),
             log_group=log_group(self, "LifecycleLogs", s.log_retention_days),
+            delivery_delay_seconds=s.timeout_seconds + 5,
         )
         self.dashboard.add_alarm(
             "LifecycleDeadLetters",

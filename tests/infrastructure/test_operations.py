@@ -237,6 +237,8 @@ def test_originals_send_events_to_a_queue_with_dead_letters(default: Template) -
     )
     assert events["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVE_COUNT
     assert events["VisibilityTimeout"] == 6 * 300
+    # after any transform that read the old original could have stored its variant (timeout 25 s)
+    assert events["DelaySeconds"] == 25 + 5
     assert dead["MessageRetentionPeriod"] == 14 * 24 * 3600
     for queue in (events, dead):
         assert queue["SqsManagedSseEnabled"] is True
