@@ -362,6 +362,22 @@ def test_icc_profile_is_applied_and_dropped() -> None:
         assert out.get_typeof("icc-profile-data") == 0
 
 
+def test_srgb_profile_is_recognised_and_kept_out() -> None:
+    srgb = bytes(pyvips.Operation.call("profile_load", "srgb"))
+    p3 = bytes(pyvips.Operation.call("profile_load", "p3"))
+    assert engine._is_srgb_profile(srgb)
+    assert not engine._is_srgb_profile(p3)
+    assert not engine._is_srgb_profile(b"not a profile at all, but long enough")
+    colour = (200, 60, 50)
+    tagged = solid(64, 64, colour).copy()
+    tagged.set_type(pyvips.GValue.blob_type, "icc-profile-data", srgb)
+    data = bytes(tagged.pngsave_buffer())
+    assert decode(data).get_typeof("icc-profile-data") != 0
+    out = decode(transform(data, Spec(w=32, fm=Fm.PNG)).data)
+    assert pixel(out, 16, 16) == colour  # no transform: the stored values pass through exactly
+    assert out.get_typeof("icc-profile-data") == 0
+
+
 def test_16bit_png() -> None:
     image = (pyvips.Image.black(40, 30) + [65535, 32768, 0]).cast("ushort").copy(interpretation="rgb16")
     data = bytes(image.pngsave_buffer())
