@@ -154,7 +154,11 @@ def ssimulacra2(reference: Any, data: bytes) -> float:
         return float(compute_ssimulacra2(_png(reference), _png(distorted)))
     scores = []
     for grey in (26, 230):  # 0.1 and 0.9, as SSIMULACRA2's own tool does
-        flat = [img.flatten(background=[grey] * (img.bands - 1)) for img in (reference, distorted)]
+        # an encoder may drop an alpha band that is all opaque (WebP does): then there is nothing to flatten
+        flat = [
+            img.flatten(background=[grey] * (img.bands - 1)) if img.hasalpha() else img
+            for img in (reference, distorted)
+        ]
         scores.append(compute_ssimulacra2(_png(flat[0]), _png(flat[1])))
     return float(min(scores))
 
