@@ -707,8 +707,9 @@ def encode(image: Any, plan: Plan, limits: Limits) -> bytes:
 
 
 def encode_auto(image: Any, plan: Plan, limits: Limits, deadline: float | None) -> autoquality.AutoQualityResult:
-    """``q=auto``: the lowest quality that keeps the look (``vipsfront.autoquality``), with the tuned
-    encoder settings; the format's default quality, said so in the result, when the deadline is near."""
+    """``q=auto`` (``vipsfront.autoquality``): the level's calibrated quality with the tuned encoder
+    settings, lower for an image with nothing visible to lose, and for JPEG never larger than the fixed
+    default; the fixed default, said so in the result, when the deadline has passed."""
     assert isinstance(plan.spec.q, Quality)
     return autoquality.choose(
         image,
