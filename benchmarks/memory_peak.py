@@ -48,7 +48,6 @@ def measure(widths: list[int], clients: int, workers: int, seconds: float, env: 
     files = sorted(LARGE.glob("*5120x2880.jpg"))
     if not files:
         raise SystemExit("no ../shared/corpus/large/*5120x2880.jpg: the corpus is needed")
-    rows: dict[str, Any] = {}
     with services.S3Server() as s3:
         client = s3.client()
         for bucket in (ORIGINALS, VARIANTS):
@@ -60,40 +59,23 @@ def measure(widths: list[int], clients: int, workers: int, seconds: float, env: 
             keys.append(key)
         settings = {"VIPSFRONT_VARIANT_LOOKUP": "0", **env}
         process, base, _ = services.start_origin(s3.endpoint, workers, settings)
-        sampler = services.RssSampler(process.pid)
-        try:
-            idle = services.tree_rss_mb(process.pid)[0]
-            for width in widths:
-                paths = [f"/{key}?w={width}&fm=jpeg" for key in keys]
-                with sampler.window() as rss:
-                    load = concurrent(base, lambda i, p=paths: p[i % len(p)], clients, seconds, 10_000)
-                rows[str(width)] = {
-                    "peak_mb": rss["peak_mb"],
-                    "end_mb": rss["end_mb"],
-                    "images": len(load.latency_ms),
-                    "errors": load.errors,
-                }
-        finally:
-            sampler.close()
-            services.stop(process)
+        paths = {w: [f"/{key}?w={w}&fm=jpeg" for key in keys] for w in widths}
+        idle, rows = sweep(process, base, paths, clients, seconds)
     return {"clients": clients, "workers": workers, "env": env, "idle_mb": idle, "widths": rows}
 
 
-def measure_thumbor(widths: list[int], clients: int, workers: int, seconds: float, venv: Path) -> dict[str, Any]:
-    """thumbor (``--processes workers``) on the same files and widths, sampled the same way."""
-    from vipsfront_bench.peers import peers_dir
-
-    files = sorted(LARGE.glob("*5120x2880.jpg"))
-    config = peers_dir() / "thumbor" / "thumbor.conf"
-    process, base = services.start_thumbor(venv, config, {"VIPSFRONT_BENCH_CORPUS": str(LARGE)}, workers)
+def sweep(
+    process: Any, base: str, paths: dict[int, list[str]], clients: int, seconds: float
+) -> tuple[float, dict[str, Any]]:
+    """Idle RSS of ``process``'s tree, then a row per width: its peak and end RSS under ``paths``' load.
+    Stops the process."""
     sampler = services.RssSampler(process.pid)
     rows: dict[str, Any] = {}
     try:
         idle = services.tree_rss_mb(process.pid)[0]
-        for width in widths:
-            paths = [f"/unsafe/{width}x0/filters:format(jpeg):quality(80)/{f.name}" for f in files]
+        for width, these in paths.items():
             with sampler.window() as rss:
-                load = concurrent(base, lambda i, p=paths: p[i % len(p)], clients, seconds, 10_000)
+                load = concurrent(base, lambda i, p=these: p[i % len(p)], clients, seconds, 10_000)
             rows[str(width)] = {
                 "peak_mb": rss["peak_mb"],
                 "end_mb": rss["end_mb"],
@@ -103,6 +85,18 @@ def measure_thumbor(widths: list[int], clients: int, workers: int, seconds: floa
     finally:
         sampler.close()
         services.stop(process)
+    return idle, rows
+
+
+def measure_thumbor(widths: list[int], clients: int, workers: int, seconds: float, venv: Path) -> dict[str, Any]:
+    """thumbor (``--processes workers``) on the same files and widths, sampled the same way."""
+    from vipsfront_bench.peers import peers_dir
+
+    files = sorted(LARGE.glob("*5120x2880.jpg"))
+    config = peers_dir() / "thumbor" / "thumbor.conf"
+    process, base = services.start_thumbor(venv, config, {"VIPSFRONT_BENCH_CORPUS": str(LARGE)}, workers)
+    paths = {w: [f"/unsafe/{w}x0/filters:format(jpeg):quality(80)/{f.name}" for f in files] for w in widths}
+    idle, rows = sweep(process, base, paths, clients, seconds)
     return {"clients": clients, "workers": workers, "env": {}, "idle_mb": idle, "widths": rows, "server": "thumbor"}
 
 
