@@ -4,7 +4,9 @@ Per stage, one image at a time: the header probe, the JPEG decode at 1/4 (``shri
 memory), the lanczos3 resize to 400 px, the encode, and the engine's whole ``transform``. Then the
 throughput with 2 in flight of ``transform``, two threads in one process, under libvips' thread counts
 (``VIPS_CONCURRENCY`` 1, 2 and the default), and in two processes of one thread each: the scheduling
-questions of issue 13 (libvips worker threads per pipeline against processes).
+questions of issue 13 (libvips worker threads per pipeline against processes). Beside each rate, the
+process CPU time per image: on a machine shared with other work the rates swing with its load, the CPU
+time much less.
 
     python3 benchmarks/engine_stages.py [--corpus ../shared/corpus] [--seconds 4] [--python PYTHON]
 
@@ -43,10 +45,10 @@ def throughput(run, threads):
         while time.perf_counter() < end:
             run(files[i % len(files)]); i += threads
             with lock: count[0] += 1
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     workers = [threading.Thread(target=loop, args=(k,)) for k in range(threads)]
     [w.start() for w in workers]; [w.join() for w in workers]
-    return count[0] / (time.perf_counter() - t)
+    return count[0] / (time.perf_counter() - t), (time.process_time() - cpu) * 1000 / max(1, count[0])
 
 if mode == "vips":
     import pyvips
@@ -79,7 +81,7 @@ if mode == "vips":
     else:
         out = {}
     out["threads"] = pyvips.concurrency_get()
-    out["per_s"] = throughput(run, args["threads"])
+    out["per_s"], out["cpu_ms"] = throughput(run, args["threads"])
 else:
     from PIL import Image
     def run(data):
@@ -91,7 +93,7 @@ else:
         return b.getvalue()
     run(files[0])
     out = {"transform": timed(run)} if args.get("stages") else {}
-    out["per_s"] = throughput(run, args["threads"])
+    out["per_s"], out["cpu_ms"] = throughput(run, args["threads"])
 print(json.dumps(out))
 """
 
@@ -134,13 +136,13 @@ def main() -> int:
         for name in ("probe", "decode 1/4", "resize", "encode", "transform"):
             print(f"  {name:<12} {stages[name]:7.2f}")
         print(f"  Pillow whole {pil['transform']:7.2f}  ({a.python})")
-        print("throughput, 2 in flight (img/s):")
-        print(f"  Pillow, 2 threads                      {pil['per_s']:6.1f}")
+        print("throughput, 2 in flight (img/s; CPU ms per image, all threads of the process)")
+        print(f"  Pillow, 2 threads                      {pil['per_s']:6.1f}  {pil['cpu_ms']:5.1f}")
         for conc in ("1", "2", None):
             env = {"VIPS_CONCURRENCY": conc} if conc else {}
             label = f"VIPS_CONCURRENCY={conc}" if conc else f"libvips default ({os.cpu_count()})"
             r = child(sys.executable, {**base, "mode": "vips", "threads": 2}, env)
-            print(f"  engine, 2 threads, {label:<20} {r['per_s']:6.1f}")
+            print(f"  engine, 2 threads, {label:<20} {r['per_s']:6.1f}  {r['cpu_ms']:5.1f}")
         rate = two_processes(sys.executable, {**base, "mode": "vips", "threads": 1}, {"VIPS_CONCURRENCY": "1"})
         print(f"  engine, 2 processes x 1 thread, VIPS_CONCURRENCY=1 {rate:6.1f}")
         print()
