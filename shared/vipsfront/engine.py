@@ -516,7 +516,8 @@ def _is_srgb_profile(profile: bytes) -> bool:
     """Whether transforming from ``profile`` to sRGB changes no colour by more than ``_SRGB_TOLERANCE``.
 
     Cameras and editors embed sRGB IEC61966-2.1 in many JPEGs (3 of the 8 team photos); transforming
-    from it to sRGB changes nothing visible but costs ~20 ms a photo, mostly lcms building the transform.
+    from it to sRGB changes nothing visible but costs 4-7 ms of CPU on a 400 px output (the check
+    itself ~20 ms, once per distinct profile).
     """
     if len(profile) < 20 or profile[16:20] != b"RGB ":
         return False
