@@ -1,0 +1,27 @@
+"""The benchmark worker's throughput loop spreads the work over every file, whatever the threads' timing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+from vipsfront_bench.worker import _throughput
+
+
+def test_throughput_loop_transforms_every_file() -> None:
+    seen: Counter[bytes] = Counter()
+    lock = threading.Lock()
+    pause = {b"slow": 0.006, b"fast": 0.001}
+
+    def run(data: bytes) -> bytes:
+        with lock:
+            seen[data] += 1
+        time.sleep(pause[data])
+        return data
+
+    for files in ([b"slow", b"fast"], [b"fast", b"slow"]):
+        seen.clear()
+        result = _throughput(run, files, concurrency=2, seconds=5.0, limit=40)
+        assert result["images"] == 40
+        assert seen[b"slow"] == seen[b"fast"] == 20, (files, seen)
