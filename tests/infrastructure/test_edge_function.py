@@ -258,8 +258,14 @@ VALUES: dict[str, tuple[list[str], list[str]]] = {
 }
 SPEC_NAMES = "w h dpr fit pos fx fy enlarge fm q blur sharpen rot flip bg p exp".split()
 # Sec-CH-Width / Sec-CH-DPR header values, as browsers send them and not
-HINT_WIDTH_VALUES = ["1", "320", "375", "640", "641", "828", "1279", "3840", "5000", "0", " 700 ", "1.5", "-5", "", "99999", "123456"]
-HINT_DPR_VALUES = ["1", "1.25", "1.5", "2", "2.625", "3", "1.100000023841858", "7", "0.5", "", "abc", "2e0", " 2 ", "-2", "99"]
+HINT_WIDTH_VALUES = [
+    *("1", "320", "375", "640", "641", "828", "1279", "3840", "5000"),
+    *("0", " 700 ", "1.5", "-5", "", "99999", "123456"),
+]
+HINT_DPR_VALUES = [
+    *("1", "1.25", "1.5", "2", "2.625", "3", "1.100000023841858"),
+    *("7", "0.5", "", "abc", "2e0", " 2 ", "-2", "99"),
+]
 ACCEPTS = [
     None,
     "",
