@@ -107,6 +107,8 @@ def parse_params(raw: str | Mapping[str, Any]) -> dict[str, tuple[str, ...] | No
             raw = json.loads(raw)
         except json.JSONDecodeError:
             raise ConfigError('must be "*" or a JSON object like {"fm": "*", "q": ["auto"]}') from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError('must be "*" or a JSON object like {"fm": "*", "q": ["auto"]}')
     try:
         params = check_params(raw)
     except ValueError as error:
