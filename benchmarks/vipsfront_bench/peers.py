@@ -142,18 +142,11 @@ def prepare(name: str, venvs: Path, install: bool, timeout: float = 900) -> Peer
             return Peer(name, "worker", skipped=f"the venv holds Pillow {version}, not Pillow-SIMD")
         return Peer(name, "worker", [str(python), str(WORKER)], version=f"Pillow-SIMD {version}")
     if name == "sharp":
-        node, npm = shutil.which("node"), shutil.which("npm")
         folder = here / "sharp"
-        if node is None or npm is None:
-            return Peer(name, "worker", skipped="node and npm are not on PATH")
-        if not (folder / "node_modules" / "sharp").is_dir():
-            if not install:
-                return Peer(name, "worker", skipped="sharp is not installed (npm ci in benchmarks/peers/sharp)")
-            done = subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund"], cwd=folder, capture_output=True, text=True, check=False
-            )
-            if done.returncode != 0:
-                return Peer(name, "worker", skipped=f"npm ci failed: {_tail(done.stderr)}")
+        reason = _npm_ci(folder, install, "sharp")
+        if reason:
+            return Peer(name, "worker", skipped=reason)
+        node = shutil.which("node") or "node"
         probe = subprocess.run(
             [node, "-e", "const s=require('sharp');console.log(s.versions.sharp+' '+s.versions.vips)"],
             cwd=folder,

@@ -45,6 +45,15 @@ def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
+def ready(process: subprocess.Popen[bytes], url: str) -> float:
+    """:func:`wait_http` on a server just started; stop it when it never answers."""
+    try:
+        return wait_http(url, process)
+    except Exception:
+        stop(process)
+        raise
+
+
 def stop(process: subprocess.Popen[bytes] | None) -> None:
     """Stop a process we started, and its children: SIGINT, then SIGKILL after a grace period."""
     if process is None or process.poll() is not None:
@@ -107,11 +116,7 @@ def start_origin(
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    try:
-        seconds = wait_http(f"{base}/_vf/health", process)
-    except Exception:
-        stop(process)
-        raise
+    seconds = ready(process, f"{base}/_vf/health")
     return process, base, seconds
 
 
@@ -140,11 +145,7 @@ def start_thumbor(
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{base}/healthcheck", process)
-    except Exception:
-        stop(process)
-        raise
+    ready(process, f"{base}/healthcheck")
     return process, base
 
 
@@ -160,11 +161,7 @@ def start_aws_sample(handler: Path, settings: dict[str, str], processes: int) ->
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{base}/healthcheck", process)
-    except Exception:
-        stop(process)
-        raise
+    ready(process, f"{base}/healthcheck")
     return process, base
 
 
