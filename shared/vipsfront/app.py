@@ -15,13 +15,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from http import HTTPStatus
-from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -32,7 +30,7 @@ from vipsfront.errors import VipsfrontError
 from vipsfront.grammar import SIGNATURE_PATTERN
 from vipsfront.keys import check_key
 from vipsfront.origin import DeferredStores, Origin, TransformGate
-from vipsfront.storage import S3Store, s3_client
+from vipsfront.storage import S3Store, run_by, s3_client
 from vipsfront.store import ImageStore
 from vipsfront.telemetry import Observer, Outcome, RequestRecord, ignore
 
@@ -135,20 +133,6 @@ def cors_headers(origin: str | None, allowed: tuple[str, ...]) -> dict[str, str]
     return None
 
 
-def get_store(request: Request) -> ImageStore:
-    store: ImageStore = request.app.state.store
-    return store
-
-
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-StoreDep = Annotated[ImageStore, Depends(get_store)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
 def error_response(error: VipsfrontError, settings: Settings) -> JSONResponse:
     client_error = error.status < 500
     cache_control = settings.error_cache_control if client_error else "no-store"
@@ -231,11 +215,11 @@ def create_app(
         return Response(status_code=204, headers=headers)
 
     @app.api_route("/_vf/info/{key:anypath}", methods=["GET", "HEAD"])
-    async def info(request: Request, key: str, store: StoreDep, settings: SettingsDep) -> JSONResponse:
+    async def info(request: Request, key: str) -> JSONResponse:
         origin = Origin(settings, store, gate)
         deadline = _deadline(request, settings.request_budget_s)
         settings.policy.authorize_info(check_key(key))
-        body, outcome = await run_in_threadpool(lambda: origin.describe(check_key(key), deadline=deadline))
+        body, outcome = await run_by(deadline, lambda: origin.describe(check_key(key), deadline=deadline))
         headers = {"cache-control": "public, max-age=300", "x-vipsfront-variant": outcome.value}
         return JSONResponse(body, headers=headers)
 
@@ -245,11 +229,11 @@ def create_app(
         app.include_router(demo_router)
 
     @app.api_route("/{path:anypath}", methods=["GET", "HEAD"])
-    async def image(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    async def image(request: Request) -> Response:
         started = time.perf_counter()
         record = RequestRecord()
         try:
-            response = await _image(request, store, settings, record, started)
+            response = await _image(request, record, started)
         except VipsfrontError as error:
             record.status, record.error_code, record.outcome = int(error.status), error.code, Outcome.ERROR
             if error.status >= 500:
@@ -264,9 +248,7 @@ def create_app(
             log.exception("observer failed")
         return response
 
-    async def _image(
-        request: Request, store: ImageStore, settings: Settings, record: RequestRecord, started: float
-    ) -> Response:
+    async def _image(request: Request, record: RequestRecord, started: float) -> Response:
         routed = route(
             _raw_path(request),
             request.scope.get("query_string", b"").decode("latin-1"),
@@ -278,8 +260,9 @@ def create_app(
         )
         origin = Origin(settings, store, gate)
         deadline = _deadline(request, settings.request_budget_s)
-        served = await run_in_threadpool(
-            origin.serve, routed, record, deadline=deadline, defer_store=settings.store_after_response
+        # one hand-off for the whole request; its S3 calls run in that thread, bounded by the deadline
+        served = await run_by(
+            deadline, lambda: origin.serve(routed, record, deadline=deadline, defer_store=settings.store_after_response)
         )
         # a miss made with store_after_response is stored once its response has gone (see below)
         background = BackgroundTask(deferred.run, served.pending) if served.pending else None
@@ -308,7 +291,8 @@ def create_app(
             # Too big for a Lambda response (base64 and headers counted): it is stored, so the canonical
             # URL serves it from S3 (a hit: behind CloudFront the S3 origin, locally this app).
             if served.pending:  # the redirect points at the stored copy: store it first
-                await run_in_threadpool(served.pending.store_by, deadline)
+                pending = served.pending
+                await run_by(deadline, lambda: pending.store_by(deadline))
             location = _redirect_location(routed, request, settings)
             record.status = 307
             return JSONResponse(

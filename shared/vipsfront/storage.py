@@ -17,10 +17,15 @@ bounded retries (standard mode, 3 retries, exponential backoff) never start an a
 call still waiting on S3 then is abandoned with a 503 (``storage_unavailable``; ``deadline_exceeded``
 when the time was gone before the call), so a slow or hung S3 cannot outlast the request's budget
 (connect and read timeouts alone would allow 4 attempts x 12 s per call, plus backoff).
+
+A request's work as a whole (the app's hit or miss: S3 calls and transform) runs through ``run_by``: in
+one worker thread, abandoned at the deadline, with its S3 calls made in that same thread (the bound is
+the caller's, so no hand-off per call).
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextvars
 import logging
@@ -50,6 +55,14 @@ DELETE_BATCH = 1000  # keys per DeleteObjects, S3's maximum
 # context it runs one call in, for the ``before-send`` hook (botocore passes a hook nothing per call).
 _CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("vipsfront_s3_deadline", default=None)
 _CALLS: concurrent.futures.ThreadPoolExecutor | None = None
+# True inside ``run_by``'s worker thread: the caller gives up on the whole work at its deadline, so an S3
+# call runs in the thread making it (the before-send hook still refuses attempts after the deadline).
+_CALLER_BOUNDED: contextvars.ContextVar[bool] = contextvars.ContextVar("vipsfront_caller_bounded", default=False)
+_WORK: concurrent.futures.ThreadPoolExecutor | None = None
+# How long past its deadline ``run_by`` still waits for the work's own answer: the work ends itself by the
+# deadline (S3 calls, transform slots and the engine check it) with the precise error; the caller's bound
+# only catches what cannot stop in time, an S3 call waiting on a hung connection.
+RUN_BY_GRACE_S = 0.25
 
 
 def _out_of_time() -> StorageUnavailableError:
@@ -71,6 +84,12 @@ def _bounded(call: Callable[[], T], deadline: float | None) -> T:
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise DeadlineExceededError("request ran out of time before reaching storage")
+    if _CALLER_BOUNDED.get():
+        token = _CALL_DEADLINE.set(deadline)
+        try:
+            return call()
+        finally:
+            _CALL_DEADLINE.reset(token)
     if _CALLS is None:
         _CALLS = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="vipsfront-s3")
     context = contextvars.copy_context()
@@ -81,6 +100,30 @@ def _bounded(call: Callable[[], T], deadline: float | None) -> T:
     except concurrent.futures.TimeoutError:
         # The abandoned call ends by itself: its next attempt is stopped by the hook above.
         raise _out_of_time() from None
+
+
+async def run_by(deadline: float, work: Callable[[], T]) -> T:
+    """Run ``work`` (blocking: S3 calls through an ``S3Store``, transforms) in a worker thread, giving up
+    on it at ``deadline`` (``time.monotonic()``): one thread hand-off for a whole request.
+
+    The work's S3 calls run in its own thread, each still given the deadline (no attempt starts after
+    it); work that ends itself by the deadline answers its own error. Work still running
+    ``RUN_BY_GRACE_S`` after it is abandoned (it ends by itself, as an abandoned ``_bounded`` call does):
+    ``StorageUnavailableError`` when it was waiting on S3, else ``DeadlineExceededError``.
+    """
+    global _WORK
+    if _WORK is None:
+        _WORK = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="vipsfront-work")
+    context = contextvars.copy_context()
+    context.run(_CALLER_BOUNDED.set, True)
+    future = asyncio.get_running_loop().run_in_executor(_WORK, context.run, work)
+    done, _ = await asyncio.wait({future}, timeout=max(0.0, deadline - time.monotonic()) + RUN_BY_GRACE_S)
+    if future in done:
+        return future.result()
+    future.cancel()  # not started yet: it never will; started: it ends by itself, its answer unread
+    if context.get(_CALL_DEADLINE) is not None:
+        raise _out_of_time()
+    raise DeadlineExceededError("request ran out of time")
 
 
 _NOT_FOUND = {"NoSuchKey"}

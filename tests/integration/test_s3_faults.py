@@ -10,6 +10,7 @@ when S3 does.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -25,8 +26,9 @@ from fastapi.testclient import TestClient
 from vipsfront import engine
 from vipsfront.app import create_app
 from vipsfront.config import Settings
+from vipsfront.errors import DeadlineExceededError, OriginalNotFoundError, StorageUnavailableError
 from vipsfront.locals3 import free_port
-from vipsfront.storage import S3Store, s3_client
+from vipsfront.storage import RUN_BY_GRACE_S, S3Store, run_by, s3_client
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 HANG = 10  # times a budget: elapsed times are bounded only to catch a hang (speed is for benchmarks/)
@@ -341,3 +343,68 @@ def test_a_deadline_passed_during_the_read_stores_nothing(world: World) -> None:
     time.sleep(0.5)
     world.injector.reset()
     assert world.variants("late/a.jpg") == []
+
+
+def test_a_request_makes_its_s3_calls_in_its_own_thread(world: World) -> None:
+    """``run_by``: one hand-off per request; the S3 calls inside it are made in that thread, not another."""
+    world.client.put_object(Bucket=VARIANTS, Key="thread/a.jpg/_vf/w=1", Body=b"stored", ContentType="image/jpeg")
+    store = S3Store(world.client, ORIGINALS, VARIANTS)
+    sent_from: list[int] = []
+    world.client.meta.events.register("before-send.s3", lambda **_: sent_from.append(threading.get_ident()))
+    worked_in: list[int] = []
+
+    def work() -> bytes | None:
+        worked_in.append(threading.get_ident())
+        found = store.get_variant("thread/a.jpg/_vf/w=1", deadline=time.monotonic() + 5)
+        missing = store.get_variant("thread/a.jpg/_vf/w=2", deadline=time.monotonic() + 5)
+        assert missing is None
+        return found.data if found else None
+
+    assert asyncio.run(run_by(time.monotonic() + 5, work)) == b"stored"
+    assert worked_in != [threading.get_ident()]  # off the event loop's thread
+    assert sent_from == worked_in * 2  # both GETs from the work's own thread
+    # outside run_by, a call still gets its own bounded hand-off
+    sent_from.clear()
+    assert store.get_variant("thread/a.jpg/_vf/w=1", deadline=time.monotonic() + 5) is not None
+    assert sent_from and sent_from[0] != threading.get_ident()
+
+
+class _Hung:
+    """A stand-in S3 client whose GETs wait until released (a hung connection)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def get_object(self, **_: Any) -> Any:
+        self.release.wait(30)
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+
+@pytest.mark.parametrize("where", ["in an S3 call", "outside S3"])
+def test_run_by_gives_up_on_stuck_work_at_the_deadline(where: str) -> None:
+    hung = _Hung()
+    store = S3Store(hung, ORIGINALS, VARIANTS)
+    budget = 0.3
+
+    def work() -> None:
+        if where == "in an S3 call":
+            store.get_variant("any", deadline=time.monotonic() + budget)
+        else:
+            hung.release.wait(30)
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(StorageUnavailableError if where == "in an S3 call" else DeadlineExceededError) as caught:
+            asyncio.run(run_by(started + budget, work))
+    finally:
+        hung.release.set()
+    assert time.monotonic() - started < HANG * (budget + RUN_BY_GRACE_S)
+    assert caught.value.status == 503
+
+
+def test_run_by_answers_the_works_own_error() -> None:
+    def work() -> None:
+        raise OriginalNotFoundError("original not found", param="key")
+
+    with pytest.raises(OriginalNotFoundError):
+        asyncio.run(run_by(time.monotonic() + 5, work))
