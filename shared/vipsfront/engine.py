@@ -191,6 +191,13 @@ def probe(data: bytes, limits: Limits = Limits()) -> ImageInfo:  # noqa: B008 (f
 
 def _probe(data: bytes, limits: Limits) -> tuple[ImageInfo, str]:
     """``probe``, plus the libvips loader operation to decode with."""
+    info, operation, _ = _probe_header(data, limits)
+    return info, operation
+
+
+def _probe_header(data: bytes, limits: Limits) -> tuple[ImageInfo, str, Any]:
+    """``_probe``, plus the header image itself: not decoded yet, so ``load`` can decode from it when it
+    would open the loader with the same options (no shrink-on-load, one frame)."""
     if len(data) > limits.max_input_bytes:
         raise InputTooLargeError(f"input is larger than {limits.max_input_bytes} bytes")
     fmt, operation = _loader(data, limits)
@@ -222,7 +229,7 @@ def _probe(data: bytes, limits: Limits) -> tuple[ImageInfo, str]:
         bytes=len(data),
         animated=animated,
     )
-    return info, operation
+    return info, operation, header
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -438,12 +445,14 @@ def make_plan(info: ImageInfo, spec: Spec, limits: Limits = Limits()) -> Plan:  
 Step = Callable[[Any, Plan], Any]
 
 
-def load(data: bytes, plan: Plan, operation: str) -> Any:
+def load(data: bytes, plan: Plan, operation: str, header: Any = None) -> Any:
     """Decode with shrink-on-load and resize to ``plan.load_size`` (EXIF auto-orientation included).
 
     The loader is called directly rather than through ``thumbnail_buffer``, which does not pass
     ``fail_on`` to it (a truncated file would render grey). JPEG decodes at ``1/plan.jpeg_shrink``;
-    WebP, SVG and PDF at ``plan.load_scale``.
+    WebP, SVG and PDF at ``plan.load_scale``. ``header``: the probe's image, opened with the base
+    options; decoding from it when no other option is needed saves opening the loader a second time
+    (0.5 ms of CPU for a JPEG photo's header and EXIF).
     """
     width, height = plan.load_size
     options: dict[str, Any] = {"access": "sequential", "fail_on": _FAIL_ON}
@@ -453,7 +462,10 @@ def load(data: bytes, plan: Plan, operation: str) -> Any:
         options["scale"] = plan.load_scale
     if plan.animated:
         options["n"] = -1
-    image = pyvips.Operation.call(operation, data, **options)
+    if header is not None and len(options) == 2:
+        image = header
+    else:
+        image = pyvips.Operation.call(operation, data, **options)
     if plan.cut is not None:
         image = _cut(image, plan)
     image = image.thumbnail_image(width, height=height, size="force")
@@ -790,7 +802,7 @@ def transform(
     _check_deadline(deadline)
     if limits.threads > 0 and pyvips.concurrency_get() != limits.threads:
         pyvips.concurrency_set(limits.threads)
-    info, operation = _probe(data, limits)
+    info, operation, header = _probe_header(data, limits)
     the_plan = make_plan(info, spec, limits)
     timings = {"probe": _ms(started)}
     notes: dict[str, str] = {}
@@ -798,7 +810,7 @@ def transform(
     watch = _Watch()
     try:
         _check_deadline(deadline)
-        image = load(data, the_plan, operation)
+        image = load(data, the_plan, operation, header)
         for step in STEPS:
             _check_deadline(deadline)
             image = step(image, the_plan)

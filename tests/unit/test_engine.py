@@ -585,6 +585,42 @@ def test_truncated_jpeg_is_undecodable_but_probes() -> None:
         transform(cut, Spec(w=200, fm=Fm.WEBP))
 
 
+def loader_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The options of every buffer loader call (``*load_buffer``) made from now on."""
+    calls: list[dict[str, Any]] = []
+    call = pyvips.Operation.call
+
+    def counting(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.endswith("load_buffer"):
+            calls.append(kwargs)
+        return call(name, *args, **kwargs)
+
+    monkeypatch.setattr(pyvips.Operation, "call", staticmethod(counting))
+    return calls
+
+
+def test_loader_opened_once_without_shrink_on_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe's header image is decoded when no loader option is needed (no shrink, one frame): the
+    JPEG header and EXIF are read once, not twice."""
+    data = bytes(corner_image(64, 48).jpegsave_buffer(Q=95))
+    png = bytes(corner_image(64, 48).pngsave_buffer())
+    calls = loader_calls(monkeypatch)
+    for source, fm in ((data, Fm.JPEG), (png, Fm.WEBP)):
+        calls.clear()
+        result = transform(source, Spec(w=48, fm=fm))
+        image = decode(result.data)
+        assert (image.width, image.height) == (48, 36) and red_corner(image) == "tl"
+        assert len(calls) == 1
+
+
+def test_loader_opened_again_for_shrink_on_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = noise_jpeg(256, 256)
+    calls = loader_calls(monkeypatch)
+    result = transform(data, Spec(w=64))
+    assert (decode(result.data).width, result.height) == (64, 64)
+    assert [c.get("shrink") for c in calls] == [None, 2]
+
+
 @pytest.mark.parametrize("fm", [Fm.PNG, Fm.WEBP, Fm.GIF])
 def test_truncated_other_formats(fm: Fm) -> None:
     data = transform(noise_jpeg(200, 200), Spec(fm=fm)).data
