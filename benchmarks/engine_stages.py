@@ -1,16 +1,29 @@
-"""Where the engine's time goes on photo → 400w JPEG and WebP, against Pillow (``draft()`` + LANCZOS).
+"""Where the engine's CPU goes on photos, stage by stage, against Pillow (``draft()`` + LANCZOS).
 
-Per stage, one image at a time: the header probe, the JPEG decode at 1/4 (``shrink=4``, realised in
-memory), the lanczos3 resize to 400 px, the encode, and the engine's whole ``transform``. Then the
-throughput with 2 in flight of ``transform``, two threads in one process, under libvips' thread counts
-(``VIPS_CONCURRENCY`` 1, 2 and the default), and in two processes of one thread each: the scheduling
-questions of issue 13 (libvips worker threads per pipeline against processes). Beside each rate, the
-process CPU time per image: on a machine shared with other work the rates swing with its load, the CPU
-time much less.
+Operations (``--ops``, default all): photo 2560x1600 → 400w JPEG q80 and WebP q80, and the reference
+operation of the cost goal, → 800w WebP q80. For each, in one process with one libvips thread, the CPU
+time (``time.process_time``) of every stage, best of ``--reps`` per photo (the stages take turns, so a
+change in the machine's load hits them all), averaged over the photos:
 
-    python3 benchmarks/engine_stages.py [--corpus ../shared/corpus] [--seconds 4] [--python PYTHON]
+* fixed costs: the header probe (``_probe``: loader sniff, header and EXIF, limits), the loader opened
+  again with shrink-on-load (only when the engine shrinks; otherwise it decodes from the probe's image),
+  the resize operation's build (``thumbnail_image``: its lanczos3 tables, no pixels yet), the plan and
+  the Python steps (``make_plan``, ``STEPS``);
+* pixel stages, each realised in memory: the decode at the engine's JPEG scale (``shrink`` from the
+  engine's plan: 1/4 for 400w, 1/2 for 800w), the lanczos3 resize, the encode (JPEG: optimised Huffman
+  tables; WebP: the engine's effort; ``--webp-efforts`` adds other efforts, with their bytes);
+* whole: the same three stages streamed as one libvips pipeline (``bare``), and ``engine.transform``;
+  ``pipeline`` is bare minus the three realised stages (what streaming costs or saves), ``transform -
+  bare`` what the engine adds around the pipeline;
+* Pillow's whole transform, under ``--python`` (a venv holding Pillow-SIMD, for example).
 
-``--python`` runs the Pillow rows under another interpreter (a venv holding Pillow-SIMD, for example).
+Then, unless ``--no-throughput``, the throughput with 2 in flight of ``transform`` (two threads in one
+process) under ``VIPS_CONCURRENCY`` 1, 2 and libvips' default, and in two processes of one thread each,
+with the process CPU time per image beside each rate (steadier than the rate on a shared machine).
+
+    python3 benchmarks/engine_stages.py [--corpus ../shared/corpus] [--ops 400:jpeg,400:webp,800:webp]
+        [--reps 9] [--seconds 4] [--webp-efforts 2,3] [--no-throughput] [--python PYTHON] [--json out.json]
+
 Each configuration runs in a fresh process, so thread pools and caches start cold in each.
 """
 
@@ -27,16 +40,17 @@ CHILD = r"""
 import io, json, os, sys, threading, time
 args = json.loads(sys.argv[1])
 files = [open(p, "rb").read() for p in args["files"]]
-fmt, mode = args["format"], args["mode"]
+fmt, mode, width, reps = args["format"], args["mode"], args["width"], args["reps"]
+cpu = time.process_time
 
-def timed(fn, reps=3):
-    best = []
-    for data in files:
-        samples = []
-        for _ in range(reps):
-            t = time.perf_counter(); fn(data); samples.append((time.perf_counter() - t) * 1000)
-        best.append(sorted(samples)[len(samples) // 2])
-    return sum(best) / len(best)
+def stages_cpu(stages):
+    # best CPU ms per file over reps rounds (the stages take turns within a round), averaged over files
+    best = {name: [float("inf")] * len(files) for name in stages}
+    for _ in range(reps):
+        for i in range(len(files)):
+            for name, fn in stages.items():
+                t = cpu(); fn(i); best[name][i] = min(best[name][i], (cpu() - t) * 1000)
+    return {name: sum(v) / len(v) for name, v in best.items()}
 
 def throughput(run, threads):
     count, lock, end = [0], threading.Lock(), time.perf_counter() + args["seconds"]
@@ -45,57 +59,86 @@ def throughput(run, threads):
         while time.perf_counter() < end:
             run(files[i % len(files)]); i += threads
             with lock: count[0] += 1
-    t, cpu = time.perf_counter(), time.process_time()
+    t, c = time.perf_counter(), cpu()
     workers = [threading.Thread(target=loop, args=(k,)) for k in range(threads)]
     [w.start() for w in workers]; [w.join() for w in workers]
-    return count[0] / (time.perf_counter() - t), (time.process_time() - cpu) * 1000 / max(1, count[0])
+    return count[0] / (time.perf_counter() - t), (cpu() - c) * 1000 / max(1, count[0])
 
 if mode == "vips":
     import pyvips
-    from vipsfront.engine import Limits, transform, _probe
+    from vipsfront import engine
     from vipsfront.grammar import build
     pyvips.cache_set_max(0)
-    spec = build({"w": "400", "fm": fmt, "q": "80"})
-    limits = Limits()
-    run = lambda d: transform(d, spec, limits).data
+    spec = build({"w": str(width), "fm": fmt, "q": "80"})
+    limits = engine.Limits(threads=1) if args["threads"] == 1 else engine.Limits()
+    run = lambda d: engine.transform(d, spec, limits).data
     run(files[0])
+    out = {}
     if args.get("stages"):
-        def load(d):
-            return pyvips.Image.jpegload_buffer(d, shrink=4, access="sequential").copy_memory()
-        decoded = [load(d) for d in files]
-        def resize(i):
-            return decoded[i].thumbnail_image(400, height=10_000_000).copy_memory()
-        resized = [resize(i) for i in range(len(files))]
-        def encode(i):
+        infos = [engine._probe(d, limits) for d in files]
+        plans = [engine.make_plan(info, spec, limits) for info, _ in infos]
+        base = {"access": "sequential", "fail_on": "truncated"}
+        def opened(i):
+            shrink = plans[i].jpeg_shrink
+            return pyvips.Operation.call(infos[i][1], files[i], **base, **({"shrink": shrink} if shrink > 1 else {}))
+        def resize_op(image, i):
+            w, h = plans[i].load_size
+            return image.thumbnail_image(w, height=h, size="force")
+        def encoder(effort):
             if fmt == "jpeg":
-                return resized[i].jpegsave_buffer(Q=80, optimize_coding=True, keep="none")
-            return resized[i].webpsave_buffer(Q=80, effort=limits.webp_effort, keep="none")
-        index = {id(d): i for i, d in enumerate(files)}
-        out = {
-            "probe": timed(lambda d: _probe(d, limits)),
-            "decode 1/4": timed(load),
-            "resize": timed(lambda d: resize(index[id(d)])),
-            "encode": timed(lambda d: encode(index[id(d)])),
-            "transform": timed(run),
+                return lambda image: image.jpegsave_buffer(Q=80, optimize_coding=True, keep="none")
+            return lambda image: image.webpsave_buffer(Q=80, effort=effort, keep="none")
+        encode = encoder(limits.webp_effort)
+        lazy = [opened(i) for i in range(len(files))]
+        decoded = [opened(i).copy_memory() for i in range(len(files))]
+        resized = [resize_op(decoded[i], i).copy_memory() for i in range(len(files))]
+        built = [resize_op(lazy[i], i) for i in range(len(files))]
+        def steps(i):
+            plan = engine.make_plan(infos[i][0], spec, limits)
+            image = built[i]
+            for step in engine.STEPS:
+                image = step(image, plan)
+        stages = {
+            "probe": lambda i: engine._probe(files[i], limits),
+            "header again": lambda i: opened(i) if plans[i].jpeg_shrink > 1 else None,
+            "resize build": lambda i: resize_op(lazy[i], i),
+            "plan + steps": steps,
+            "decode": lambda i: opened(i).copy_memory(),
+            "resize": lambda i: resize_op(decoded[i], i).copy_memory(),
+            "encode": lambda i: encode(resized[i]),
+            "bare": lambda i: encode(resize_op(opened(i), i)),
+            "transform": lambda i: run(files[i]),
         }
-    else:
-        out = {}
+        if fmt == "webp":
+            for effort in args.get("webp_efforts", []):
+                stages[f"encode e{effort}"] = (lambda e: lambda i: encoder(e)(resized[i]))(effort)
+        out = stages_cpu(stages)
+        out["shrink"] = sorted({p.jpeg_shrink for p in plans})
+        out["kb"] = {"encode": sum(len(encode(r)) for r in resized) / len(files) / 1024}
+        if fmt == "webp":
+            for effort in args.get("webp_efforts", []):
+                out["kb"][f"encode e{effort}"] = sum(len(encoder(effort)(r)) for r in resized) / len(files) / 1024
     out["threads"] = pyvips.concurrency_get()
-    out["per_s"], out["cpu_ms"] = throughput(run, args["threads"])
+    if args["seconds"] > 0:
+        out["per_s"], out["cpu_ms"] = throughput(run, args["threads"])
 else:
     from PIL import Image
     def run(data):
-        im = Image.open(io.BytesIO(data)); im.draft("RGB", (400, 400 * im.height // im.width))
-        im = im.convert("RGB").resize((400, round(400 * im.height / im.width)), Image.Resampling.LANCZOS)
+        im = Image.open(io.BytesIO(data)); im.draft("RGB", (width, width * im.height // im.width))
+        im = im.convert("RGB").resize((width, round(width * im.size[1] / im.size[0])), Image.Resampling.LANCZOS)
         b = io.BytesIO()
         if fmt == "jpeg": im.save(b, "JPEG", quality=80, optimize=True)
         else: im.save(b, "WEBP", quality=80, method=4)
         return b.getvalue()
     run(files[0])
-    out = {"transform": timed(run)} if args.get("stages") else {}
-    out["per_s"], out["cpu_ms"] = throughput(run, args["threads"])
+    out = stages_cpu({"transform": lambda i: run(files[i])}) if args.get("stages") else {}
+    if args["seconds"] > 0:
+        out["per_s"], out["cpu_ms"] = throughput(run, args["threads"])
 print(json.dumps(out))
 """
+
+FIXED = ("probe", "header again", "resize build", "plan + steps")
+PIXELS = ("decode", "resize", "encode")
 
 
 def child(python: str, args: dict, env: dict[str, str] | None = None) -> dict:
@@ -116,36 +159,88 @@ def two_processes(python: str, args: dict, env: dict[str, str]) -> float:
     return sum(json.loads(p.communicate()[0].strip().splitlines()[-1])["per_s"] for p in procs)
 
 
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def render_stages(width: int, fmt: str, stages: dict, pil: dict, python: str) -> list[str]:
+    pixels = sum(stages[name] for name in PIXELS)
+    added = stages["transform"] - stages["bare"]
+    lines = [
+        f"## photo → {width}w {fmt.upper()} q80: CPU ms per image, one libvips thread, best of the reps per photo "
+        f"(JPEG decoded at 1/{'/'.join(map(str, stages['shrink']))})",
+        "fixed costs:",
+        *(f"  {name:<14} {stages[name]:7.2f}" for name in FIXED),
+        "pixel stages, each realised in memory:",
+        *(f"  {name:<14} {stages[name]:7.2f}" for name in PIXELS),
+        f"  {'sum':<14} {pixels:7.2f}",
+        *(
+            f"  {name:<14} {stages[name]:7.2f}  ({kb:.1f} KB; the engine's effort: {stages['kb']['encode']:.1f} KB)"
+            for name, kb in stages["kb"].items()
+            if name != "encode"
+        ),
+        "whole:",
+        f"  {'bare':<14} {stages['bare']:7.2f}  (pipeline: {stages['bare'] - pixels:+.2f} against the sum)",
+        f"  {'transform':<14} {stages['transform']:7.2f}  (transform - bare: {added:+.2f})",
+        f"  {'Pillow whole':<14} {pil['transform']:7.2f}  ({python})",
+    ]
+    return lines
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpus", type=Path, default=Path("../shared/corpus"))
-    p.add_argument("--seconds", type=float, default=4.0)
+    p.add_argument("--ops", default="400:jpeg,400:webp,800:webp", help="width:format pairs")
+    p.add_argument("--reps", type=int, default=9, help="rounds of the stage timings (best per photo)")
+    p.add_argument("--seconds", type=float, default=4.0, help="per throughput run")
+    p.add_argument("--webp-efforts", default="", help="other WebP efforts to time the encode at, e.g. 2,3")
+    p.add_argument("--no-throughput", action="store_true")
     p.add_argument("--python", default=sys.executable, help="interpreter for the Pillow rows")
+    p.add_argument("--json", type=Path)
     a = p.parse_args()
     files = sorted(str(f) for f in (a.corpus / "photos").glob("*.jpg"))
     if not files:
         raise SystemExit(f"engine_stages: no photos in {a.corpus / 'photos'}")
-    print(f"{len(files)} photos from {a.corpus}, {os.cpu_count()} cores, {a.seconds:.0f} s per throughput run\n")
-    for fmt in ("jpeg", "webp"):
-        base = {"files": files, "format": fmt, "seconds": a.seconds}
+    efforts = [int(e) for e in a.webp_efforts.split(",") if e.strip()]
+    print(f"{len(files)} photos from {a.corpus}, {os.cpu_count()} cores, load average {load_average()}\n")
+    results = []
+    for op in a.ops.split(","):
+        width_text, fmt = op.split(":")
+        width = int(width_text)
+        base = {"files": files, "format": fmt, "width": width, "reps": a.reps, "webp_efforts": efforts}
         stages = child(
-            sys.executable, {**base, "mode": "vips", "stages": True, "threads": 1}, {"VIPS_CONCURRENCY": "1"}
+            sys.executable,
+            {**base, "mode": "vips", "stages": True, "threads": 1, "seconds": 0},
+            {"VIPS_CONCURRENCY": "1"},
         )
-        pil = child(a.python, {**base, "mode": "pil", "stages": True, "threads": 2})
-        print(f"## photo → 400w {fmt.upper()} q80: one image at a time, one libvips thread (ms, median per file)")
-        for name in ("probe", "decode 1/4", "resize", "encode", "transform"):
-            print(f"  {name:<12} {stages[name]:7.2f}")
-        print(f"  Pillow whole {pil['transform']:7.2f}  ({a.python})")
-        print("throughput, 2 in flight (img/s; CPU ms per image, all threads of the process)")
-        print(f"  Pillow, 2 threads                      {pil['per_s']:6.1f}  {pil['cpu_ms']:5.1f}")
-        for conc in ("1", "2", None):
-            env = {"VIPS_CONCURRENCY": conc} if conc else {}
-            label = f"VIPS_CONCURRENCY={conc}" if conc else f"libvips default ({os.cpu_count()})"
-            r = child(sys.executable, {**base, "mode": "vips", "threads": 2}, env)
-            print(f"  engine, 2 threads, {label:<20} {r['per_s']:6.1f}  {r['cpu_ms']:5.1f}")
-        rate = two_processes(sys.executable, {**base, "mode": "vips", "threads": 1}, {"VIPS_CONCURRENCY": "1"})
-        print(f"  engine, 2 processes x 1 thread, VIPS_CONCURRENCY=1 {rate:6.1f}")
-        print()
+        pil = child(a.python, {**base, "mode": "pil", "stages": True, "threads": 1, "seconds": 0})
+        print("\n".join(render_stages(width, fmt, stages, pil, a.python)))
+        row = {"width": width, "format": fmt, "stages": stages, "pillow": pil, "load_average": load_average()}
+        if not a.no_throughput:
+            print("throughput, 2 in flight (img/s; CPU ms per image, all threads of the process)")
+            rates = {}
+            r = child(a.python, {**base, "mode": "pil", "threads": 2, "seconds": a.seconds})
+            rates["pillow"] = r
+            print(f"  Pillow, 2 threads                      {r['per_s']:6.1f}  {r['cpu_ms']:5.1f}")
+            for conc in ("1", "2", None):
+                env = {"VIPS_CONCURRENCY": conc} if conc else {}
+                label = f"VIPS_CONCURRENCY={conc}" if conc else f"libvips default ({os.cpu_count()})"
+                r = child(sys.executable, {**base, "mode": "vips", "threads": 2, "seconds": a.seconds}, env)
+                rates[label] = r
+                print(f"  engine, 2 threads, {label:<20} {r['per_s']:6.1f}  {r['cpu_ms']:5.1f}")
+            rate = two_processes(
+                sys.executable, {**base, "mode": "vips", "threads": 1, "seconds": a.seconds}, {"VIPS_CONCURRENCY": "1"}
+            )
+            rates["2 processes"] = {"per_s": rate}
+            print(f"  engine, 2 processes x 1 thread, VIPS_CONCURRENCY=1 {rate:6.1f}")
+            row["throughput"] = rates
+        print(f"(load average {load_average()})\n")
+        results.append(row)
+    if a.json:
+        a.json.write_text(json.dumps(results, indent=2))
     return 0
 
 
