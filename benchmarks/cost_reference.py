@@ -12,10 +12,16 @@ corpus photos, 2560x1600), median of ``--repeats`` passes. Scaled to Lambda with
 
 Printed, per memory size: the Lambda duration, the compute-only cost per million (GB-seconds, billed per
 1 ms, from ``vipsfront.cost``'s prices), the per-request fee, and apart from them S3 requests and
-CloudFront egress of the bytes made. The goal for compute alone is $1.50 per million.
+CloudFront egress of the bytes made. The goal for compute alone is $1.50 per million; each row also says
+how much CPU per image the goal leaves at that memory (after the S3 waits).
+
+Also measured, to say what no change around the codecs can remove: the CPU of the decode at the engine's
+JPEG scale (1/2 for 800 px) and of the WebP encode, each on its own in memory (median per image), and the
+cost of that floor alone. ``--webp-effort`` prices another encoder effort (the engine's default is
+``Limits.webp_effort``); effort changes bytes and look, so that row is a trade-off, not a free saving.
 
 Usage: ``python benchmarks/cost_reference.py [--memory 1024,2048] [--repeats 3] [--arm-factor 1.0]
-[--s3-ms 40] [--json out.json]``. Never used to assert anything.
+[--s3-ms 40] [--webp-effort N] [--json out.json]``. Never used to assert anything.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -35,8 +42,10 @@ try:
 except ImportError:  # running from a checkout without an install
     sys.path.insert(0, str(ROOT / "shared"))
 
+import pyvips  # noqa: E402
+
 from vipsfront.cost import CostModel, per_million  # noqa: E402
-from vipsfront.engine import Limits, transform  # noqa: E402
+from vipsfront.engine import WEBP_QUALITY, Limits, make_plan, probe, transform  # noqa: E402
 from vipsfront.spec import Fm, Spec  # noqa: E402
 from vipsfront.telemetry import Outcome, RequestRecord  # noqa: E402
 
@@ -47,21 +56,53 @@ GOAL_USD = 1.50
 STACK_MEMORY_MB = 2048  # the stack's default memory (cdk/vipsfront_cdk/config.py)
 
 
-def cpu_per_image(repeats: int) -> tuple[float, int, int]:
-    """Median CPU seconds of one transform (one libvips thread), the median output bytes, the images."""
-    sources = [path.read_bytes() for path in sorted(PHOTOS.glob("*.jpg"))]
-    if not sources:
+def sources() -> list[bytes]:
+    found = [path.read_bytes() for path in sorted(PHOTOS.glob("*.jpg"))]
+    if not found:
         raise SystemExit("no ../shared/corpus/photos/*.jpg: the corpus is needed")
-    limits = Limits(threads=1)
-    transform(sources[0], SPEC, limits)  # warm up libvips
+    return found
+
+
+def cpu_per_image(repeats: int, limits: Limits) -> tuple[float, int, int]:
+    """Median CPU seconds of one transform (one libvips thread), the median output bytes, the images."""
+    photos = sources()
+    transform(photos[0], SPEC, limits)  # warm up libvips
     times, sizes = [], []
     for _ in range(repeats):
-        for data in sources:
+        for data in photos:
             started = time.process_time()
             result = transform(data, SPEC, limits)
             times.append(time.process_time() - started)
             sizes.append(len(result.data))
     return statistics.median(times), int(statistics.median(sizes)), len(times)
+
+
+def codec_floor(repeats: int, limits: Limits) -> tuple[float, float, list[int]]:
+    """Median CPU seconds of the JPEG decode at the engine's scale and of the WebP encode of the resized
+    image, each realised on its own in memory (one libvips thread), and the decode shrinks used."""
+    decodes, encodes, shrinks = [], [], set()
+    for data in sources():
+        plan = make_plan(probe(data, limits), SPEC, limits)
+        shrinks.add(plan.jpeg_shrink)
+        width, height = plan.load_size
+        resized = None
+        for _ in range(repeats):
+            started = time.process_time()
+            decoded = pyvips.Image.jpegload_buffer(data, shrink=plan.jpeg_shrink, access="sequential").copy_memory()
+            decodes.append(time.process_time() - started)
+            resized = resized or decoded.thumbnail_image(width, height=height, size="force").copy_memory()
+            started = time.process_time()
+            resized.webpsave_buffer(Q=WEBP_QUALITY, effort=limits.webp_effort, keep="none")
+            encodes.append(time.process_time() - started)
+    return statistics.median(decodes), statistics.median(encodes), sorted(shrinks)
+
+
+def goal_cpu_ms(memory_mb: int, arm_factor: float, s3_ms: float) -> float:
+    """The most CPU per image (ms, on this machine) whose compute cost meets ``GOAL_USD`` at ``memory_mb``."""
+    model = CostModel(memory_mb=memory_mb)
+    usd_per_ms = (memory_mb / 1024) * model.prices.lambda_gb_s(model.architecture) / 1000 * 1_000_000
+    vcpus = memory_mb / LAMBDA_MB_PER_VCPU
+    return (GOAL_USD / usd_per_ms - s3_ms) * min(vcpus, max(1, math.ceil(vcpus))) * arm_factor
 
 
 def lambda_figures(cpu_s: float, output_bytes: int, memory_mb: int, arm_factor: float, s3_ms: float) -> dict[str, Any]:
@@ -85,27 +126,42 @@ def lambda_figures(cpu_s: float, output_bytes: int, memory_mb: int, arm_factor: 
         "s3_requests_usd_per_million": cost.s3_get + cost.s3_put,
         "egress_usd_per_million": cost.egress,
         "goal_met": cost.lambda_compute <= GOAL_USD,
+        "goal_cpu_ms": goal_cpu_ms(memory_mb, arm_factor, s3_ms),
     }
 
 
 def render(figures: dict[str, Any]) -> str:
+    floor = figures["floor"]
     lines = [
-        f"Reference operation: 4 MP JPEG -> 800 px WebP; CPU here {figures['cpu_ms']:.0f} ms per image "
-        f"(one thread, median of {figures['images']}), {figures['output_bytes']:,} bytes out; arm64 at "
-        f"{figures['arm_factor']}x this machine's core (assumed), S3 waits {figures['s3_ms']:.0f} ms (assumed).",
+        f"Reference operation: 4 MP JPEG -> 800 px WebP (effort {figures['webp_effort']}); CPU here "
+        f"{figures['cpu_ms']:.0f} ms per image (one thread, median of {figures['images']}), "
+        f"{figures['output_bytes']:,} bytes out; arm64 at {figures['arm_factor']}x this machine's core (assumed), "
+        f"S3 waits {figures['s3_ms']:.0f} ms (assumed); load average {figures['load_average']}.",
+        f"Codec floor: decode at 1/{'/'.join(map(str, floor['shrinks']))} {floor['decode_ms']:.1f} ms + WebP encode "
+        f"{floor['encode_ms']:.1f} ms = {floor['decode_ms'] + floor['encode_ms']:.1f} ms of CPU (each alone, in "
+        f"memory, median); the rest of the transform (resize, pipeline, probe) "
+        f"{figures['cpu_ms'] - floor['decode_ms'] - floor['encode_ms']:.1f} ms.",
         "",
-        "| memory MB | vCPUs | transform ms | billed ms | compute $/M | (transform only) | request fee $/M "
-        "| S3 requests $/M | egress $/M | compute <= $1.50 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| memory MB | vCPUs | transform ms | billed ms | compute $/M | (transform only) | codec floor $/M "
+        "| CPU ms for $1.50 | request fee $/M | S3 requests $/M | egress $/M | compute <= $1.50 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in figures["memory"]:
+    for row, floor_row in zip(figures["memory"], floor["memory"], strict=True):
         lines.append(
             f"| {row['memory_mb']} | {row['vcpus']:.2f} | {row['transform_ms']:.0f} | {row['billed_ms']:.0f} "
             f"| {row['compute_usd_per_million']:.2f} | {row['compute_transform_only_usd_per_million']:.2f} "
+            f"| {floor_row['compute_usd_per_million']:.2f} | {max(0.0, row['goal_cpu_ms']):.0f} "
             f"| {row['request_fee_usd_per_million']:.2f} | {row['s3_requests_usd_per_million']:.2f} "
             f"| {row['egress_usd_per_million']:.2f} | {'met' if row['goal_met'] else 'not met'} |"
         )
     return "\n".join(lines)
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,17 +170,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--arm-factor", type=float, default=1.0)
     parser.add_argument("--s3-ms", type=float, default=40.0)
+    parser.add_argument("--webp-effort", type=int, default=Limits().webp_effort)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    cpu_s, output_bytes, images = cpu_per_image(args.repeats)
+    limits = Limits(threads=1, webp_effort=args.webp_effort)
+    cpu_s, output_bytes, images = cpu_per_image(args.repeats, limits)
+    decode_s, encode_s, shrinks = codec_floor(args.repeats, limits)
     memory = [int(m) for m in args.memory.split(",")]
     figures = {
         "cpu_ms": cpu_s * 1000,
         "images": images,
         "output_bytes": output_bytes,
+        "webp_effort": args.webp_effort,
         "arm_factor": args.arm_factor,
         "s3_ms": args.s3_ms,
+        "load_average": load_average(),
         "memory": [lambda_figures(cpu_s, output_bytes, m, args.arm_factor, args.s3_ms) for m in memory],
+        "floor": {
+            "decode_ms": decode_s * 1000,
+            "encode_ms": encode_s * 1000,
+            "shrinks": shrinks,
+            "memory": [
+                lambda_figures(decode_s + encode_s, output_bytes, m, args.arm_factor, args.s3_ms) for m in memory
+            ],
+        },
     }
     print(render(figures))
     if args.json:
