@@ -3,8 +3,11 @@
 Measured here: the engine's CPU time per image (``vipsfront.engine.transform``, one libvips thread, the
 corpus photos, 2560x1600), median of ``--repeats`` passes. Scaled to Lambda with stated assumptions:
 
-* Lambda gives a function ``memory / 1769 MB`` vCPUs of CPU time; the transform is CPU-bound, so its
-  duration there is ``cpu_time / min(vcpus, threads)`` (threads: what the handler gives libvips);
+* Lambda gives a function ``memory / 1769 MB`` vCPUs of CPU time; the transform is CPU-bound. Its JPEG
+  decode and its WebP encode each run on one thread in libvips (measured below, ~90 % of its CPU), only
+  the rest (the resize, in strips) spreads over libvips' threads, so its duration there is
+  ``serial / min(vcpus, 1) + rest / min(vcpus, threads)`` (threads: what the handler gives libvips, one
+  per started vCPU): above 1769 MB, memory buys this operation almost no speed;
 * one arm64 (Graviton) vCPU does this work at ``--arm-factor`` times the speed of one core of this
   machine (default 1.0: an assumption, not a measurement; pass e.g. 0.8 if arm64 is 20 % slower);
 * the request also waits on S3 (GET of the original, PUT of the variant): ``--s3-ms`` (default 40 ms,
@@ -97,18 +100,26 @@ def codec_floor(repeats: int, limits: Limits) -> tuple[float, float, list[int]]:
     return statistics.median(decodes), statistics.median(encodes), sorted(shrinks)
 
 
-def goal_cpu_ms(memory_mb: int, arm_factor: float, s3_ms: float) -> float:
+def lambda_seconds_per_cpu_second(memory_mb: int, serial_share: float) -> float:
+    """Lambda duration per second of CPU here when ``serial_share`` of it runs on one thread."""
+    vcpus = memory_mb / LAMBDA_MB_PER_VCPU
+    threads = max(1, math.ceil(vcpus))
+    return serial_share / min(vcpus, 1.0) + (1.0 - serial_share) / min(vcpus, threads)
+
+
+def goal_cpu_ms(memory_mb: int, arm_factor: float, s3_ms: float, serial_share: float) -> float:
     """The most CPU per image (ms, on this machine) whose compute cost meets ``GOAL_USD`` at ``memory_mb``."""
     model = CostModel(memory_mb=memory_mb)
     usd_per_ms = (memory_mb / 1024) * model.prices.lambda_gb_s(model.architecture) / 1000 * 1_000_000
-    vcpus = memory_mb / LAMBDA_MB_PER_VCPU
-    return (GOAL_USD / usd_per_ms - s3_ms) * min(vcpus, max(1, math.ceil(vcpus))) * arm_factor
+    return (GOAL_USD / usd_per_ms - s3_ms) * arm_factor / lambda_seconds_per_cpu_second(memory_mb, serial_share)
 
 
-def lambda_figures(cpu_s: float, output_bytes: int, memory_mb: int, arm_factor: float, s3_ms: float) -> dict[str, Any]:
+def lambda_figures(
+    cpu_s: float, serial_s: float, output_bytes: int, memory_mb: int, arm_factor: float, s3_ms: float
+) -> dict[str, Any]:
     vcpus = memory_mb / LAMBDA_MB_PER_VCPU
-    threads = max(1, math.ceil(vcpus))
-    duration_ms = cpu_s / arm_factor / min(vcpus, threads) * 1000
+    serial_share = min(1.0, serial_s / cpu_s)
+    duration_ms = cpu_s * lambda_seconds_per_cpu_second(memory_mb, serial_share) / arm_factor * 1000
     model = CostModel(memory_mb=memory_mb)
     record = RequestRecord(outcome=Outcome.MISS, status=200, output_bytes=output_bytes)
     record.timings["total"] = duration_ms + s3_ms
@@ -126,7 +137,7 @@ def lambda_figures(cpu_s: float, output_bytes: int, memory_mb: int, arm_factor: 
         "s3_requests_usd_per_million": cost.s3_get + cost.s3_put,
         "egress_usd_per_million": cost.egress,
         "goal_met": cost.lambda_compute <= GOAL_USD,
-        "goal_cpu_ms": goal_cpu_ms(memory_mb, arm_factor, s3_ms),
+        "goal_cpu_ms": goal_cpu_ms(memory_mb, arm_factor, s3_ms, serial_share),
     }
 
 
@@ -185,13 +196,16 @@ def main(argv: list[str] | None = None) -> int:
         "arm_factor": args.arm_factor,
         "s3_ms": args.s3_ms,
         "load_average": load_average(),
-        "memory": [lambda_figures(cpu_s, output_bytes, m, args.arm_factor, args.s3_ms) for m in memory],
+        "memory": [
+            lambda_figures(cpu_s, decode_s + encode_s, output_bytes, m, args.arm_factor, args.s3_ms) for m in memory
+        ],
         "floor": {
             "decode_ms": decode_s * 1000,
             "encode_ms": encode_s * 1000,
             "shrinks": shrinks,
             "memory": [
-                lambda_figures(decode_s + encode_s, output_bytes, m, args.arm_factor, args.s3_ms) for m in memory
+                lambda_figures(decode_s + encode_s, decode_s + encode_s, output_bytes, m, args.arm_factor, args.s3_ms)
+                for m in memory
             ],
         },
     }
