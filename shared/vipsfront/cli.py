@@ -139,32 +139,24 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _run_workers(args: argparse.Namespace) -> None:
-    """``uvicorn.run(..., workers=N)``, on ``listening_socket`` instead of uvicorn's own."""
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
+def _run_workers(args: argparse.Namespace, *, alone: bool) -> int:
+    """``args.workers`` uvicorn worker processes on ``listening_socket``, under the light supervisor of
+    ``vipsfront.workers`` (no uvicorn, app or ``multiprocessing`` in it). ``alone``: nothing else lives
+    in this process (no embedded S3, no watcher), so it becomes the supervisor by ``exec``."""
+    from vipsfront.workers import Supervisor, exec_supervisor
 
-    config = uvicorn.Config(
-        "vipsfront.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-    )
     sock = listening_socket(args.host, args.port)
+    sock.listen(2048)  # uvicorn's default backlog
     try:
-        Multiprocess(config, sockets=[sock]).run()
-    except KeyboardInterrupt:
-        pass
+        if alone:
+            exec_supervisor(sock, args.workers, args.log_level)
+        return Supervisor(sock, args.workers, args.log_level).run()
     finally:
         sock.close()
 
 
 def serve(args: argparse.Namespace) -> int:
     check_port_free(args.host, args.port)  # before anything starts or prints a URL
-    import uvicorn
-
     moto_server = None
     env = os.environ
     limit_malloc_arenas(env)
@@ -224,11 +216,12 @@ def serve(args: argparse.Namespace) -> int:
             print(f"  watching the originals every {args.watch:g} s: a changed or deleted original is purged")
         sys.stdout.flush()
         if args.workers > 1:
-            _run_workers(args)
-        else:
-            from vipsfront.app import create_app
+            return _run_workers(args, alone=moto_server is None and watcher is None)
+        import uvicorn
 
-            uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+        from vipsfront.app import create_app
+
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
     finally:
         if moto_server is not None:
             moto_server.stop()

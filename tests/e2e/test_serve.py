@@ -20,7 +20,7 @@ import pytest
 import pyvips
 
 from vipsfront.cli import listening_socket
-from vipsfront.locals3 import free_port
+from vipsfront.locals3 import LOCAL_CREDENTIALS, ServerProcess, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -155,6 +155,56 @@ def test_keep_alive_hits_with_two_workers_are_as_quick_as_with_one(seed: Path, s
     finally:
         stop(process)
     assert two < one + 0.025, f"median hit {two * 1000:.1f} ms with 2 workers, {one * 1000:.1f} ms with 1"
+
+
+def children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as listing:
+        return [int(child) for child in listing.read().split()]
+
+
+def command_line(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+        return cmdline.read().decode().split("\0")[:-1]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc (Linux)")
+def test_workers_run_under_a_light_supervisor(seed: Path) -> None:
+    """Against an S3 (as in the benchmark): the serve process becomes a standard-library-only supervisor
+    and its children are the workers, no resource tracker; a worker that dies is replaced."""
+    with ServerProcess() as s3:
+        from vipsfront.storage import s3_client
+
+        env = {**clean_env(), **LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL_S3": s3.endpoint}
+        client = s3_client(s3.endpoint, "us-east-1")
+        for bucket in ("vipsfront-originals", "vipsfront-variants"):
+            client.create_bucket(Bucket=bucket)
+        client.put_object(
+            Bucket="vipsfront-originals", Key="wide.jpg", Body=(seed / "photos" / "wide.jpg").read_bytes()
+        )
+        process, base = start(["--workers", "2", "--watch", "0"], env)
+        try:
+            supervisor = command_line(process.pid)
+            assert "-S" in supervisor and supervisor[-4] == "supervise"  # python -S: site-packages off its path
+            with open(f"/proc/{process.pid}/maps") as maps:
+                assert "site-packages" not in maps.read()  # no pyvips, uvicorn, FastAPI or botocore library
+            workers = children(process.pid)
+            assert len(workers) == 2
+            assert all(command_line(pid)[1:3] == ["-m", "vipsfront.workers"] for pid in workers)
+
+            os.kill(workers[0], signal.SIGKILL)
+            deadline = time.monotonic() + 60
+            while set(children(process.pid)) & {workers[0]} or len(children(process.pid)) < 2:
+                assert time.monotonic() < deadline, "the dead worker was not replaced"
+                time.sleep(0.2)
+            for width in (300, 301, 302, 303):  # both workers' connections (each a new one)
+                status, headers, body = fetch(f"{base}/wide.jpg?w={width}&fm=webp")
+                assert status == 200, body
+                assert pyvips.Image.new_from_buffer(body, "").width == width
+            last = children(process.pid)
+        finally:
+            output = stop(process)
+    assert "Traceback" not in output, output
+    assert not any(Path(f"/proc/{pid}").exists() for pid in last)
 
 
 def test_errors_over_http(seeded: str) -> None:

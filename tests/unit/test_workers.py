@@ -1,0 +1,100 @@
+"""The light supervisor of ``vipsfront serve --workers N`` (``vipsfront.workers``), with stand-in workers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from vipsfront import workers
+from vipsfront.workers import Supervisor
+
+HEAVY = ["pyvips", "uvicorn", "fastapi", "starlette", "botocore", "boto3", "moto", "multiprocessing", "vipsfront.app"]
+
+
+def test_the_supervisor_loads_the_standard_library_only() -> None:
+    """What ``python -S vipsfront/workers.py supervise ...`` holds: no image, web or AWS library, and no
+    ``multiprocessing`` (whose spawn start method adds a resource-tracker process to the tree)."""
+    code = (
+        "import json, runpy, sys; runpy.run_path(sys.argv[1], run_name='vipsfront_workers'); "
+        "print(json.dumps([name for name in sys.argv[2:] if name in sys.modules]))"
+    )
+    # -S leaves site-packages off the path: an import of anything but the standard library would fail
+    script = [sys.executable, "-S", "-c", code, workers.__file__, *HEAVY]
+    result = subprocess.run(script, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def sleeper(seconds: float) -> list[str]:
+    return [sys.executable, "-c", f"import time; time.sleep({seconds})"]
+
+
+@pytest.fixture
+def sock() -> socket.socket:
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    yield listening
+    listening.close()
+
+
+def run_in_thread(supervisor: Supervisor) -> tuple[threading.Thread, list[int]]:
+    status: list[int] = []
+    thread = threading.Thread(target=lambda: status.append(supervisor.run()))
+    thread.start()
+    return thread, status
+
+
+def wait_for(condition: object, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time (a hang)"
+        time.sleep(0.05)
+
+
+def test_a_worker_that_cannot_start_stops_the_supervisor(sock: socket.socket) -> None:
+    supervisor = Supervisor(sock, 2, command=lambda fd, level: [sys.executable, "-c", "raise SystemExit(3)"])
+    assert supervisor.run() == 1  # on this (the main) thread: it installs its SIGINT handler
+    assert all(process.poll() is not None for process, _ in supervisor.workers)
+
+
+def test_a_worker_that_dies_later_is_replaced_and_stop_ends_every_worker(
+    sock: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers, "START_GRACE_S", 0.0)
+    monkeypatch.setattr(workers.signal, "signal", lambda *args: None)  # the supervisor runs off the main thread
+    supervisor = Supervisor(sock, 2, command=lambda fd, level: sleeper(60))
+    thread, status = run_in_thread(supervisor)
+    wait_for(lambda: len(supervisor.workers) == 2)
+    first = [process.pid for process, _ in supervisor.workers]
+    supervisor.workers[0][0].kill()
+    wait_for(lambda: supervisor.workers[0][0].pid != first[0] and supervisor.workers[0][0].poll() is None)
+    assert supervisor.workers[1][0].pid == first[1]
+    supervisor.stop()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and status == [0]
+    assert all(process.poll() is not None for process, _ in supervisor.workers)
+
+
+def test_workers_get_the_listening_socket(sock: socket.socket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker receives the descriptor and sees the same bound TCP socket (port, protocol)."""
+    monkeypatch.setattr(workers.signal, "signal", lambda *args: None)
+    out = tmp_path / "seen"
+    code = (
+        "import socket, sys; s = socket.socket(fileno=int(sys.argv[1])); "
+        "open(sys.argv[2], 'w').write(f'{s.getsockname()[1]} {s.proto}'); import time; time.sleep(60)"
+    )
+    supervisor = Supervisor(sock, 1, command=lambda fd, level: [sys.executable, "-c", code, str(fd), str(out)])
+    thread, _ = run_in_thread(supervisor)
+    wait_for(lambda: out.exists() and out.read_text())
+    supervisor.stop()
+    thread.join(timeout=30)
+    port, proto = out.read_text().split()
+    assert int(port) == sock.getsockname()[1]
+    assert int(proto) == socket.IPPROTO_TCP  # asyncio sets TCP_NODELAY only on what IPPROTO_TCP sockets accept
