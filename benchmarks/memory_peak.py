@@ -1,17 +1,21 @@
-"""Peak RSS of the origin on the 14.7 MP JPEGs (``../shared/corpus/large/*5120x2880.jpg``) at several widths.
+"""Peak RSS and PSS of the origin on the 14.7 MP JPEGs (``../shared/corpus/large/*5120x2880.jpg``) at several widths.
 
 ``vipsfront serve --workers N`` on moto's S3 with the variant lookup off (every request a transform, as
-behind CloudFront's S3-first origin group), ``--clients`` requests in flight; the server's process tree is
-sampled with psutil every 20 ms (``vipsfront_bench.services.RssSampler``). One row per width: peak and
-end RSS, and images made. ``--env NAME=VALUE`` (repeatable) runs the server with more variables, e.g.
-``MALLOC_ARENA_MAX=4`` or ``VIPS_DISC_THRESHOLD=0``, to see what each bound is worth.
+behind CloudFront's S3-first origin group), ``--clients`` requests in flight. The server's process tree is
+sampled every 20 ms from ``/proc/PID/smaps_rollup``: the sum of every process's RSS (what ``vipsfront
+bench`` reports: a page shared by two processes, such as a library's code, counts twice) and the sum of
+their PSS (each shared page divided among the processes that map it: the tree's real footprint), with the
+per-process split at the RSS peak. One row per width: peak RSS, peak PSS, end RSS, images made. ``--env
+NAME=VALUE`` (repeatable) runs the server with more variables, e.g. ``MALLOC_ARENA_MAX=4`` or
+``VIPS_DISC_THRESHOLD=0``, to see what each bound is worth.
 
 What bounds one transform's memory (all on by default): JPEG shrink-on-load (the decode is 1/2, 1/4 or
 1/8 of the source where the output allows), sequential access (libvips streams the decode through the
 pipeline instead of holding the decoded image), no operation cache (``pyvips.cache_set_max(0)``), and
 two glibc malloc arenas per process (``MALLOC_ARENA_MAX=2``, set by ``vipsfront serve`` and the stack).
-The peak is then about one transform's working set times the transforms in flight, on top of each
-worker's baseline.
+A progressive JPEG is the exception libjpeg imposes: it holds every DCT coefficient of the full-size
+image while it decodes, whatever the shrink (88 MB for a 14.7 MP 4:4:4 one). The peak is then about one
+transform's working set times the transforms in flight, on top of each worker's baseline.
 
 ``--thumbor`` measures thumbor the same way (like for like with ``vipsfront bench``: ``thumbor --processes
 N`` with N = ``--workers``, its file loader on the same files, the same widths in the same order, the same
@@ -27,8 +31,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -61,31 +71,110 @@ def measure(widths: list[int], clients: int, workers: int, seconds: float, env: 
         process, base, _ = services.start_origin(s3.endpoint, workers, settings)
         paths = {w: [f"/{key}?w={w}&fm=jpeg" for key in keys] for w in widths}
         idle, rows = sweep(process, base, paths, clients, seconds)
-    return {"clients": clients, "workers": workers, "env": env, "idle_mb": idle, "widths": rows}
+    return {"clients": clients, "workers": workers, "env": env, "idle": idle, "widths": rows}
+
+
+def smaps(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of one process in MB, from ``/proc/PID/smaps_rollup``."""
+    rss = pss = 0
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    return rss / 1024, pss / 1024
+
+
+def role(process: psutil.Process, root: int) -> str:
+    """What a process of the server's tree is: the supervisor (the root), a worker, the resource tracker."""
+    if process.pid == root:
+        return "supervisor"
+    command = " ".join(process.cmdline())
+    return "resource tracker" if "resource_tracker" in command else "worker"
+
+
+def tree(pid: int) -> list[tuple[str, float, float]]:
+    """(role, RSS MB, PSS MB) of ``pid`` and each of its descendants."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+    rows = []
+    for process in processes:
+        try:
+            rows.append((role(process, pid), *smaps(process.pid)))
+        except (OSError, psutil.Error):
+            pass  # exited between the listing and the read
+    return rows
+
+
+def split(rows: list[tuple[str, float, float]]) -> str:
+    """``supervisor 22/13, worker 250/231, ...`` (RSS/PSS MB each)."""
+    return ", ".join(f"{name} {rss:.0f}/{pss:.0f}" for name, rss, pss in rows)
+
+
+class TreeSampler:
+    """Samples the tree's summed RSS and PSS on a thread; ``window()`` gives their peaks during a block."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.lock = threading.Lock()
+        self.last: list[tuple[str, float, float]] = tree(pid)
+        self.peak_rss: list[tuple[str, float, float]] = self.last
+        self.peak_pss = 0.0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        while not self.done.wait(self.interval):
+            rows = tree(self.pid)
+            with self.lock:
+                self.last = rows
+                if sum(r[1] for r in rows) > sum(r[1] for r in self.peak_rss):
+                    self.peak_rss = rows
+                self.peak_pss = max(self.peak_pss, sum(r[2] for r in rows))
+
+    @contextmanager
+    def window(self) -> Iterator[dict[str, Any]]:
+        with self.lock:
+            self.peak_rss, self.peak_pss = self.last, sum(r[2] for r in self.last)
+        figures: dict[str, Any] = {}
+        yield figures
+        time.sleep(self.interval * 2)
+        with self.lock:
+            figures["peak_mb"] = sum(r[1] for r in self.peak_rss)
+            figures["peak_pss_mb"] = self.peak_pss
+            figures["end_mb"] = sum(r[1] for r in self.last)
+            figures["at_peak"] = split(self.peak_rss)
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join()
 
 
 def sweep(
     process: Any, base: str, paths: dict[int, list[str]], clients: int, seconds: float
-) -> tuple[float, dict[str, Any]]:
-    """Idle RSS of ``process``'s tree, then a row per width: its peak and end RSS under ``paths``' load.
-    Stops the process."""
-    sampler = services.RssSampler(process.pid)
-    rows: dict[str, Any] = {}
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tree at rest (RSS, PSS, per process), then a row per width: its peaks and end RSS under
+    ``paths``' load. Stops the process."""
+    time.sleep(1.0)  # the workers' start-up garbage settles
+    rows = tree(process.pid)
+    idle = {"rss_mb": sum(r[1] for r in rows), "pss_mb": sum(r[2] for r in rows), "processes": split(rows)}
+    sampler = TreeSampler(process.pid)
+    widths: dict[str, Any] = {}
     try:
-        idle = services.tree_rss_mb(process.pid)[0]
         for width, these in paths.items():
-            with sampler.window() as rss:
+            with sampler.window() as memory:
                 load = concurrent(base, lambda i, p=these: p[i % len(p)], clients, seconds, 10_000)
-            rows[str(width)] = {
-                "peak_mb": rss["peak_mb"],
-                "end_mb": rss["end_mb"],
-                "images": len(load.latency_ms),
-                "errors": load.errors,
-            }
+            widths[str(width)] = {**memory, "images": len(load.latency_ms), "errors": load.errors}
     finally:
         sampler.close()
         services.stop(process)
-    return idle, rows
+    return idle, widths
 
 
 def measure_thumbor(widths: list[int], clients: int, workers: int, seconds: float, venv: Path) -> dict[str, Any]:
@@ -97,21 +186,26 @@ def measure_thumbor(widths: list[int], clients: int, workers: int, seconds: floa
     process, base = services.start_thumbor(venv, config, {"VIPSFRONT_BENCH_CORPUS": str(LARGE)}, workers)
     paths = {w: [f"/unsafe/{w}x0/filters:format(jpeg):quality(80)/{f.name}" for f in files] for w in widths}
     idle, rows = sweep(process, base, paths, clients, seconds)
-    return {"clients": clients, "workers": workers, "env": {}, "idle_mb": idle, "widths": rows, "server": "thumbor"}
+    return {"clients": clients, "workers": workers, "env": {}, "idle": idle, "widths": rows, "server": "thumbor"}
 
 
 def render(figures: dict[str, Any]) -> str:
     env = " ".join(f"{k}={v}" for k, v in figures["env"].items()) or "defaults"
     server = figures.get("server", "the origin")
+    idle = figures["idle"]
     lines = [
-        f"Peak RSS of {server}'s process tree, 14.7 MP JPEG -> JPEG, {figures['workers']} processes, "
-        f"{figures['clients']} in flight ({env}); idle {figures['idle_mb']:.0f} MB:",
+        f"Memory of {server}'s process tree, 14.7 MP JPEG -> JPEG, {figures['workers']} processes, "
+        f"{figures['clients']} in flight ({env}); at rest RSS {idle['rss_mb']:.0f} MB, PSS {idle['pss_mb']:.0f} MB "
+        f"({idle['processes']}; RSS/PSS MB each):",
         "",
-        "| width | peak MB | end MB | images | errors |",
-        "|---|---|---|---|---|",
+        "| width | peak RSS MB | peak PSS MB | end RSS MB | images | errors | at the RSS peak (RSS/PSS MB) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for width, row in figures["widths"].items():
-        lines.append(f"| {width} | {row['peak_mb']:.0f} | {row['end_mb']:.0f} | {row['images']} | {row['errors']} |")
+        lines.append(
+            f"| {width} | {row['peak_mb']:.0f} | {row['peak_pss_mb']:.0f} | {row['end_mb']:.0f} | {row['images']} "
+            f"| {row['errors']} | {row['at_peak']} |"
+        )
     return "\n".join(lines)
 
 
