@@ -356,3 +356,48 @@ def test_transforms_wait_for_a_slot_and_give_up_at_the_deadline(s3: Any) -> None
     assert hit.status_code == 200 and hit.headers["x-vipsfront-variant"] == "hit"
     listing = s3.list_objects_v2(Bucket=VARIANTS).get("Contents", [])
     assert [item["Key"] for item in listing] == ["a.jpg/_vf/w=50"]
+
+
+def test_image_requests_skip_fastapis_layers_with_the_same_answers(origin: Origin) -> None:
+    """Image GETs and HEADs are answered without FastAPI's routing (its router emptied here), the rest
+    still through it."""
+    miss = origin.client.get("/photos/cat.jpg?w=120")
+    origin.app.router.routes.clear()
+    hit = origin.client.get("/photos/cat.jpg?w=120")
+    assert hit.status_code == 200 and hit.headers["x-vipsfront-variant"] == "hit"
+    assert hit.content == miss.content and hit.headers["etag"] == miss.headers["etag"]
+    assert decode(hit.content).width == 120
+    head = origin.client.head("/photos/cat.jpg?w=120")
+    assert head.status_code == 200 and head.content == b"" and head.headers["etag"] == miss.headers["etag"]
+    missing = origin.client.get("/photos/none.jpg?w=120")
+    assert missing.status_code == 404 and error_of(missing)["code"] == "not_found"
+    assert origin.client.get("/photos/cat.jpg?w=0").status_code == 400
+    assert origin.client.get("/_vf/health").status_code == 404  # not an image request: FastAPI's router
+
+
+def test_a_middleware_added_to_the_app_sees_image_requests(s3: Any) -> None:
+    s3.put_object(Bucket=ORIGINALS, Key="a.jpg", Body=photo(64, 48))
+    app = create_app(Settings(), S3Store(s3, ORIGINALS, VARIANTS))
+    seen: list[str] = []
+
+    @app.middleware("http")
+    async def note(request: Any, call_next: Any) -> Any:
+        seen.append(request.url.path)
+        return await call_next(request)
+
+    response = TestClient(app).get("/a.jpg?w=32")
+    assert response.status_code == 200 and decode(response.content).width == 32
+    assert seen == ["/a.jpg"]
+
+
+def test_an_unexpected_error_is_a_500_json_without_internals(s3: Any) -> None:
+    class Broken(S3Store):
+        def get_variant(self, key: str, *, deadline: float | None = None) -> Any:
+            raise RuntimeError("internal detail")
+
+    client = TestClient(create_app(Settings(), Broken(s3, ORIGINALS, VARIANTS)), raise_server_exceptions=False)
+    response = client.get("/a.jpg?w=10")
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error", "code": "internal_error", "param": None}
+    assert response.headers["cache-control"] == "no-store"
+    assert "internal detail" not in response.text
