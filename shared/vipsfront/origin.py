@@ -47,6 +47,11 @@ _ORIGINAL_TYPES = {
 }
 
 
+def trims_after(record: RequestRecord) -> bool:
+    """Whether the transform ``record`` describes was large enough to trim the heap after it."""
+    return record.input_megapixels >= TRIM_AFTER_MEGAPIXELS
+
+
 class TransformGate:
     """At most ``slots`` transforms at once in this process; a request waits for a slot until its deadline.
 
@@ -118,21 +123,26 @@ class PendingStore:
     media_type: str
     record: RequestRecord
     source_bytes: int
+    trim: bool = False  # the transform was large: hand its freed heap back once stored (``heap.trim``)
 
     def store(self) -> None:
         """Store the variant within a request budget of its own, starting now."""
         self.store_by(time.monotonic() + self.origin.settings.request_budget_s)
 
     def store_by(self, deadline: float) -> None:
-        self.origin.keep(
-            self.variant_key,
-            self.spec,
-            self.data,
-            self.media_type,
-            self.record,
-            source_bytes=self.source_bytes,
-            deadline=deadline,
-        )
+        try:
+            self.origin.keep(
+                self.variant_key,
+                self.spec,
+                self.data,
+                self.media_type,
+                self.record,
+                source_bytes=self.source_bytes,
+                deadline=deadline,
+            )
+        finally:
+            if self.trim:
+                heap.trim()
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,8 +220,14 @@ class Origin:
             deadline=deadline,
         )
 
-    def render(self, source: bytes, spec: Spec, record: RequestRecord, *, deadline: float) -> tuple[bytes, str]:
-        """Make ``spec`` of ``source`` (the original's own bytes for an identity spec): data and media type."""
+    def render(
+        self, source: bytes, spec: Spec, record: RequestRecord, *, deadline: float, trim: bool = True
+    ) -> tuple[bytes, str]:
+        """Make ``spec`` of ``source`` (the original's own bytes for an identity spec): data and media type.
+
+        After a large transform the freed heap goes back to the OS (``heap.trim``, 0.5-3 ms) unless
+        ``trim`` is false: then the caller does it, off the response's path (``trims_after``).
+        """
         limits = self.settings.limits
         if spec.is_identity:
             found = self._timed(record, "transform", lambda: engine.probe(source, limits))
@@ -228,7 +244,7 @@ class Origin:
                 raise
         record.width, record.height, record.format = result.width, result.height, result.format.value
         record.input_megapixels = result.input_info.width * result.input_info.height / 1e6
-        if record.input_megapixels >= TRIM_AFTER_MEGAPIXELS:
+        if trim and trims_after(record):
             heap.trim()
         if "qauto" in result.timings:  # q=auto's search (part of transform), and what it chose or fell back to
             record.timings["qauto"] = result.timings["qauto"]
@@ -287,7 +303,8 @@ class Origin:
             # Only the current version is made, so an unsigned v cannot mint variants without end.
             raise VersionNotFoundError("no such version of this image (see /_vf/info for the current one)", param="v")
 
-        data, media_type = self.render(source, route.spec, record, deadline=deadline)
+        # a miss stored after its response also trims the heap then, not before answering
+        data, media_type = self.render(source, route.spec, record, deadline=deadline, trim=not defer_store)
         if (
             route.spec.is_identity
             and media_type == "image/heif"
@@ -296,7 +313,16 @@ class Origin:
             media_type = "image/avif"
         pending = None
         if self.settings.store_originals or not route.spec.is_identity:
-            pending = PendingStore(self, route.variant_key, route.spec, data, media_type, record, len(source))
+            pending = PendingStore(
+                self,
+                route.variant_key,
+                route.spec,
+                data,
+                media_type,
+                record,
+                len(source),
+                trim=defer_store and trims_after(record),
+            )
             if not defer_store:
                 pending.store_by(deadline)
                 pending = None

@@ -16,7 +16,7 @@ from vipsfront import heap
 from vipsfront.config import Settings
 from vipsfront.origin import TRIM_AFTER_MEGAPIXELS, Origin
 from vipsfront.spec import Fm, Spec
-from vipsfront.store import ImageStore
+from vipsfront.store import ImageStore, Original
 from vipsfront.telemetry import RequestRecord
 
 
@@ -88,3 +88,43 @@ def test_a_large_transform_leaves_no_copy_behind() -> None:
     # glibc keeps most of what the decode freed; the trim hands it back (tens of MB), whatever the baseline
     assert figures["untrimmed"] - figures["after"] > 15, figures
     assert figures["after"] - figures["before"] < figures["untrimmed"] - figures["before"], figures
+
+
+class _Keeps:
+    """A stand-in store with one original, that keeps what is put."""
+
+    def __init__(self, original: bytes) -> None:
+        self.original = original
+        self.put: list[str] = []
+
+    def get_original(self, key: str, max_bytes: int, *, deadline: float | None = None) -> Original:
+        return Original(self.original, "image/jpeg", '"e"')
+
+    def put_variant(self, key: str, data: bytes, **_: object) -> None:
+        self.put.append(key)
+
+
+def test_a_miss_stored_after_its_response_trims_then(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trim is off the response's path: it runs with the store put off until after the response."""
+    from vipsfront.edge import route
+    from vipsfront.policy import Policy
+
+    events: list[str] = []
+    monkeypatch.setattr(heap, "trim", lambda: events.append("trim") or True)
+    store = _Keeps(photo_jpeg(2400, 1800))
+    origin = Origin(Settings(variant_lookup=False), store=cast(ImageStore, store))
+    routed = route("/a.jpg", "w=100", None, Policy.create(), now=time.time())
+    served = origin.serve(routed, RequestRecord(), deadline=time.monotonic() + 60, defer_store=True)
+    assert served.pending is not None and events == [] and store.put == []
+    served.pending.store()
+    assert store.put == ["a.jpg/_vf/w=100"] and events == ["trim"]
+    assert decode_width(served.data) == 100
+    # stored before the answer (as in Lambda): trimmed once, before serve returns
+    served = origin.serve(routed, RequestRecord(), deadline=time.monotonic() + 60)
+    assert served.pending is None and events == ["trim", "trim"]
+
+
+def decode_width(data: bytes) -> int:
+    import pyvips
+
+    return int(pyvips.Image.new_from_buffer(data, "").width)
