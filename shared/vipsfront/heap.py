@@ -3,7 +3,8 @@
 A large transform frees tens of MB at its end (a progressive 14.7 MP JPEG alone needs 88 MB of DCT
 coefficients while it decodes), but glibc keeps freed memory in its heaps for reuse, so a worker's RSS
 stays at its largest transform's and, across workers, those peaks add up. ``trim`` returns the free
-pages (0.5-2 ms, measured in the README's Benchmarks > Memory).
+pages: 2 ms of CPU after a transform of a baseline 14.7 MP JPEG, 3-11 ms after a progressive one (the
+README's Benchmarks, "Memory of the server tree").
 """
 
 from __future__ import annotations
