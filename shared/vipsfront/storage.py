@@ -59,9 +59,8 @@ _CALLS: concurrent.futures.ThreadPoolExecutor | None = None
 # call runs in the thread making it (the before-send hook still refuses attempts after the deadline).
 _CALLER_BOUNDED: contextvars.ContextVar[bool] = contextvars.ContextVar("vipsfront_caller_bounded", default=False)
 _WORK: concurrent.futures.ThreadPoolExecutor | None = None
-# How long past its deadline ``run_by`` still waits for the work's own answer: the work ends itself by the
-# deadline (S3 calls, transform slots and the engine check it) with the precise error; the caller's bound
-# only catches what cannot stop in time, an S3 call waiting on a hung connection.
+# How long past its deadline ``run_by`` still waits for work that is not in an S3 call: it ends itself by
+# the deadline (transform slots and the engine check it) with its own error, or is finishing its answer.
 RUN_BY_GRACE_S = 0.25
 
 
@@ -107,9 +106,9 @@ async def run_by(deadline: float, work: Callable[[], T]) -> T:
     on it at ``deadline`` (``time.monotonic()``): one thread hand-off for a whole request.
 
     The work's S3 calls run in its own thread, each still given the deadline (no attempt starts after
-    it); work that ends itself by the deadline answers its own error. Work still running
-    ``RUN_BY_GRACE_S`` after it is abandoned (it ends by itself, as an abandoned ``_bounded`` call does):
-    ``StorageUnavailableError`` when it was waiting on S3, else ``DeadlineExceededError``.
+    it). Work waiting on S3 at the deadline is abandoned then, with ``StorageUnavailableError``, as a
+    ``_bounded`` call is; other work gets ``RUN_BY_GRACE_S`` more to answer (its own error, usually),
+    then is abandoned with ``DeadlineExceededError``. Abandoned work ends by itself, its answer unread.
     """
     global _WORK
     if _WORK is None:
@@ -117,10 +116,12 @@ async def run_by(deadline: float, work: Callable[[], T]) -> T:
     context = contextvars.copy_context()
     context.run(_CALLER_BOUNDED.set, True)
     future = asyncio.get_running_loop().run_in_executor(_WORK, context.run, work)
-    done, _ = await asyncio.wait({future}, timeout=max(0.0, deadline - time.monotonic()) + RUN_BY_GRACE_S)
+    done, _ = await asyncio.wait({future}, timeout=max(0.0, deadline - time.monotonic()))
+    if not done and context.get(_CALL_DEADLINE) is None:
+        done, _ = await asyncio.wait({future}, timeout=RUN_BY_GRACE_S)
     if future in done:
         return future.result()
-    future.cancel()  # not started yet: it never will; started: it ends by itself, its answer unread
+    future.cancel()  # not started yet: it never will; started: it ends by itself
     if context.get(_CALL_DEADLINE) is not None:
         raise _out_of_time()
     raise DeadlineExceededError("request ran out of time")
