@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from vipsfront import workers
-from vipsfront.workers import Supervisor
+from vipsfront.workers import Supervisor, TreeSlots
 
 HEAVY = ["pyvips", "uvicorn", "fastapi", "starlette", "botocore", "boto3", "moto", "multiprocessing", "vipsfront.app"]
 
@@ -98,3 +98,37 @@ def test_workers_get_the_listening_socket(sock: socket.socket, tmp_path: Path, m
     port, proto = out.read_text().split()
     assert int(port) == sock.getsockname()[1]
     assert int(proto) == socket.IPPROTO_TCP  # asyncio sets TCP_NODELAY only on what IPPROTO_TCP sockets accept
+
+
+def test_tree_slots_bound_holders_across_processes_and_free_a_dead_holders(tmp_path: Path) -> None:
+    slots = TreeSlots.create(tmp_path, 2)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from vipsfront.workers import TreeSlots; "
+            "assert TreeSlots(sys.argv[1], 2).acquire(timeout=10); print('held', flush=True); time.sleep(60)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert slots.acquire(timeout=0.5)  # the second of two
+        assert not slots.acquire(timeout=0.1)  # none left in the tree
+        other = TreeSlots(tmp_path, 2)  # another holder in this process competes too
+        assert not other.acquire(blocking=False)
+        holder.kill()
+        holder.wait(timeout=30)
+        assert other.acquire(timeout=10)  # the dead process's slot is free again
+        slots.release()
+        other.release()
+        assert slots.acquire(blocking=False) and slots.acquire(blocking=False)
+        slots.release()
+        slots.release()
+        with pytest.raises(ValueError):
+            slots.release()
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
