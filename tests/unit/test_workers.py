@@ -59,7 +59,7 @@ def wait_for(condition: object, seconds: float = 30) -> None:
 
 
 def test_a_worker_that_cannot_start_stops_the_supervisor(sock: socket.socket) -> None:
-    supervisor = Supervisor(sock, 2, command=lambda fd, level: [sys.executable, "-c", "raise SystemExit(3)"])
+    supervisor = Supervisor(sock, 2, command=lambda fd, level, *_: [sys.executable, "-c", "raise SystemExit(3)"])
     assert supervisor.run() == 1  # on this (the main) thread: it installs its SIGINT handler
     assert all(process.poll() is not None for process, _ in supervisor.workers)
 
@@ -69,7 +69,7 @@ def test_a_worker_that_dies_later_is_replaced_and_stop_ends_every_worker(
 ) -> None:
     monkeypatch.setattr(workers, "START_GRACE_S", 0.0)
     monkeypatch.setattr(workers.signal, "signal", lambda *args: None)  # the supervisor runs off the main thread
-    supervisor = Supervisor(sock, 2, command=lambda fd, level: sleeper(60))
+    supervisor = Supervisor(sock, 2, command=lambda fd, level, *_: sleeper(60))
     thread, status = run_in_thread(supervisor)
     wait_for(lambda: len(supervisor.workers) == 2)
     first = [process.pid for process, _ in supervisor.workers]
@@ -90,7 +90,7 @@ def test_workers_get_the_listening_socket(sock: socket.socket, tmp_path: Path, m
         "import socket, sys; s = socket.socket(fileno=int(sys.argv[1])); "
         "open(sys.argv[2], 'w').write(f'{s.getsockname()[1]} {s.proto}'); import time; time.sleep(60)"
     )
-    supervisor = Supervisor(sock, 1, command=lambda fd, level: [sys.executable, "-c", code, str(fd), str(out)])
+    supervisor = Supervisor(sock, 1, command=lambda fd, level, *_: [sys.executable, "-c", code, str(fd), str(out)])
     thread, _ = run_in_thread(supervisor)
     wait_for(lambda: out.exists() and out.read_text())
     supervisor.stop()
