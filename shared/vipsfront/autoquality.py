@@ -2,29 +2,33 @@
 
 What the corpus measured (``benchmarks/quality_auto.py``, judged by SSIMULACRA2): photos need about the
 same quality, so the bytes come from the encoder settings ``q=auto`` may use (the engine's tuned encoder:
-for JPEG, quantisation table 3 and progressive scans), and the quality that keeps the default's median
-look with them is a per-format constant (``TUNING``), calibrated on the corpus. SSIM computed with libvips
-(its mean, or 16 px tiles at their minimum, 5th or 10th percentile) does not rank photos the way SSIMULACRA2
-does (per image offsets of up to 10 points at one SSIM), so searching photos with it spent bytes where
-SSIMULACRA2 saw no need and saved them where it saw a loss; what it does tell apart is an image whose error
-is far below visibility (flat areas, blurred content), and those may go lower::
+for JPEG, quantisation table 3 and progressive scans; here, for a small WebP or AVIF, a slower effort), and
+the quality that keeps the default's median look with them is a per-format constant (``TUNING``). SSIM
+computed with libvips does not rank photos the way SSIMULACRA2 does (per image offsets of up to 10 points
+at one SSIM), so it only picks out an image whose error is far below visibility (flat areas, blurred
+content), which may go lower. Table 3 does not suit every image: on a JPEG re-encoded at its own size and
+on muted colours SSIMULACRA2 scores it 1.5-5.5 points under the standard table; comparing both encoders'
+error on the image's middle (luma and, weighted 2, the colour differences) tells those apart::
 
-    encode once at the level's quality (on the image, or on a mosaic of tiles when large) → unless
-    the image is detailed (``DETAIL``), score it: pooled SSIM against the unencoded pixels → error below
-    ``FLOOR``: try the quality at which the error would reach ``FLOOR`` (the format's log-error slope;
-    not below ``lowest``), keep it if it scores within ``2 x FLOOR`` and is smaller → when the tuned
-    encoder differs from the fixed one (JPEG), keep the fixed default if it is not larger → encode the
-    image (the trial is the output when it was the whole image)
+    encode the middle (``CHECK`` px) at the level's quality → unless its bytes say the image is detailed
+    (``DENSE``), measure detail (``DETAIL``); not detailed: score the level's quality on the image (or a
+    mosaic of tiles) with pooled SSIM → error below ``FLOOR``: try the quality at which the error would
+    reach ``FLOOR`` (the format's log-error slope; not below ``lowest``), keep it if it scores within
+    ``2 x FLOOR`` and is smaller → JPEG: encode the fixed default on the same pixels and keep it when the
+    tuned encode is not smaller (compared only on the whole image or the mosaic) or has more colour
+    error (``fallback=bytes`` / ``fallback=colour``) → encode the image (a detailed WebP or AVIF up to
+    ``EFFORT_PIXELS`` with ``EFFORT``)
 
 The score is SSIM (gaussian window, sigma 1.5) computed with libvips operations, pooled by 16 px tiles and
 read at the 10th percentile of the tiles (the worst areas count), on luma with alpha flattened onto
 mid-grey and, for images with alpha, the lower of that and the alpha band's own score; above
 ``SCORE_PIXELS`` it reads the same mosaic of tiles of both images.
 
-Bounds: one trial encode, at most one lowered trial and one fixed-default encode, one final encode. When
-the ``deadline`` (``time.monotonic()`` value) has passed before the trial, the fixed default is encoded
-and the result says ``fell_back``; after the trial, the further trials run only when one more encode
-(estimated from the trial) fits.
+Bounds: for a detailed image, one trial on the middle, one fixed-default encode of the middle (JPEG) and
+one final encode; a flat image up to three trials. When the ``deadline`` (``time.monotonic()`` value) has
+passed before the first trial, the fixed default is encoded and the result says ``fell_back``; after it,
+further trials run only when one more (estimated from the first) fits, and the slower effort only with
+``EFFORT_HEADROOM_S`` left.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ __all__ = [
     "Level",
     "Tuning",
     "choose",
+    "effort_encoder",
     "parse_level",
     "sample",
     "score",
@@ -86,6 +91,20 @@ FLOOR = 0.006
 SAMPLE_PIXELS = 480 * 400  # above this the trial runs on a mosaic of tiles (a 400 px output is tried whole)
 SCORE_PIXELS = 192 * 192  # above this the score reads a mosaic of tiles: SSIM costs more than a WebP encode
 SCORE_GRID = 3
+# Bytes per pixel of the trial at or above which an image is taken as detailed without measuring it (the
+# measure costs about a JPEG encode): 1.4x the densest corpus trial that ``_detailed`` found not detailed
+# (JPEG 0.087, WebP 0.059, AVIF 0.041 at 400-1600 px); a flat graphic or a soft gradient is under 0.02.
+DENSE: Mapping[str, float] = MappingProxyType({"jpeg": 0.12, "webp": 0.08, "avif": 0.06})
+# Side of the middle of the image the first trial encodes (a 16 px aligned crop; the whole image when not
+# larger): its bytes say whether the image is detailed, and for JPEG both encoders' colour errors on it say
+# which encoder suits the image (on the corpus the same choice as on the whole image, 192 px or 128 px).
+CHECK = 128
+# Outputs up to EFFORT_PIXELS (400 x 400) are encoded with a slower encoder effort under q=auto: fewer bytes at
+# the same SSIMULACRA2 for an encode that stays small (400 px corpus: WebP effort 5 -2.3 % for 1.25x the
+# encode's CPU, AVIF effort 3 -3.6 % for 1.7x), when at least EFFORT_HEADROOM_S is left before the deadline.
+EFFORT: Mapping[str, int] = MappingProxyType({"webp": 5, "avif": 3})
+EFFORT_PIXELS = 400 * 400
+EFFORT_HEADROOM_S = 1.0
 DETAIL = 8  # grey levels: sigma^2 = 64 is about SSIM's C2 (58.5), where its contrast term starts to count
 TILE = 64  # tile side: a multiple of the JPEG (8/16), WebP (16) and AVIF (64) block sizes
 GRID = 4  # tiles per side of the mosaic, spread evenly over the image
@@ -100,7 +119,9 @@ _C2 = (0.03 * 255) ** 2
 class AutoQualityResult:
     """What ``choose`` picked. ``score`` is the pooled SSIM of the chosen encode (``None`` when not scored:
     a detailed image, the fixed default kept, the deadline fallback), ``target`` the score a lowered
-    quality aimed at (``None`` when the level's quality was kept); ``encodes`` counts every encode."""
+    quality aimed at (``None`` when the level's quality was kept); ``encodes`` counts every encode.
+    ``fell_back``: the fixed default was encoded, for the ``reason`` given: ``deadline`` (no time to
+    search), ``bytes`` (the tuned encoder was not smaller) or ``colour`` (it had more colour error)."""
 
     quality: int
     data: bytes
@@ -109,12 +130,12 @@ class AutoQualityResult:
     score: float | None
     target: float | None = None
     fell_back: bool = False
-    reason: str | None = None  # why it fell back: "deadline"
+    reason: str | None = None  # why it fell back: "deadline", "bytes", "colour"
     ms: float = 0.0  # the whole search, final encode included
 
     @property
     def description(self) -> str:
-        """``q=74 n=1``, plus ``fallback=deadline`` when the default quality was used for lack of time."""
+        """``q=74 n=1``, plus ``fallback=deadline`` (or ``bytes``, ``colour``) when the default was used."""
         desc = f"q={self.quality} n={self.encodes}"
         return desc + f" fallback={self.reason}" if self.fell_back else desc
 
@@ -240,6 +261,51 @@ def _detailed(image: Any) -> bool:
     return float(deviation.percent(100 - PERCENTILE)) > DETAIL
 
 
+# luma and the two colour differences of JPEG (BT.601) on gamma-encoded sRGB, the colour differences
+# weighted 2: the error that counts when two encoders of one image are compared (``_colour_error``)
+_OPPONENT = [[0.299, 0.587, 0.114], [-0.338, -0.662, 1.0], [1.0, -0.838, -0.162]]
+
+
+def effort_encoder(fmt: str) -> Encode | None:
+    """The slower encoder ``q=auto`` uses for a small WebP or AVIF output (``EFFORT``), with the engine's
+    other settings (no metadata; AVIF: AV1, 8 bit); ``None`` for a format without one."""
+    if fmt == "webp":
+        return lambda image, q: bytes(image.webpsave_buffer(Q=q, effort=EFFORT[fmt], keep="none"))
+    if fmt == "avif":
+        return lambda image, q: bytes(
+            image.heifsave_buffer(Q=q, compression="av1", effort=EFFORT[fmt], bitdepth=8, keep="none")
+        )
+    return None
+
+
+def _centre(image: Any) -> Any:
+    """The middle ``CHECK`` x ``CHECK`` pixels (16 px aligned), or the image when it is not larger."""
+    width, height = int(image.width), int(image.height)
+    if width <= CHECK and height <= CHECK:
+        return image
+    crop_width, crop_height = min(width, CHECK), min(height, CHECK)
+    left, top = (width - crop_width) // 32 * 16, (height - crop_height) // 32 * 16
+    return image.extract_area(left, top, crop_width, crop_height)
+
+
+def _colour(image: Any) -> Any:
+    """The colour bands of ``image`` as float, for ``_colour_error``."""
+    bands = 3 if image.bands >= 3 else 1
+    return (image[:bands] if image.bands != bands else image).cast("float")
+
+
+def _colour_error(original: Any, data: bytes) -> float:
+    """Mean absolute error of an encode of ``original`` (float, colour bands only) in luma and, weighted 2,
+    the colour differences. Between two encoders of one image it tells which the image suits: JPEG's table
+    3 has more of this error than the standard table on a JPEG re-encoded at its own size and on muted
+    colours, where SSIMULACRA2 scores it 1.5-5.5 points lower (``benchmarks/quality_auto.py``)."""
+    decoded = pyvips.Image.new_from_buffer(data, "")
+    if decoded.bands != original.bands:  # an alpha band
+        decoded = decoded[: original.bands]
+    difference = decoded - original
+    return float((difference.recomb(_OPPONENT) if original.bands == 3 else difference).abs().avg())
+
+
 def _decoded_sample(data: bytes) -> Any:
     """The scored tiles of an encode (random access: the tiles are read out of order)."""
     return sample(pyvips.Image.new_from_buffer(data, ""), SCORE_PIXELS, SCORE_GRID)
@@ -258,12 +324,13 @@ def choose(
     """Encode ``image`` (resized, 8-bit sRGB or grey, alpha allowed) as ``fmt`` (``jpeg``, ``webp`` or
     ``avif``) at ``TUNING[fmt].quality[level]``, lowered for an image whose error there is under ``FLOOR``.
 
-    ``encode`` is the engine's encoder for ``q=auto`` (the one place for effort, subsampling, metadata);
-    ``reference_encode`` its encoder for a fixed quality, given when its settings differ: the fixed
-    default is then encoded on the trial's pixels too and kept when it is not larger, so ``q=auto`` is
-    never larger than the default there (a soft gradient in JPEG: table 3 spends more on it). The deadline
-    fallback encodes ``default_quality`` with it (or with ``encode``). Both must produce ``fmt``. Raises
-    ``ValueError`` for another format; libvips errors from the encoders propagate.
+    ``encode`` is the engine's encoder for ``q=auto`` (the one place for effort, subsampling, metadata;
+    ``effort_encoder`` replaces it for a small detailed WebP or AVIF); ``reference_encode`` its encoder for
+    a fixed quality, given when its settings differ: the fixed default is then encoded on the trial's
+    pixels too and kept when it is not larger (whole image or mosaic: a soft gradient in JPEG, where table
+    3 spends more) or has more ``_colour_error`` (the result says ``fallback=bytes`` or ``colour``). The
+    deadline fallback encodes ``default_quality`` with it (or with ``encode``). Both must produce ``fmt``.
+    Raises ``ValueError`` for another format; libvips errors from the encoders propagate.
     """
     if fmt not in TUNING:
         raise ValueError(f"q=auto supports {', '.join(TUNING)}, not {fmt}")
@@ -271,48 +338,66 @@ def choose(
     tuning = TUNING[fmt]
 
     def finish(
-        quality: int, data: bytes, encodes: int, found: float | None = None, target: float | None = None
+        quality: int, data: bytes, encodes: int, found: float | None, target: float | None, reason: str | None
     ) -> AutoQualityResult:
         ms = round((time.perf_counter() - started) * 1000.0, 3)
-        return AutoQualityResult(quality, data, level, encodes, found, target, ms=ms)
+        return AutoQualityResult(quality, data, level, encodes, found, target, reason is not None, reason, ms)
 
     if deadline is not None and time.monotonic() >= deadline:
         data = (reference_encode or encode)(image, default_quality)
         ms = round((time.perf_counter() - started) * 1000.0, 3)
         return AutoQualityResult(default_quality, data, level, 1, None, None, True, "deadline", ms)
 
-    image = image.copy_memory()  # the trial and the final encode read it: decode and resize once
-    small = sample(image)
-    whole = small is image
+    image = image.copy_memory()  # the trials and the final encode read it: decode and resize once
     quality = tuning.quality[level]
-    scored = sample(small, SCORE_PIXELS, SCORE_GRID)
+    middle = _centre(image)
     trial_started = time.perf_counter()
-    trial = encode(small, quality)
+    trial = encode(middle, quality)
     trial_s = time.perf_counter() - trial_started
-    reference = None if _detailed(scored) else _reference(scored)
-    found = None if reference is None else _ssim(reference, _decoded_sample(trial))
     encodes = 1
 
-    def in_time() -> bool:  # the next encode costs about what the trial did
+    def in_time() -> bool:  # the next trial costs about what the first did
         return deadline is None or time.monotonic() + trial_s < deadline
 
-    chosen, data, target, final = quality, trial, None, encode
-    score_chosen = found
-    # far below visibility: try the quality the slope predicts
-    if reference is not None and found is not None and 1.0 - found < FLOOR and in_time():
-        steps = math.log(FLOOR / max(1.0 - found, 1e-6)) / tuning.slope
-        lower = max(tuning.lowest, quality - int(steps))
-        if lower < quality:
-            lowered = encode(small, lower)
-            encodes += 1
-            score_lower = _ssim(reference, _decoded_sample(lowered))
-            if score_lower >= 1.0 - 2 * FLOOR and len(lowered) < len(trial):  # confirmed, and smaller
-                chosen, data, score_chosen, target = lower, lowered, score_lower, 1.0 - FLOOR
-    if reference_encode is not None and in_time():  # never more bytes than the fixed default
-        fixed = reference_encode(small, default_quality)
+    # what is chosen: quality, bytes, the pixels they encode (the image: no final encode) and their encoder;
+    # basis and level: the pixels the level's quality was encoded on, and those bytes (the encoders compare there)
+    chosen, data, source, final = quality, trial, middle, encode
+    basis, level_data = middle, trial
+    found = target = reason = None
+    detailed = len(trial) >= DENSE[fmt] * middle.width * middle.height
+    if not detailed:  # maybe not detailed: measure it
+        small = sample(image)
+        scored = sample(small, SCORE_PIXELS, SCORE_GRID)
+        detailed = _detailed(scored)
+        if not detailed and in_time():
+            reference = _reference(scored)
+            if small is not middle:
+                data = level_data = encode(small, quality)
+                source = basis = small
+                encodes += 1
+            found = _ssim(reference, _decoded_sample(data))
+            if 1.0 - found < FLOOR and in_time():  # far below visibility: try the quality the slope predicts
+                steps = math.log(FLOOR / max(1.0 - found, 1e-6)) / tuning.slope
+                lower = max(tuning.lowest, quality - int(steps))
+                if lower < quality:
+                    lowered = encode(small, lower)
+                    encodes += 1
+                    score_lower = _ssim(reference, _decoded_sample(lowered))
+                    if score_lower >= 1.0 - 2 * FLOOR and len(lowered) < len(data):  # confirmed, and smaller
+                        chosen, data, source, found, target = lower, lowered, small, score_lower, 1.0 - FLOOR
+    if reference_encode is not None and in_time():  # neither more bytes nor more colour error than the default
+        fixed = reference_encode(basis, default_quality)
         encodes += 1
-        if len(fixed) <= len(data):
-            chosen, data, score_chosen, final = default_quality, fixed, None, reference_encode
-    if whole:
-        return finish(chosen, data, encodes, score_chosen, target)
-    return finish(chosen, final(image, chosen), encodes + 1, score_chosen, target)
+        if (basis is not middle or middle is image) and len(level_data) >= len(fixed):  # a crop's bytes do not tell
+            reason = "bytes"
+        elif _colour_error(colour := _colour(basis), level_data) > _colour_error(colour, fixed):
+            reason = "colour"
+        if reason is not None:
+            chosen, data, source, final, found, target = default_quality, fixed, basis, reference_encode, None, None
+    slower = effort_encoder(fmt) if detailed and middle is not image else None
+    headroom = deadline is None or time.monotonic() + EFFORT_HEADROOM_S < deadline
+    if slower is not None and image.width * image.height <= EFFORT_PIXELS and headroom:
+        final = slower  # a detailed WebP or AVIF photo, small enough for the slower effort
+    if source is image:
+        return finish(chosen, data, encodes, found, target, reason)
+    return finish(chosen, final(image, chosen), encodes + 1, found, target, reason)
