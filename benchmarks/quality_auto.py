@@ -17,7 +17,10 @@ median of ``--repeat`` runs, the fixed and the ``q=auto`` transform alternating,
 
 ``--calibrate`` writes, for every case and every quality in ``CALIBRATION``, bytes, the pooled SSIM
 ``q=auto`` scores with and SSIMULACRA2, for the fixed and the tuned encoder: the data ``autoquality.TUNING``
-was chosen from (the quality whose median SSIMULACRA2 matches the fixed default's).
+was chosen from (the quality whose median SSIMULACRA2 matches the fixed default's). ``--oracle FILE`` reads
+such a file and prints what a per-image choice could save at best: each case takes its smallest rung whose
+SSIMULACRA2 is at most ``m`` points below its own fixed default (SSIMULACRA2 itself choosing, which no
+search may use), against one quality for every image.
 
 Readings and what they say about the goals: README, Benchmarks, "Bytes: q=auto".
 
@@ -329,6 +332,44 @@ def markdown(cases: list[Case], level: str) -> str:
     return "\n".join(lines)
 
 
+def oracle(rows: list[dict[str, Any]]) -> str:
+    """What per-image choice could save at best, from ``--calibrate`` rows (see the module docstring)."""
+    cases: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        cases.setdefault((row["image"], row["width"], row["format"]), []).append(row)
+    base = {
+        key: next(r for r in rungs if r["encoder"] == "fixed" and r["q"] == DEFAULTS[key[2]])
+        for key, rungs in cases.items()
+    }
+    total = sum(b["bytes"] for b in base.values())
+    median = statistics.median(b["s2"] for b in base.values())
+
+    def line(label: str, picks: dict[tuple[str, int, str], dict[str, Any]]) -> str:
+        saved = 1 - sum(r["bytes"] for r in picks.values()) / total
+        worst = min(r["s2"] - base[key]["s2"] for key, r in picks.items())
+        return f"| {label} | {saved:.1%} | {statistics.median(r['s2'] for r in picks.values()):.2f} | {worst:+.1f} |"
+
+    lines = [
+        f"{len(cases)} cases; fixed default: median SSIMULACRA2 {median:.2f}",
+        "",
+        "| choice | saved | median | worst Δ |",
+        "| --- | --- | --- | --- |",
+    ]
+    for encoder, quality in sorted({(r["encoder"], r["q"]) for r in rows}):
+        picks = {
+            key: next((r for r in rungs if (r["encoder"], r["q"]) == (encoder, quality)), base[key])
+            for key, rungs in cases.items()
+        }
+        lines.append(line(f"every image {encoder} q{quality}", picks))
+    for margin in (0.0, 1.0, 2.0, 3.0):
+        picks = {
+            key: min((r for r in rungs if r["s2"] >= base[key]["s2"] - margin), key=lambda r: r["bytes"])
+            for key, rungs in cases.items()
+        }
+        lines.append(line(f"each image its smallest rung at most {margin:g} points below its default", picks))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
@@ -343,7 +384,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--calibrate", type=Path, help="write every ladder rung of every case here (JSON lines), no report"
     )
+    parser.add_argument("--oracle", type=Path, help="read a --calibrate file and print the per-image bound")
     args = parser.parse_args(argv)
+    if args.oracle:
+        print(oracle([json.loads(line) for line in args.oracle.read_text().splitlines() if line.strip()]))
+        return 0
     if not args.corpus.is_dir():
         print(f"no corpus at {args.corpus} (pass --corpus)", file=sys.stderr)
         return 2
