@@ -613,12 +613,49 @@ def test_loader_opened_once_without_shrink_on_load(monkeypatch: pytest.MonkeyPat
         assert len(calls) == 1
 
 
-def test_loader_opened_again_for_shrink_on_load(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_jpeg_header_opened_once_at_the_planned_shrink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe opens a JPEG at the shrink-on-load its plan will choose (read from the frame header's
+    size), so the load decodes from that header."""
     data = noise_jpeg(256, 256)
     calls = loader_calls(monkeypatch)
     result = transform(data, Spec(w=64))
     assert (decode(result.data).width, result.height) == (64, 64)
-    assert [c.get("shrink") for c in calls] == [None, 2]
+    assert [c.get("shrink") for c in calls] == [2]
+    assert (result.input_info.width, result.input_info.height) == (256, 256)  # the full size, not the shrunk
+
+
+def test_jpeg_rotated_by_exif_opened_again_at_its_shrink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stored 128x256 with orientation 6: upright, w=32 would decode at 1/2; turned (256x128) the plan
+    decodes at 1/4, so the loader is opened again, and the output is as without the first guess."""
+    data = with_orientation(corner_image(256, 128), 6)
+    calls = loader_calls(monkeypatch)
+    result = transform(data, Spec(w=32))
+    out = decode(result.data)
+    assert (out.width, out.height) == (32, 16) and red_corner(out) == "tl"
+    assert [c.get("shrink") for c in calls] == [2, 4]
+    assert (result.input_info.width, result.input_info.height, result.input_info.orientation) == (128, 256, 6)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        (b"", (300, 200)),
+        (b"\xff\xe1\x00\x0cExif\x00\x00\xff\xd8\xff\xc0", (300, 200)),  # an APP1 holding SOF-like bytes
+        (b"\xff\xff\xff\xdd\x00\x04\x00\x00", (300, 200)),  # fill bytes, a restart interval segment
+    ],
+)
+def test_jpeg_size_from_the_frame_header(prefix: bytes, expected: tuple[int, int]) -> None:
+    frame = b"\xff\xc2\x00\x11\x08" + (200).to_bytes(2, "big") + (300).to_bytes(2, "big") + b"\x03" + b"\x00" * 9
+    assert engine._jpeg_size(b"\xff\xd8" + prefix + frame) == expected
+
+
+def test_jpeg_size_unknown() -> None:
+    assert engine._jpeg_size(b"\x89PNG\r\n\x1a\n") is None
+    assert engine._jpeg_size(b"\xff\xd8\xff\xda\x00\x02") is None  # scan before any frame header
+    assert engine._jpeg_size(b"\xff\xd8\xff\xc0\x00\x11\x08\x00\x00\x01\x00") is None  # height 0 (DNL)
+    assert engine._jpeg_size(b"\xff\xd8\xff\xc0\x00") is None  # cut short
+    data = bytes(corner_image(64, 48).jpegsave_buffer(Q=90))
+    assert engine._jpeg_size(data) == (64, 48)
 
 
 @pytest.mark.parametrize("fm", [Fm.PNG, Fm.WEBP, Fm.GIF])
