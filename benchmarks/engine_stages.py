@@ -5,8 +5,9 @@ operation of the cost goal, → 800w WebP q80. For each, in one process with one
 time (``time.process_time``) of every stage, best of ``--reps`` per photo (the stages take turns, so a
 change in the machine's load hits them all), averaged over the photos:
 
-* fixed costs: the header probe (``_probe``: loader sniff, header and EXIF, limits), the loader opened
-  again with shrink-on-load (only when the engine shrinks; otherwise it decodes from the probe's image),
+* fixed costs: the header probe (loader sniff, header and EXIF at the JPEG shrink the plan will likely
+  choose, limits), the loader opened again (only when the plan's shrink differs from the probe's, e.g. an
+  EXIF rotation changed it; otherwise the engine decodes from the probe's image),
   the resize operation's build (``thumbnail_image``: its lanczos3 tables, no pixels yet), the plan and
   the Python steps (``make_plan``, ``STEPS``);
 * pixel stages, each realised in memory: the decode at the engine's JPEG scale (``shrink`` from the
@@ -75,7 +76,8 @@ if mode == "vips":
     run(files[0])
     out = {}
     if args.get("stages"):
-        infos = [engine._probe(d, limits) for d in files]
+        probed = [engine._probe_header(d, limits, spec) for d in files]  # info, operation, header, its shrink
+        infos = [(info, operation) for info, operation, _, _ in probed]
         plans = [engine.make_plan(info, spec, limits) for info, _ in infos]
         base = {"access": "sequential", "fail_on": "truncated"}
         def opened(i):
@@ -99,8 +101,8 @@ if mode == "vips":
             for step in engine.STEPS:
                 image = step(image, plan)
         stages = {
-            "probe": lambda i: engine._probe(files[i], limits),
-            "header again": lambda i: opened(i) if plans[i].jpeg_shrink > 1 else None,
+            "probe": lambda i: engine._probe_header(files[i], limits, spec),
+            "header again": lambda i: opened(i) if plans[i].jpeg_shrink != probed[i][3] else None,
             "resize build": lambda i: resize_op(lazy[i], i),
             "plan + steps": steps,
             "decode": lambda i: opened(i).copy_memory(),
