@@ -91,9 +91,11 @@ FLOOR = 0.006
 SAMPLE_PIXELS = 480 * 400  # above this the trial runs on a mosaic of tiles (a 400 px output is tried whole)
 SCORE_PIXELS = 192 * 192  # above this the score reads a mosaic of tiles: SSIM costs more than a WebP encode
 SCORE_GRID = 3
-# Bytes per pixel of the trial at or above which an image is taken as detailed without measuring it (the
-# measure costs about a JPEG encode): 1.4x the densest corpus trial that ``_detailed`` found not detailed
-# (JPEG 0.087, WebP 0.059, AVIF 0.041 at 400-1600 px); a flat graphic or a soft gradient is under 0.02.
+# Bytes per pixel of the middle's trial at or above which an image is taken as detailed without measuring
+# it (the measure costs about a JPEG encode): 1.4x the densest corpus image that ``_detailed`` finds not
+# detailed, read on a mosaic of its tiles (JPEG 0.087, WebP 0.059, AVIF 0.041); a flat graphic's or a soft
+# gradient's middle is at most 0.05 (headers included). A few such corpus images are over it on the middle
+# (the RGBA PNG at 800 px): none of them was far enough below visibility to go lower.
 DENSE: Mapping[str, float] = MappingProxyType({"jpeg": 0.12, "webp": 0.08, "avif": 0.06})
 # Side of the middle of the image the first trial encodes (a 16 px aligned crop; the whole image when not
 # larger): its bytes say whether the image is detailed, and for JPEG both encoders' colour errors on it say
