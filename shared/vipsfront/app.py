@@ -177,8 +177,11 @@ def create_app(
     settings: Settings | None = None,
     store: ImageStore | None = None,
     observer: Observer | None = None,
+    gate: TransformGate | None = None,
 ) -> FastAPI:
-    """The origin app; with no arguments, settings come from the environment and S3 from boto3."""
+    """The origin app; with no arguments, settings come from the environment and S3 from boto3, and the
+    transform gate from the settings (``gate``: one shared with other processes, as ``serve --workers N``
+    gives each worker)."""
     settings = settings or Settings.load()
     if store is None:
         client = s3_client(settings.s3_endpoint, settings.region)
@@ -188,7 +191,7 @@ def create_app(
     app = OriginApp(title="vipsfront", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.store = store
-    gate = app.state.transform_gate = TransformGate.for_settings(settings)
+    gate = app.state.transform_gate = gate or TransformGate.for_settings(settings)
     deferred = app.state.deferred_stores = DeferredStores()  # misses stored after their response
 
     @app.exception_handler(VipsfrontError)

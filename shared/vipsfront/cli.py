@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import sys
+import tempfile
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -139,20 +140,29 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _run_workers(args: argparse.Namespace, *, alone: bool) -> int:
+def _run_workers(args: argparse.Namespace, settings: Settings, *, alone: bool) -> int:
     """``args.workers`` uvicorn worker processes on ``listening_socket``, under the light supervisor of
     ``vipsfront.workers`` (no uvicorn, app or ``multiprocessing`` in it). ``alone``: nothing else lives
-    in this process (no embedded S3, no watcher), so it becomes the supervisor by ``exec``."""
-    from vipsfront.workers import Supervisor, exec_supervisor
+    in this process (no embedded S3, no watcher), so it becomes the supervisor by ``exec``.
 
-    sock = listening_socket(args.host, args.port)
-    sock.listen(2048)  # uvicorn's default backlog
+    The whole tree runs at most ``VIPSFRONT_MAX_CONCURRENT_TRANSFORMS`` (default one per core) transforms
+    at once: their slot files go in a temporary directory made here, which the supervisor removes when
+    it stops. Each worker may still take all of them (connections need not spread evenly)."""
+    from vipsfront.workers import Supervisor, TreeSlots, exec_supervisor
+
+    count = max(1, settings.max_concurrent_transforms or os.cpu_count() or 1)
+    slots = TreeSlots.create(tempfile.mkdtemp(prefix="vipsfront-slots-"), count)
     try:
-        if alone:
-            exec_supervisor(sock, args.workers, args.log_level)
-        return Supervisor(sock, args.workers, args.log_level).run()
+        sock = listening_socket(args.host, args.port)
+        sock.listen(2048)  # uvicorn's default backlog
+        try:
+            if alone:
+                exec_supervisor(sock, args.workers, args.log_level, slots)
+            return Supervisor(sock, args.workers, args.log_level, slots=slots).run()
+        finally:
+            sock.close()
     finally:
-        sock.close()
+        slots.remove()  # when exec_supervisor did not replace this process
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -162,7 +172,7 @@ def serve(args: argparse.Namespace) -> int:
     limit_malloc_arenas(env)
     if args.workers > 1:
         # One process per core: each worker's libvips gets its share of the cores, not all of them.
-        # (Transform slots stay one per core in each worker: connections need not spread evenly.)
+        # (Transform slots are one per core in the whole tree: ``_run_workers``.)
         env.setdefault("VIPS_CONCURRENCY", str(max(1, (os.cpu_count() or 1) // args.workers)))
     env.setdefault("VIPSFRONT_DEMO", "1")  # the demo page lists the originals: on for local serving only
     if not uses_real_s3(env):
@@ -216,7 +226,7 @@ def serve(args: argparse.Namespace) -> int:
             print(f"  watching the originals every {args.watch:g} s: a changed or deleted original is purged")
         sys.stdout.flush()
         if args.workers > 1:
-            return _run_workers(args, alone=moto_server is None and watcher is None)
+            return _run_workers(args, settings, alone=moto_server is None and watcher is None)
         import uvicorn
 
         from vipsfront.app import create_app

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from vipsfront import engine, heap, info
 from vipsfront.config import Settings
@@ -52,33 +52,54 @@ def trims_after(record: RequestRecord) -> bool:
     return record.input_megapixels >= TRIM_AFTER_MEGAPIXELS
 
 
+BUSY = "the server is busy: no transform slot before the deadline"
+
+
+class SharedSlots(Protocol):
+    """A limit shared with other processes (``vipsfront.workers.TreeSlots``), held by the thread that
+    took it: ``acquire`` and ``release`` as ``threading.BoundedSemaphore``."""
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool: ...
+
+    def release(self) -> None: ...
+
+
 class TransformGate:
-    """At most ``slots`` transforms at once in this process; a request waits for a slot until its deadline.
+    """At most ``slots`` transforms at once in this process, and with ``tree`` one of its slots too; a
+    request waits for both until its deadline.
 
     Transforms are CPU-bound (libvips has its own threads): beyond one per core they only add memory
-    (each holds a decoded image) and tail latency. Hits and S3 I/O never wait here.
+    (each holds a decoded image) and tail latency. Hits and S3 I/O never wait here. ``tree`` is the
+    limit of the whole ``serve --workers N`` tree (its transforms in flight bound its peak memory); it is
+    taken after this process's slot and given back before it.
     """
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, tree: SharedSlots | None = None) -> None:
         self.slots = slots
+        self.tree = tree
         self._free = threading.BoundedSemaphore(slots)
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> TransformGate:
+    def for_settings(cls, settings: Settings, tree: SharedSlots | None = None) -> TransformGate:
         """``settings.max_concurrent_transforms`` slots, or one per CPU core when it is 0."""
-        return cls(max(1, settings.max_concurrent_transforms or os.cpu_count() or 1))
+        return cls(max(1, settings.max_concurrent_transforms or os.cpu_count() or 1), tree)
 
     @contextmanager
     def slot(self, deadline: float, record: RequestRecord) -> Iterator[None]:
         started = time.perf_counter()
         if not self._free.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise DeadlineExceededError("the server is busy: no transform slot before the deadline")
+            raise DeadlineExceededError(BUSY)
+        if self.tree is not None and not self.tree.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            self._free.release()
+            raise DeadlineExceededError(BUSY)
         waited = (time.perf_counter() - started) * 1000
         if waited >= 1:
             record.timings["queue"] = record.timings.get("queue", 0.0) + waited
         try:
             yield
         finally:
+            if self.tree is not None:
+                self.tree.release()
             self._free.release()
 
 

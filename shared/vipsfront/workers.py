@@ -9,13 +9,17 @@ lives in ``vipsfront serve``'s process (no embedded S3, no watcher), that proces
 by ``exec`` (``exec_supervisor``), so not even its set-up's imports stay. Against uvicorn's supervisor
 this takes about 30 MB off the server tree's RSS at rest (measured in the README's Benchmarks).
 
-A worker builds the app from the environment (``vipsfront.app:create_app``) and serves the inherited
-socket; the socket keeps its protocol (``IPPROTO_TCP``), so asyncio sets TCP_NODELAY on what it accepts.
+The tree shares one transform limit (``TreeSlots``, one lock file per slot in a directory ``vipsfront
+serve`` makes): each worker's transform gate takes one of its slots besides its own, and the supervisor
+removes the directory when it stops. A worker builds the app from the environment
+(``vipsfront.app:create_app``) with that gate and serves the inherited socket; the socket keeps its
+protocol (``IPPROTO_TCP``), so asyncio sets TCP_NODELAY on what it accepts.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import random
 import signal
@@ -44,13 +48,14 @@ class TreeSlots:
     run at once. A transform that holds one of the tree's slots bounds the whole tree at ``count``
     (measured with 2 workers, 2 slots, 8 clients on the 14.7 MP JPEG sweep: peak RSS 422 MB against
     580-616 MB with per-process slots only). ``acquire(timeout=...)`` and ``release()`` as
-    ``threading.BoundedSemaphore``; the thread that acquired releases. A wait polls every 5 ms. For the
-    transform gate (``vipsfront.origin.TransformGate``), which does not take it yet.
+    ``threading.BoundedSemaphore``; the thread that acquired releases. A wait polls every 5 ms. Each
+    worker's transform gate (``vipsfront.origin.TransformGate``) takes one for every transform.
     """
 
     POLL_S = 0.005
 
     def __init__(self, directory: str | Path, count: int) -> None:
+        self.directory = str(directory)
         self.paths = [str(Path(directory) / f"slot-{index}") for index in range(count)]
         self._held = threading.local()
 
@@ -60,6 +65,19 @@ class TreeSlots:
         for index in range(count):
             (Path(directory) / f"slot-{index}").touch()
         return cls(directory, count)
+
+    def remove(self) -> None:
+        """Delete the slot files and their directory (the supervisor does, once stopped); what is gone
+        already is no error."""
+        for path in self.paths:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        try:
+            os.rmdir(self.directory)
+        except FileNotFoundError:
+            pass
 
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -85,32 +103,41 @@ class TreeSlots:
         os.close(fds.pop())  # closing the only descriptor of the lock releases it
 
 
-def worker_command(fd: int, log_level: str) -> list[str]:
-    """The command line of one worker serving the listening socket ``fd``."""
-    return [sys.executable, "-m", "vipsfront.workers", str(fd), log_level]
+def tree_arguments(slots: TreeSlots | None) -> list[str]:
+    """``slots`` on a command line: its directory and count (nothing without a tree limit)."""
+    return [] if slots is None else [slots.directory, str(len(slots.paths))]
+
+
+def worker_command(fd: int, log_level: str, *tree: str) -> list[str]:
+    """The command line of one worker serving the listening socket ``fd`` (``tree``: the directory and
+    count of the tree's transform slots)."""
+    return [sys.executable, "-m", "vipsfront.workers", str(fd), log_level, *tree]
 
 
 class Supervisor:
     """Runs ``count`` workers on ``sock`` until stopped; ``run`` returns the exit status (0, or 1 when a
-    worker could not start)."""
+    worker could not start). ``slots``: the tree's transform limit, passed to each worker and removed
+    once they have stopped."""
 
     def __init__(
         self,
         sock: socket.socket,
         count: int,
         log_level: str = "info",
-        command: Callable[[int, str], list[str]] = worker_command,
+        command: Callable[..., list[str]] = worker_command,
+        slots: TreeSlots | None = None,
     ) -> None:
         self.sock = sock
         self.count = count
         self.log_level = log_level
         self.command = command
+        self.slots = slots
         self.workers: list[tuple[subprocess.Popen[bytes], float]] = []
         self._stop = threading.Event()
 
     def start_worker(self) -> tuple[subprocess.Popen[bytes], float]:
         fd = self.sock.fileno()
-        process = subprocess.Popen(self.command(fd, self.log_level), pass_fds=(fd,))
+        process = subprocess.Popen(self.command(fd, self.log_level, *tree_arguments(self.slots)), pass_fds=(fd,))
         return process, time.monotonic()
 
     def stop(self, *_: object) -> None:
@@ -128,6 +155,8 @@ class Supervisor:
                     break
         finally:
             self._stop_workers()
+            if self.slots is not None:
+                self.slots.remove()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         return status
@@ -159,25 +188,36 @@ class Supervisor:
                 process.wait()
 
 
-def serve_socket(fd: int, log_level: str) -> None:
+def worker_app(slots: TreeSlots | None) -> object:
+    """The app of one worker: settings from the environment, transforms bounded by ``slots`` across the
+    tree as well as by the settings' limit in this process."""
+    from vipsfront.app import create_app
+    from vipsfront.config import Settings
+    from vipsfront.origin import TransformGate
+
+    settings = Settings.load()
+    return create_app(settings, gate=TransformGate.for_settings(settings, tree=slots))
+
+
+def serve_socket(fd: int, log_level: str, slots: TreeSlots | None = None) -> None:
     """One worker: the app from the environment, served on the inherited listening socket ``fd``."""
     import uvicorn
 
     sock = socket.socket(fileno=fd)  # family, type and protocol read from the descriptor
-    config = uvicorn.Config("vipsfront.app:create_app", factory=True, log_level=log_level)
+    config = uvicorn.Config(functools.partial(worker_app, slots), factory=True, log_level=log_level)
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def supervise(fd: int, count: int, log_level: str) -> int:
+def supervise(fd: int, count: int, log_level: str, slots: TreeSlots | None = None) -> int:
     """The supervisor as a process of its own, on the inherited listening socket ``fd``."""
     sock = socket.socket(fileno=fd)
     try:
-        return Supervisor(sock, count, log_level).run()
+        return Supervisor(sock, count, log_level, slots=slots).run()
     finally:
         sock.close()
 
 
-def exec_supervisor(sock: socket.socket, count: int, log_level: str) -> None:
+def exec_supervisor(sock: socket.socket, count: int, log_level: str, slots: TreeSlots | None = None) -> None:
     """Replace this process (same id, same parent, same signals) by a fresh interpreter running only the
     supervisor: ``python -S`` on this file, so nothing but the standard library is loaded (about 11 MB of
     RSS, against 22 MB for ``vipsfront serve``'s own interpreter after its set-up). Does not return."""
@@ -185,15 +225,23 @@ def exec_supervisor(sock: socket.socket, count: int, log_level: str) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     command = [sys.executable, "-S", __file__, "supervise", str(sock.fileno()), str(count), log_level]
+    command += tree_arguments(slots)
     os.execv(sys.executable, command)
 
 
+def slots_from(args: Sequence[str]) -> TreeSlots | None:
+    """The tree's transform slots from a command line's ``DIRECTORY COUNT`` (``tree_arguments``), if any."""
+    return TreeSlots(args[0], int(args[1])) if args else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``FD LOG_LEVEL``: one worker; ``supervise FD COUNT LOG_LEVEL``: the supervisor."""
+    """``FD LOG_LEVEL [SLOTS_DIR SLOTS]``: one worker; ``supervise FD COUNT LOG_LEVEL [SLOTS_DIR SLOTS]``:
+    the supervisor."""
     args = list(argv if argv is not None else sys.argv[1:])
     if args[0] == "supervise":
-        return supervise(int(args[1]), int(args[2]), args[3])
-    serve_socket(int(args[0]), args[1])  # Ctrl-C reaches the process group: uvicorn stops it gracefully
+        return supervise(int(args[1]), int(args[2]), args[3], slots_from(args[4:]))
+    # Ctrl-C reaches the process group: uvicorn stops the worker gracefully
+    serve_socket(int(args[0]), args[1], slots_from(args[2:]))
     return 0
 
 

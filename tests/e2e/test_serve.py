@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -167,24 +169,31 @@ def command_line(pid: int) -> list[str]:
         return cmdline.read().decode().split("\0")[:-1]
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc (Linux)")
-def test_workers_run_under_a_light_supervisor(seed: Path) -> None:
-    """Against an S3 (as in the benchmark): the serve process becomes a standard-library-only supervisor
-    and its children are the workers, no resource tracker; a worker that dies is replaced."""
-    with ServerProcess() as s3:
-        from vipsfront.storage import s3_client
+@contextmanager
+def s3_with_wide(seed: Path) -> Iterator[dict[str, str]]:
+    """An S3 of its own (as in the benchmark, so ``serve`` starts none) holding the seed's wide.jpg; yields
+    the environment that points ``serve`` at it."""
+    from vipsfront.storage import s3_client
 
-        env = {**clean_env(), **LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL_S3": s3.endpoint}
+    with ServerProcess() as s3:
         client = s3_client(s3.endpoint, "us-east-1")
         for bucket in ("vipsfront-originals", "vipsfront-variants"):
             client.create_bucket(Bucket=bucket)
         client.put_object(
             Bucket="vipsfront-originals", Key="wide.jpg", Body=(seed / "photos" / "wide.jpg").read_bytes()
         )
+        yield {**clean_env(), **LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL_S3": s3.endpoint}
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc (Linux)")
+def test_workers_run_under_a_light_supervisor(seed: Path) -> None:
+    """Against an S3 (as in the benchmark): the serve process becomes a standard-library-only supervisor
+    and its children are the workers, no resource tracker; a worker that dies is replaced."""
+    with s3_with_wide(seed) as env:
         process, base = start(["--workers", "2", "--watch", "0"], env)
         try:
             supervisor = command_line(process.pid)
-            assert "-S" in supervisor and supervisor[-4] == "supervise"  # python -S: site-packages off its path
+            assert "-S" in supervisor and "supervise" in supervisor  # python -S: site-packages off its path
             with open(f"/proc/{process.pid}/maps") as maps:
                 assert "site-packages" not in maps.read()  # no pyvips, uvicorn, FastAPI or botocore library
             workers = children(process.pid)
@@ -205,6 +214,40 @@ def test_workers_run_under_a_light_supervisor(seed: Path) -> None:
             output = stop(process)
     assert "Traceback" not in output, output
     assert not any(Path(f"/proc/{pid}").exists() for pid in last)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc (Linux)")
+def test_workers_share_one_transform_limit(seed: Path) -> None:
+    """With ``--workers 2`` and a limit of 1, the limit is the tree's: while its one slot is held (here by
+    the test, as a third process would), a miss waits on any worker and is a 503 JSON past its budget,
+    though each worker's own slot is free; once let go, misses are served. Stopping removes the slots."""
+    from vipsfront.workers import TreeSlots
+
+    with s3_with_wide(seed) as env:
+        env.update(VIPSFRONT_MAX_CONCURRENT_TRANSFORMS="1", VIPSFRONT_REQUEST_BUDGET_S="1")
+        process, base = start(["--workers", "2", "--watch", "0"], env)
+        try:
+            lines = [command_line(pid) for pid in children(process.pid)]
+            assert len(lines) == 2 and lines[0][-2:] == lines[1][-2:]  # the same slots for both workers
+            directory, count = lines[0][-2:]
+            assert count == "1" and Path(directory, "slot-0").is_file()
+            held = TreeSlots(directory, 1)
+            assert held.acquire(timeout=10)
+            try:
+                for width in (310, 311, 312, 313):  # new connections: both workers' share
+                    status, headers, body = fetch(f"{base}/wide.jpg?w={width}&fm=webp")
+                    assert status == 503, (status, body[:200])
+                    assert json.loads(body)["code"] == "deadline_exceeded"
+            finally:
+                held.release()
+            for width in (310, 311, 312, 313):
+                status, headers, body = fetch(f"{base}/wide.jpg?w={width}&fm=webp")
+                assert status == 200, body[:200]
+                assert pyvips.Image.new_from_buffer(body, "").width == width
+        finally:
+            output = stop(process)
+    assert "unexpected error" not in output and " 500 " not in output, output  # 503s log their cause
+    assert not Path(directory).exists()
 
 
 def test_errors_over_http(seeded: str) -> None:

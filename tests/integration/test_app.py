@@ -358,6 +358,48 @@ def test_transforms_wait_for_a_slot_and_give_up_at_the_deadline(s3: Any) -> None
     assert [item["Key"] for item in listing] == ["a.jpg/_vf/w=50"]
 
 
+def test_a_tree_limit_held_elsewhere_holds_transforms_back(s3: Any, tmp_path: Any) -> None:
+    """The gate ``serve --workers N`` gives each worker: with the tree's one slot held by another worker,
+    a miss waits though this process's own slot is free, and past its budget it is a 503 JSON that gives
+    both back; once the other worker lets its slot go, the waiting miss takes it (the wait shows in
+    Server-Timing) and is served."""
+    import threading
+
+    from vipsfront.origin import TransformGate
+    from vipsfront.workers import TreeSlots
+
+    TreeSlots.create(tmp_path, 1)
+    gate = TransformGate(1, tree=TreeSlots(tmp_path, 1))
+    app = create_app(Settings(request_budget_s=2.0), S3Store(s3, ORIGINALS, VARIANTS), gate=gate)
+    assert app.state.transform_gate is gate
+    s3.put_object(Bucket=ORIGINALS, Key="a.jpg", Body=photo(200, 100))
+    client = TestClient(app)
+    other = TreeSlots(tmp_path, 1)  # another worker's hold on the tree's slot
+    assert other.acquire(blocking=False)
+    busy = client.get("/a.jpg?w=60")
+    assert busy.status_code == 503 and error_of(busy)["code"] == "deadline_exceeded"
+    assert busy.headers["cache-control"] == "no-store"
+    other.release()
+    assert client.get("/a.jpg?w=61").status_code == 200  # this process's slot was given back too
+
+    held, let_go = threading.Event(), threading.Event()
+
+    def hold() -> None:  # the thread that takes a tree slot gives it back
+        assert other.acquire(blocking=False)
+        held.set()
+        let_go.wait(30)
+        other.release()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(30)
+    threading.Timer(0.1, let_go.set).start()
+    response = client.get("/a.jpg?w=62")
+    holder.join(30)
+    assert response.status_code == 200 and decode(response.content).width == 62
+    assert "queue;dur=" in response.headers["server-timing"]
+
+
 def test_image_requests_skip_fastapis_layers_with_the_same_answers(origin: Origin) -> None:
     """Image GETs and HEADs are answered without FastAPI's routing (its router emptied here), the rest
     still through it."""

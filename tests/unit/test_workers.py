@@ -132,3 +132,33 @@ def test_tree_slots_bound_holders_across_processes_and_free_a_dead_holders(tmp_p
     finally:
         holder.kill()
         holder.wait(timeout=30)
+
+
+def test_workers_get_the_tree_slots_and_the_supervisor_removes_them(
+    sock: socket.socket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker's command line names the tree's slot directory and count (what ``vipsfront.workers``
+    reads back into the same ``TreeSlots``); once the workers stop, the directory is gone."""
+    monkeypatch.setattr(workers.signal, "signal", lambda *args: None)
+    (tmp_path / "slots").mkdir()
+    slots = TreeSlots.create(tmp_path / "slots", 3)
+    assert len(list((tmp_path / "slots").iterdir())) == 3
+    seen: list[list[str]] = []
+
+    def command(fd: int, level: str, *tree: str) -> list[str]:
+        line = workers.worker_command(fd, level, *tree)
+        seen.append(line)
+        return sleeper(60)
+
+    supervisor = Supervisor(sock, 2, command=command, slots=slots)
+    thread, status = run_in_thread(supervisor)
+    wait_for(lambda: len(supervisor.workers) == 2)
+    supervisor.stop()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and status == [0]
+    assert len(seen) == 2 and all(line[-2:] == [str(tmp_path / "slots"), "3"] for line in seen)
+    again = workers.slots_from(seen[0][-2:])
+    assert again is not None and again.paths == slots.paths
+    assert workers.slots_from([]) is None
+    assert not (tmp_path / "slots").exists()
+    slots.remove()  # twice is no error
