@@ -19,9 +19,10 @@ CloudFront egress of the bytes made. The goal for compute alone is $1.50 per mil
 how much CPU per image the goal leaves at that memory (after the S3 waits).
 
 Also measured, to say what no change around the codecs can remove: the CPU of the decode at the engine's
-JPEG scale (1/2 for 800 px) and of the WebP encode, each on its own in memory (median per image), and the
-cost of that floor alone. ``--webp-effort`` prices another encoder effort (the engine's default is
-``Limits.webp_effort``); effort changes bytes and look, so that row is a trade-off, not a free saving.
+JPEG scale (1/2 for 800 px) and of the WebP encode, each on its own in memory right after each transform
+(medians per image, so they share its load), and the cost of that floor alone. ``--webp-effort`` prices
+another encoder effort (the engine's default is ``Limits.webp_effort``); effort changes bytes and look, so
+that row is a trade-off, not a free saving.
 
 Usage: ``python benchmarks/cost_reference.py [--memory 1024,2048] [--repeats 3] [--arm-factor 1.0]
 [--s3-ms 40] [--webp-effort N] [--json out.json]``. Never used to assert anything.
@@ -36,6 +37,7 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,38 +68,52 @@ def sources() -> list[bytes]:
     return found
 
 
-def cpu_per_image(repeats: int, limits: Limits) -> tuple[float, int, int]:
-    """Median CPU seconds of one transform (one libvips thread), the median output bytes, the images."""
+@dataclass(frozen=True, slots=True)
+class Measured:
+    cpu_s: float  # median CPU seconds of one transform
+    decode_s: float  # median CPU seconds of the JPEG decode at the engine's scale, realised in memory
+    encode_s: float  # median CPU seconds of the WebP encode of the resized image, from memory
+    output_bytes: int  # median
+    images: int
+    shrinks: list[int]
+
+
+def measure(repeats: int, limits: Limits) -> Measured:
+    """One libvips thread; each photo in turn is transformed, then decoded and encoded on their own, so
+    the three medians share the machine's load."""
     photos = sources()
     transform(photos[0], SPEC, limits)  # warm up libvips
-    times, sizes = [], []
+    plans = [make_plan(probe(data, limits), SPEC, limits) for data in photos]
+    resized = [
+        pyvips.Image.jpegload_buffer(data, shrink=plan.jpeg_shrink)
+        .thumbnail_image(plan.load_size[0], height=plan.load_size[1], size="force")
+        .copy_memory()
+        for data, plan in zip(photos, plans, strict=True)
+    ]
+    times: list[float] = []
+    decodes: list[float] = []
+    encodes: list[float] = []
+    sizes: list[int] = []
     for _ in range(repeats):
-        for data in photos:
+        for data, plan, image in zip(photos, plans, resized, strict=True):
             started = time.process_time()
             result = transform(data, SPEC, limits)
             times.append(time.process_time() - started)
             sizes.append(len(result.data))
-    return statistics.median(times), int(statistics.median(sizes)), len(times)
-
-
-def codec_floor(repeats: int, limits: Limits) -> tuple[float, float, list[int]]:
-    """Median CPU seconds of the JPEG decode at the engine's scale and of the WebP encode of the resized
-    image, each realised on its own in memory (one libvips thread), and the decode shrinks used."""
-    decodes, encodes, shrinks = [], [], set()
-    for data in sources():
-        plan = make_plan(probe(data, limits), SPEC, limits)
-        shrinks.add(plan.jpeg_shrink)
-        width, height = plan.load_size
-        resized = None
-        for _ in range(repeats):
             started = time.process_time()
-            decoded = pyvips.Image.jpegload_buffer(data, shrink=plan.jpeg_shrink, access="sequential").copy_memory()
+            pyvips.Image.jpegload_buffer(data, shrink=plan.jpeg_shrink, access="sequential").copy_memory()
             decodes.append(time.process_time() - started)
-            resized = resized or decoded.thumbnail_image(width, height=height, size="force").copy_memory()
             started = time.process_time()
-            resized.webpsave_buffer(Q=WEBP_QUALITY, effort=limits.webp_effort, keep="none")
+            image.webpsave_buffer(Q=WEBP_QUALITY, effort=limits.webp_effort, keep="none")
             encodes.append(time.process_time() - started)
-    return statistics.median(decodes), statistics.median(encodes), sorted(shrinks)
+    return Measured(
+        cpu_s=statistics.median(times),
+        decode_s=statistics.median(decodes),
+        encode_s=statistics.median(encodes),
+        output_bytes=int(statistics.median(sizes)),
+        images=len(times),
+        shrinks=sorted({plan.jpeg_shrink for plan in plans}),
+    )
 
 
 def lambda_seconds_per_cpu_second(memory_mb: int, serial_share: float) -> float:
@@ -185,8 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     limits = Limits(threads=1, webp_effort=args.webp_effort)
-    cpu_s, output_bytes, images = cpu_per_image(args.repeats, limits)
-    decode_s, encode_s, shrinks = codec_floor(args.repeats, limits)
+    measured = measure(args.repeats, limits)
+    cpu_s, output_bytes, images = measured.cpu_s, measured.output_bytes, measured.images
+    decode_s, encode_s, shrinks = measured.decode_s, measured.encode_s, measured.shrinks
     memory = [int(m) for m in args.memory.split(",")]
     figures = {
         "cpu_ms": cpu_s * 1000,
