@@ -52,7 +52,6 @@ __all__ = [
     "Level",
     "Tuning",
     "choose",
-    "effort_encoder",
     "parse_level",
     "sample",
     "score",
@@ -268,18 +267,6 @@ def _detailed(image: Any) -> bool:
 _OPPONENT = [[0.299, 0.587, 0.114], [-0.338, -0.662, 1.0], [1.0, -0.838, -0.162]]
 
 
-def effort_encoder(fmt: str) -> Encode | None:
-    """The slower encoder ``q=auto`` uses for a small WebP or AVIF output (``EFFORT``), with the engine's
-    other settings (no metadata; AVIF: AV1, 8 bit); ``None`` for a format without one."""
-    if fmt == "webp":
-        return lambda image, q: bytes(image.webpsave_buffer(Q=q, effort=EFFORT[fmt], keep="none"))
-    if fmt == "avif":
-        return lambda image, q: bytes(
-            image.heifsave_buffer(Q=q, compression="av1", effort=EFFORT[fmt], bitdepth=8, keep="none")
-        )
-    return None
-
-
 def _centre(image: Any) -> Any:
     """The middle ``CHECK`` x ``CHECK`` pixels (16 px aligned), or the image when it is not larger."""
     width, height = int(image.width), int(image.height)
@@ -322,16 +309,18 @@ def choose(
     level: Level = Level.AUTO,
     deadline: float | None = None,
     reference_encode: Encode | None = None,
+    slower_encode: Encode | None = None,
 ) -> AutoQualityResult:
     """Encode ``image`` (resized, 8-bit sRGB or grey, alpha allowed) as ``fmt`` (``jpeg``, ``webp`` or
     ``avif``) at ``TUNING[fmt].quality[level]``, lowered for an image whose error there is under ``FLOOR``.
 
-    ``encode`` is the engine's encoder for ``q=auto`` (the one place for effort, subsampling, metadata;
-    ``effort_encoder`` replaces it for a small detailed WebP or AVIF); ``reference_encode`` its encoder for
-    a fixed quality, given when its settings differ: the fixed default is then encoded on the trial's
-    pixels too and kept when it is not larger (whole image or mosaic: a soft gradient in JPEG, where table
-    3 spends more) or has more ``_colour_error`` (the result says ``fallback=bytes`` or ``colour``). The
-    deadline fallback encodes ``default_quality`` with it (or with ``encode``). Both must produce ``fmt``.
+    ``encode`` is the engine's encoder for ``q=auto`` (the one place for effort, subsampling, metadata);
+    ``slower_encode`` the same at the slower ``EFFORT``, given when the time allows it: it writes a small
+    detailed WebP or AVIF. ``reference_encode`` is the engine's encoder for a fixed quality, given when its
+    settings differ: the fixed default is then encoded on the trial's pixels too and kept when it is not
+    larger (whole image or mosaic: a soft gradient in JPEG, where table 3 spends more) or has more
+    ``_colour_error`` (the result says ``fallback=bytes`` or ``colour``). The deadline fallback encodes
+    ``default_quality`` with it (or with ``encode``). All must produce ``fmt``.
     Raises ``ValueError`` for another format; libvips errors from the encoders propagate.
     """
     if fmt not in TUNING:
@@ -396,7 +385,7 @@ def choose(
             reason = "colour"
         if reason is not None:
             chosen, data, source, final, found, target = default_quality, fixed, basis, reference_encode, None, None
-    slower = effort_encoder(fmt) if detailed and middle is not image else None
+    slower = slower_encode if detailed and middle is not image else None
     headroom = deadline is None or time.monotonic() + EFFORT_HEADROOM_S < deadline
     if slower is not None and image.width * image.height <= EFFORT_PIXELS and headroom:
         final = slower  # a detailed WebP or AVIF photo, small enough for the slower effort

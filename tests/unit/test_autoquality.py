@@ -19,8 +19,9 @@ LOADERS = {"jpeg": "jpegload", "webp": "webpload", "avif": "heifload"}
 class Encoder:
     """An encoder like the engine's (keep="none", the engine's efforts), counting its calls."""
 
-    def __init__(self, fmt: str) -> None:
+    def __init__(self, fmt: str, effort: int | None = None) -> None:
         self.fmt = fmt
+        self.effort = effort
         self.calls: list[int] = []
 
     def __call__(self, image: Any, quality: int) -> bytes:
@@ -28,8 +29,9 @@ class Encoder:
         if self.fmt == "jpeg":
             return bytes(image.jpegsave_buffer(Q=quality, optimize_coding=True, keep="none"))
         if self.fmt == "webp":
-            return bytes(image.webpsave_buffer(Q=quality, effort=4, keep="none"))
-        return bytes(image.heifsave_buffer(Q=quality, compression="av1", effort=2, bitdepth=8, keep="none"))
+            return bytes(image.webpsave_buffer(Q=quality, effort=self.effort or 4, keep="none"))
+        effort = 2 if self.effort is None else self.effort
+        return bytes(image.heifsave_buffer(Q=quality, compression="av1", effort=effort, bitdepth=8, keep="none"))
 
 
 def smooth(width: int = 320, height: int = 240) -> Any:
@@ -97,10 +99,12 @@ def test_a_detailed_image_gets_the_level_quality_in_two_encodes(fmt: str) -> Non
     """Detailed: the calibrated quality, tried on the middle, then the image (WebP and AVIF: with the slower
     effort, this output being under EFFORT_PIXELS)."""
     encoder = Encoder(fmt)
+    slower = None if fmt == "jpeg" else Encoder(fmt, autoquality.EFFORT[fmt])
     image = detailed()
-    result = choose(image, fmt, encoder, default_quality=DEFAULTS[fmt])
+    result = choose(image, fmt, encoder, default_quality=DEFAULTS[fmt], slower_encode=slower)
     assert result.quality == TUNING[fmt].quality[Level.AUTO] <= DEFAULTS[fmt]
     assert encoder.calls == [result.quality] * (2 if fmt == "jpeg" else 1) and result.encodes == 2
+    assert slower is None or slower.calls == [result.quality]
     assert result.target is None and not result.fell_back
     out = decoded(result.data, fmt)
     assert (out.width, out.height) == (320, 240)
@@ -111,9 +115,8 @@ def test_a_small_detailed_webp_or_avif_gets_the_slower_effort(fmt: str) -> None:
     """Up to EFFORT_PIXELS the output is the slower effort's encode, not the engine's (on the corpus 2-4 %
     smaller; on this noise about the same)."""
     image = detailed(320, 240)
-    result = choose(image, fmt, Encoder(fmt), default_quality=DEFAULTS[fmt])
-    slower = autoquality.effort_encoder(fmt)
-    assert slower is not None
+    slower = Encoder(fmt, autoquality.EFFORT[fmt])
+    result = choose(image, fmt, Encoder(fmt), default_quality=DEFAULTS[fmt], slower_encode=slower)
     assert result.data == slower(image, result.quality)
     assert result.data != Encoder(fmt)(image, result.quality)
     out = decoded(result.data, fmt)
@@ -123,7 +126,7 @@ def test_a_small_detailed_webp_or_avif_gets_the_slower_effort(fmt: str) -> None:
 def test_a_larger_webp_keeps_the_engine_effort() -> None:
     image = detailed(480, 360)  # over EFFORT_PIXELS
     encoder = Encoder("webp")
-    result = choose(image, "webp", encoder, default_quality=80)
+    result = choose(image, "webp", encoder, default_quality=80, slower_encode=Encoder("webp", 5))
     assert encoder.calls == [result.quality] * 2  # the middle, then the image
     assert result.data == Encoder("webp")(image, result.quality)
 
@@ -132,7 +135,9 @@ def test_no_slower_effort_close_to_the_deadline() -> None:
     image = detailed(320, 240)
     encoder = Encoder("webp")
     deadline = time.monotonic() + autoquality.EFFORT_HEADROOM_S / 2
-    result = choose(image, "webp", encoder, default_quality=80, deadline=deadline)
+    slower = Encoder("webp", 5)
+    result = choose(image, "webp", encoder, default_quality=80, deadline=deadline, slower_encode=slower)
+    assert slower.calls == []
     assert result.data == encoder(image, result.quality) and not result.fell_back
 
 
