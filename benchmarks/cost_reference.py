@@ -24,7 +24,7 @@ JPEG scale (1/2 for 800 px) and of the WebP encode, each on its own in memory ri
 another encoder effort (the engine's default is ``Limits.webp_effort``); effort changes bytes and look, so
 that row is a trade-off, not a free saving.
 
-Usage: ``python benchmarks/cost_reference.py [--memory 1024,2048] [--repeats 3] [--arm-factor 1.0]
+Usage: ``python benchmarks/cost_reference.py [--memory 1024,1769] [--repeats 3] [--arm-factor 1.0]
 [--s3-ms 40] [--webp-effort N] [--json out.json]``. Never used to assert anything.
 """
 
@@ -58,7 +58,7 @@ PHOTOS = ROOT.parent / "shared" / "corpus" / "photos"  # ../shared/corpus/photos
 SPEC = Spec(w=800, fm=Fm("webp"))
 LAMBDA_MB_PER_VCPU = 1769
 GOAL_USD = 1.50
-STACK_MEMORY_MB = 2048  # the stack's default memory (cdk/vipsfront_cdk/config.py)
+STACK_MEMORY_MB = 1769  # the stack's default memory (cdk/vipsfront_cdk/config.py)
 
 
 def sources() -> list[bytes]:

@@ -34,5 +34,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--peer-concurrency", type=int, default=2, help="requests in flight for peer throughput (2)")
     p.add_argument("--ssim-target", type=float, default=0.95, help="SSIM for bytes at matched quality (0.95)")
-    p.add_argument("--lambda-memory-mb", type=int, default=2048, help="cost model: function memory (2048)")
+    p.add_argument("--lambda-memory-mb", type=int, default=1769, help="cost model: function memory (1769)")
     p.add_argument("--lambda-arch", default="arm64", help="cost model: arm64 or x86_64 (arm64)")

@@ -71,7 +71,7 @@ class Settings:
     originals_bucket: str | None = None
     variants_expire_days: int = 30
     arch: str = "arm64"
-    memory_mb: int = 2048
+    memory_mb: int = 1769  # one full vCPU: the JPEG decode and the WebP encode run on one thread
     timeout_seconds: int = 25
     reserved_concurrency: int | None = DEFAULT_RESERVED_CONCURRENCY
     log_retention_days: int = 30

@@ -162,7 +162,7 @@ def test_function_defaults(template: Template) -> None:
     props = transform_function(template)
     assert props["Runtime"] in {"python3.12", "python3.13"}
     assert props["Architectures"] == ["arm64"]
-    assert props["MemorySize"] == 2048
+    assert props["MemorySize"] == 1769  # one vCPU: what the single-threaded codecs can use
     assert props["Timeout"] == 25
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert props["ReservedConcurrentExecutions"] == DEFAULT_RESERVED_CONCURRENCY  # a cost guard by default
@@ -174,7 +174,7 @@ def test_function_environment(template: Template) -> None:
     assert env["VIPSFRONT_TRUST_PATH_FORM"] == "1"
     assert not any(name.startswith("POWERTOOLS_") for name in env)  # service and namespace are in the code
     assert env.get("VIPSFRONT_LAMBDA_ARCH", "arm64") == "arm64"
-    assert env["VIPSFRONT_LAMBDA_MEMORY_MB"] == "2048"
+    assert env["VIPSFRONT_LAMBDA_MEMORY_MB"] == "1769"
     assert env["VIPSFRONT_REQUEST_BUDGET_S"] == "22"
     unsigned = OriginSettings.from_env({k: v for k, v in env.items() if isinstance(v, str)}).policy.unsigned
     assert unsigned.widths == BREAKPOINT_WIDTHS and unsigned.heights == ()  # width only, as at the edge
