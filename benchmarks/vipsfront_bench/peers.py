@@ -16,6 +16,7 @@ A peer that cannot be installed or started is skipped with the reason, never rep
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -41,6 +42,7 @@ class Peer:
     version: str | None = None
     skipped: str | None = None
     venv: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)  # set for the worker process, over the environment
 
     def run(self, ops: list[dict[str, Any]], outdir: Path, timeout: float) -> list[dict[str, Any]]:
         """Run ``ops`` in one worker process; the per-op results."""
@@ -48,7 +50,12 @@ class Peer:
             json.dump({"engine": self.name, "ops": ops, "outdir": str(outdir)}, job)
         try:
             done = subprocess.run(
-                [*self.command, job.name], capture_output=True, text=True, timeout=timeout, check=False
+                [*self.command, job.name],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                env={**os.environ, **self.env} if self.env else None,
             )
         finally:
             Path(job.name).unlink(missing_ok=True)

@@ -682,6 +682,11 @@ def run(args: argparse.Namespace) -> int:
     for peer in prepared.values():
         if peer.skipped:
             say(f"{peer.name} skipped: {peer.skipped}")
+    # the engine alone runs with the libvips threads each worker of ``vipsfront serve --workers N`` has, so a
+    # miss through the origin is read against the same engine (``serve`` gives each worker cores / N)
+    threads = os.environ.get("VIPS_CONCURRENCY") or str(max(1, (os.cpu_count() or 1) // args.workers))
+    for name in ("bare", "engine"):
+        prepared[name].env["VIPS_CONCURRENCY"] = threads
     available = {n: p for n, p in prepared.items() if not p.skipped}
 
     results: dict[str, Any] = {
@@ -693,7 +698,8 @@ def run(args: argparse.Namespace) -> int:
         "settings": {
             "workers": args.workers,
             "peer_concurrency": args.peer_concurrency,
-            "libvips_threads": "libvips default (one per core) in every process",
+            "libvips_threads": f"{threads} in each origin worker and in the engine and bare pyvips workers; "
+            "sharp its own default",
         },
     }
     s3 = services.S3Server(log=out / "moto.log")  # its request errors (client disconnects) stay out of ours
