@@ -10,11 +10,12 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -170,9 +171,9 @@ def command_line(pid: int) -> list[str]:
 
 
 @contextmanager
-def s3_with_wide(seed: Path) -> Iterator[dict[str, str]]:
-    """An S3 of its own (as in the benchmark, so ``serve`` starts none) holding the seed's wide.jpg; yields
-    the environment that points ``serve`` at it."""
+def s3_with_wide(seed: Path, more: dict[str, bytes] | None = None) -> Iterator[dict[str, str]]:
+    """An S3 of its own (as in the benchmark, so ``serve`` starts none) holding the seed's wide.jpg (and
+    ``more`` originals by key); yields the environment that points ``serve`` at it."""
     from vipsfront.storage import s3_client
 
     with ServerProcess() as s3:
@@ -182,6 +183,8 @@ def s3_with_wide(seed: Path) -> Iterator[dict[str, str]]:
         client.put_object(
             Bucket="vipsfront-originals", Key="wide.jpg", Body=(seed / "photos" / "wide.jpg").read_bytes()
         )
+        for key, data in (more or {}).items():
+            client.put_object(Bucket="vipsfront-originals", Key=key, Body=data)
         yield {**clean_env(), **LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL_S3": s3.endpoint}
 
 
@@ -217,14 +220,36 @@ def test_workers_run_under_a_light_supervisor(seed: Path) -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc (Linux)")
+def suppress_errors(call: Callable[..., object], *args: object) -> None:
+    """``call(*args)``, whatever it raises (a request whose server is killed under it)."""
+    try:
+        call(*args)
+    except Exception:
+        pass
+
+
+def slot_holders(path: str) -> list[int]:
+    """The processes holding a ``flock`` on ``path``, from ``/proc/locks``."""
+    inode = os.stat(path).st_ino
+    with open("/proc/locks") as locks:
+        return [
+            int(fields[4])
+            for fields in (line.split() for line in locks)
+            if fields[1] == "FLOCK" and int(fields[5].rsplit(":", 1)[1]) == inode
+        ]
+
+
+@pytest.mark.skipif(not Path("/proc/locks").is_file(), reason="reads the process tree and locks from /proc (Linux)")
 def test_workers_share_one_transform_limit(seed: Path) -> None:
     """With ``--workers 2`` and a limit of 1, the limit is the tree's: while its one slot is held (here by
     the test, as a third process would), a miss waits on any worker and is a 503 JSON past its budget,
-    though each worker's own slot is free; once let go, misses are served. Stopping removes the slots."""
+    though each worker's own slot is free; once let go, misses are served. A worker killed in the middle
+    of a transform frees the slot. Stopping removes the slots."""
     from vipsfront.workers import TreeSlots
 
-    with s3_with_wide(seed) as env:
-        env.update(VIPSFRONT_MAX_CONCURRENT_TRANSFORMS="1", VIPSFRONT_REQUEST_BUDGET_S="1")
+    noise = pyvips.Image.gaussnoise(4000, 3000).cast("uchar").bandjoin([128, 64]).copy(interpretation="srgb")
+    with s3_with_wide(seed, {"slow.jpg": noise.jpegsave_buffer()}) as env:
+        env.update(VIPSFRONT_MAX_CONCURRENT_TRANSFORMS="1", VIPSFRONT_REQUEST_BUDGET_S="2")
         process, base = start(["--workers", "2", "--watch", "0"], env)
         try:
             lines = [command_line(pid) for pid in children(process.pid)]
@@ -234,16 +259,32 @@ def test_workers_share_one_transform_limit(seed: Path) -> None:
             held = TreeSlots(directory, 1)
             assert held.acquire(timeout=10)
             try:
-                for width in (310, 311, 312, 313):  # new connections: both workers' share
+                for width in (310, 311, 312):  # new connections: both workers' share
                     status, headers, body = fetch(f"{base}/wide.jpg?w={width}&fm=webp")
                     assert status == 503, (status, body[:200])
                     assert json.loads(body)["code"] == "deadline_exceeded"
             finally:
                 held.release()
-            for width in (310, 311, 312, 313):
+            for width in (310, 311, 312):
                 status, headers, body = fetch(f"{base}/wide.jpg?w={width}&fm=webp")
                 assert status == 200, body[:200]
                 assert pyvips.Image.new_from_buffer(body, "").width == width
+
+            # a long transform (a large blur) holds the slot; its worker is killed while it does
+            slow = threading.Thread(target=lambda: suppress_errors(fetch, f"{base}/slow.jpg?w=4000&blur=60"))
+            slow.start()
+            slot = str(Path(directory, "slot-0"))
+            deadline = time.monotonic() + 30
+            while not (holders := slot_holders(slot)):
+                assert time.monotonic() < deadline, "no worker took the slot for the slow transform"
+                time.sleep(0.01)
+            assert holders[0] in children(process.pid)
+            os.kill(holders[0], signal.SIGKILL)
+            slow.join(timeout=30)
+            assert held.acquire(timeout=10)  # the dead worker's slot is free again
+            held.release()
+            status, headers, body = fetch(f"{base}/wide.jpg?w=314&fm=webp")
+            assert status == 200 and pyvips.Image.new_from_buffer(body, "").width == 314
         finally:
             output = stop(process)
     assert "unexpected error" not in output and " 500 " not in output, output  # 503s log their cause
