@@ -61,7 +61,7 @@ def card(key: str, info: dict[str, Any], widths: tuple[int, ...], signing_key: t
     background = f"background-color:{color}"
     if hint.get("data_url"):
         background += f";background-image:url({hint['data_url']})"
-    params = {"fm": "auto", "q": 70}
+    params: dict[str, str | int | float] = {"fm": "auto", "q": 70}
 
     def candidate(w: int, h: int) -> str:
         return url(key, {**params, "w": w, "h": h}, signing_key=signing_key)
