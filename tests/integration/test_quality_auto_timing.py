@@ -42,5 +42,5 @@ def test_server_timing_reports_the_deadline_fallback(client: TestClient, monkeyp
     monkeypatch.setattr(autoquality, "choose", hurried)
     response = client.get("/photos/cat.jpg?w=300&fm=jpeg&q=auto")
     assert response.status_code == 200
-    assert 'qauto;dur=' in response.headers["server-timing"]
+    assert "qauto;dur=" in response.headers["server-timing"]
     assert 'desc="q=80 n=1 fallback=deadline"' in response.headers["server-timing"]

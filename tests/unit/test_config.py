@@ -94,7 +94,7 @@ def test_every_variable() -> None:
         ("VIPSFRONT_UNSIGNED_PARAMS", '{"quality": "*"}'),
         ("VIPSFRONT_UNSIGNED_PARAMS", '{"q": ["101"]}'),
         ("VIPSFRONT_UNSIGNED_PARAMS", "[1, 2]"),
-        ("VIPSFRONT_UNSIGNED_PARAMS", "\"fm\""),
+        ("VIPSFRONT_UNSIGNED_PARAMS", '"fm"'),
         ("VIPSFRONT_UNSIGNED_PARAMS", '{"fm": ["jpg"]}'),
         ("VIPSFRONT_UNSIGNED_PARAMS", '{"fm": "webp"}'),
         ("VIPSFRONT_UNSIGNED_FULL_SIZE", "sometimes"),

@@ -225,8 +225,10 @@ def test_cover_refuses_only_by_output_size_and_cuts_a_long_strip_first() -> None
 
 
 def test_jpeg_shrink_on_load_keeps_every_row_of_a_tiny_axis() -> None:
-    rows = solid(1000, 1, (0, 0, 0)).join(solid(1000, 1, (0, 0, 0)), "vertical").join(
-        solid(1000, 1, (255, 255, 255)), "vertical"
+    rows = (
+        solid(1000, 1, (0, 0, 0))
+        .join(solid(1000, 1, (0, 0, 0)), "vertical")
+        .join(solid(1000, 1, (255, 255, 255)), "vertical")
     )
     data = bytes(rows.jpegsave_buffer(Q=100))
     out = decode(transform(data, Spec(h=1, fm=Fm.PNG)).data)

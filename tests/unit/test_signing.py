@@ -80,9 +80,7 @@ def test_unsigned_policy() -> None:
 
 
 def test_presets_only() -> None:
-    policy = Policy.create(
-        keys={"k": SECRET}, unsigned=UnsignedPolicy(presets_only=True), presets={"t": {"w": "100"}}
-    )
+    policy = Policy.create(keys={"k": SECRET}, unsigned=UnsignedPolicy(presets_only=True), presets={"t": {"w": "100"}})
     policy.authorize("a.jpg", Spec(w=100), signature=None, expires=None, now=0)
     with pytest.raises(SignatureError):
         policy.authorize("a.jpg", Spec(w=101), signature=None, expires=None, now=0)

@@ -20,9 +20,7 @@ raw_values = {
     "h": st.integers(1, 8192).map(str),
     "dpr": st.sampled_from(["1", "1.5", "2", "2.625", "3", "4"]),
     "fit": st.sampled_from([f.value for f in Fit]),
-    "pos": st.sampled_from(
-        ["center", "top", "left", "bottom-right", "attention", "entropy", "north", "centre"]
-    ),
+    "pos": st.sampled_from(["center", "top", "left", "bottom-right", "attention", "entropy", "north", "centre"]),
     "fx": st.sampled_from(["0", "0.25", "0.5", "1", "0.3333"]),
     "fy": st.sampled_from(["0", "0.75", "1.0"]),
     "enlarge": st.sampled_from(["0", "1", "true", "false"]),

@@ -22,6 +22,4 @@ def test_signed_url_passes_the_edge() -> None:
 
 
 def test_srcset() -> None:
-    assert (
-        srcset("a.jpg", [320, 640], {"fm": "auto"}) == "/a.jpg?w=320&fm=auto 320w, /a.jpg?w=640&fm=auto 640w"
-    )
+    assert srcset("a.jpg", [320, 640], {"fm": "auto"}) == "/a.jpg?w=320&fm=auto 320w, /a.jpg?w=640&fm=auto 640w"
