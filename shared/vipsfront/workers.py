@@ -36,6 +36,7 @@ from pathlib import Path
 # by a signal (the OOM killer, a crash) is replaced whenever it dies.
 START_GRACE_S = 5.0
 STOP_TIMEOUT_S = 10.0
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal the kernel sends a process when its parent dies
 
 
 class TreeSlots:
@@ -199,9 +200,28 @@ def worker_app(slots: TreeSlots | None) -> object:
     return create_app(settings, gate=TransformGate.for_settings(settings, tree=slots))
 
 
+def die_with_parent() -> None:
+    """Linux: have the kernel send this process SIGTERM when its parent (the supervisor) dies, even by
+    SIGKILL, so no worker is left serving the port on its own; elsewhere nothing happens."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+            return
+    except (OSError, AttributeError):  # no prctl: not Linux
+        return
+    if os.getppid() != parent:  # the parent died before the request was in place
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def serve_socket(fd: int, log_level: str, slots: TreeSlots | None = None) -> None:
-    """One worker: the app from the environment, served on the inherited listening socket ``fd``."""
+    """One worker: the app from the environment, served on the inherited listening socket ``fd``; it stops
+    when the supervisor dies (``die_with_parent``)."""
     import uvicorn
+
+    die_with_parent()
 
     sock = socket.socket(fileno=fd)  # family, type and protocol read from the descriptor
     config = uvicorn.Config(functools.partial(worker_app, slots), factory=True, log_level=log_level)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -220,6 +221,38 @@ def test_workers_run_under_a_light_supervisor(seed: Path) -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc (Linux)")
+def test_workers_stop_when_their_supervisor_is_killed(seed: Path) -> None:
+    """A supervisor killed outright (SIGKILL: no chance to stop them) takes its workers with it, instead of
+    leaving them serving the port; the next start is not refused by orphans."""
+    with s3_with_wide(seed) as env:
+        process, base = start(["--workers", "2", "--watch", "0"], env)
+        try:
+            workers = children(process.pid)
+            assert len(workers) == 2
+            slots = command_line(process.pid)[-2]  # the supervisor removes it on a stop, not on SIGKILL
+            status, _, body = fetch(f"{base}/wide.jpg?w=120&fm=webp")
+            assert status == 200 and pyvips.Image.new_from_buffer(body, "").width == 120
+            process.kill()
+            process.wait(timeout=10)
+            deadline = time.monotonic() + 30
+            while any(Path(f"/proc/{pid}").exists() and not zombie(pid) for pid in workers):
+                assert time.monotonic() < deadline, "the workers outlived their supervisor"
+                time.sleep(0.2)
+            shutil.rmtree(slots)
+        finally:
+            if process.poll() is None:
+                stop(process)
+
+
+def zombie(pid: int) -> bool:
+    """``pid`` has exited but not been reaped (its state in ``/proc/PID/stat`` is Z)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def suppress_errors(call: Callable[..., object], *args: object) -> None:
     """``call(*args)``, whatever it raises (a request whose server is killed under it)."""
     try:
