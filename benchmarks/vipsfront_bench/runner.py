@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -657,7 +659,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if threading.current_thread() is threading.main_thread():
+        # stopped with SIGTERM (``kill``, a CI timeout), the run unwinds like Ctrl-C: its ``finally``
+        # blocks stop the servers it started (moto, the origin tree, thumbor, node) instead of orphaning them
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     return run(parser().parse_args(argv))
 
 

@@ -49,7 +49,7 @@ def ready(process: subprocess.Popen[bytes], url: str) -> float:
     """:func:`wait_http` on a server just started; stop it when it never answers."""
     try:
         return wait_http(url, process)
-    except Exception:
+    except BaseException:  # SIGTERM and Ctrl-C too: the caller holds no handle on it yet
         stop(process)
         raise
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,3 +103,36 @@ def test_the_runtime_imports_no_benchmark_module() -> None:
     probe = "import sys, vipsfront.cli, vipsfront.app; print(sorted(m for m in sys.modules if 'bench' in m))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_sigterm_stops_the_servers_the_run_started(tmp_path: Path) -> None:
+    """``kill`` on a running bench unwinds it: moto and the origin's tree stop with it, none orphaned."""
+    psutil = pytest.importorskip("psutil")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIPSFRONT_"))}
+    command = [sys.executable, "-m", "vipsfront.cli", "bench", "--quick", "--out", str(tmp_path)]
+    bench = subprocess.Popen(
+        [*command, "--peers", "bare,engine", "--no-install"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        seen: list[Any] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and bench.poll() is None:  # until the origin's workers run
+            seen = psutil.Process(bench.pid).children(recursive=True)
+            if any("vipsfront.workers" in " ".join(child.cmdline()) for child in seen if child.is_running()):
+                break
+            time.sleep(0.2)
+        assert bench.poll() is None, "the bench ended before its origin started"
+        assert len(seen) >= 3, [child.cmdline() for child in seen]  # moto, the supervisor, its workers
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(timeout=60) == 128 + signal.SIGTERM
+        _, alive = psutil.wait_procs(seen, timeout=15)
+        assert not alive, [child.cmdline() for child in alive]
+        assert b"Traceback" not in bench.stderr.read()  # type: ignore[union-attr]
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()
