@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vipsfront.locals3 import ensure_bucket, upload
+from vipsfront.workers import threads_per_worker
 from vipsfront_bench import corpus as corpus_mod
 from vipsfront_bench import origins, quality, scenarios, services
 from vipsfront_bench import peers as peers_mod
@@ -693,8 +694,8 @@ def run(args: argparse.Namespace) -> int:
         if peer.skipped:
             say(f"{peer.name} skipped: {peer.skipped}")
     # the engine alone runs with the libvips threads each worker of ``vipsfront serve --workers N`` has, so a
-    # miss through the origin is read against the same engine (``serve`` gives each worker cores / N)
-    threads = os.environ.get("VIPS_CONCURRENCY") or str(max(1, (os.cpu_count() or 1) // args.workers))
+    # miss through the origin is read against the same engine
+    threads = os.environ.get("VIPS_CONCURRENCY") or str(threads_per_worker(args.workers))
     for name in ("bare", "engine"):
         prepared[name].env["VIPS_CONCURRENCY"] = threads
     available = {n: p for n, p in prepared.items() if not p.skipped}

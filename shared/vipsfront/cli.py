@@ -150,8 +150,7 @@ def _run_workers(args: argparse.Namespace, settings: Settings, *, alone: bool) -
     it stops. Each worker may still take all of them (connections need not spread evenly)."""
     from vipsfront.workers import Supervisor, TreeSlots, exec_supervisor
 
-    count = max(1, settings.max_concurrent_transforms or os.cpu_count() or 1)
-    slots = TreeSlots.create(tempfile.mkdtemp(prefix="vipsfront-slots-"), count)
+    slots = TreeSlots.create(tempfile.mkdtemp(prefix="vipsfront-slots-"), settings.transform_slots)
     try:
         sock = listening_socket(args.host, args.port)
         sock.listen(2048)  # uvicorn's default backlog
@@ -173,7 +172,9 @@ def serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         # One process per core: each worker's libvips gets its share of the cores, not all of them.
         # (Transform slots are one per core in the whole tree: ``_run_workers``.)
-        env.setdefault("VIPS_CONCURRENCY", str(max(1, (os.cpu_count() or 1) // args.workers)))
+        from vipsfront.workers import threads_per_worker
+
+        env.setdefault("VIPS_CONCURRENCY", str(threads_per_worker(args.workers)))
     env.setdefault("VIPSFRONT_DEMO", "1")  # the demo page lists the originals: on for local serving only
     if not uses_real_s3(env):
         for name, value in LOCAL_CREDENTIALS.items():

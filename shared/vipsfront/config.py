@@ -163,7 +163,8 @@ class Settings:
     request_budget_s: float = 25.0  # wall-clock budget of one request, below the Lambda timeout
     # store a miss's variant after its response has gone (serve); off in Lambda, which must store before returning
     store_after_response: bool = True
-    max_concurrent_transforms: int = 0  # per process; 0: one per CPU core
+    # transforms at once: per process, or for the whole tree under ``serve --workers N``; 0: one per CPU core
+    max_concurrent_transforms: int = 0
     client_hints: bool = True  # Sec-CH-Width / Sec-CH-DPR fill in a missing w / dpr (see vipsfront.edge)
     demo: bool = False  # serve the demo page at /_vf/demo (it lists the originals: local use only)
     s3_endpoint: str | None = None
@@ -182,6 +183,11 @@ class Settings:
     metadata_gps: bool = False  # keep GPS in info documents and manifests (personal data: opt in)
     metadata_personal: bool = False  # keep artist, copyright, owner and serial numbers (opt in)
     invalidation_wildcard_above: int = 20  # more variants than this: one wildcard path per original
+
+    @property
+    def transform_slots(self) -> int:
+        """How many transforms may run at once: ``max_concurrent_transforms``, or one per CPU core."""
+        return max(1, self.max_concurrent_transforms or os.cpu_count() or 1)
 
     @classmethod
     def load(cls) -> Settings:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -82,7 +81,7 @@ class TransformGate:
     @classmethod
     def for_settings(cls, settings: Settings, tree: SharedSlots | None = None) -> TransformGate:
         """``settings.max_concurrent_transforms`` slots, or one per CPU core when it is 0."""
-        return cls(max(1, settings.max_concurrent_transforms or os.cpu_count() or 1), tree)
+        return cls(settings.transform_slots, tree)
 
     @contextmanager
     def slot(self, deadline: float, record: RequestRecord) -> Iterator[None]:

@@ -104,6 +104,11 @@ class TreeSlots:
         os.close(fds.pop())  # closing the only descriptor of the lock releases it
 
 
+def threads_per_worker(workers: int) -> int:
+    """The libvips threads each of ``workers`` processes gets (``VIPS_CONCURRENCY``): its share of the cores."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
 def tree_arguments(slots: TreeSlots | None) -> list[str]:
     """``slots`` on a command line: its directory and count (nothing without a tree limit)."""
     return [] if slots is None else [slots.directory, str(len(slots.paths))]
