@@ -153,42 +153,41 @@ def test_a_deadline_too_near_falls_back_to_the_default_and_says_so(monkeypatch: 
     assert decoded(result.data, "jpeg").width == 200
 
 
-@pytest.mark.parametrize(("fm", "saver", "effort"), [("webp", "webpsave_buffer", 5), ("avif", "heifsave_buffer", 3)])
-def test_engine_gives_q_auto_its_slower_encoder(
-    monkeypatch: pytest.MonkeyPatch, fm: str, saver: str, effort: int
-) -> None:
-    """The engine builds the slower WebP/AVIF encoder (``autoquality.EFFORT``) from its own settings: its
-    bytes are libvips' at that effort; a JPEG gets none."""
+@pytest.fixture
+def chosen(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What the engine hands ``autoquality.choose``: the resized image (kept in memory: the pipeline streams
+    once) and the slower encoder, updated at every call."""
     seen: dict[str, Any] = {}
     real = autoquality.choose
 
     def spy(image: Any, fmt: str, encode: Any, **kwargs: Any) -> Any:
-        image = image.copy_memory()  # the pipeline streams once: keep its pixels for the comparison
+        image = image.copy_memory()
         seen["slower"], seen["image"] = kwargs.get("slower_encode"), image
         return real(image, fmt, encode, **kwargs)
 
     monkeypatch.setattr(autoquality, "choose", spy)
+    return seen
+
+
+@pytest.mark.parametrize(("fm", "saver", "effort"), [("webp", "webpsave_buffer", 5), ("avif", "heifsave_buffer", 3)])
+def test_engine_gives_q_auto_its_slower_encoder(chosen: dict[str, Any], fm: str, saver: str, effort: int) -> None:
+    """The engine builds the slower WebP/AVIF encoder (``autoquality.EFFORT``) from its own settings: its
+    bytes are libvips' at that effort; a JPEG gets none."""
     result = engine.transform(photo_jpeg(400, 300), Spec(w=200, fm=Fm(fm), q=Quality.AUTO))
     assert decoded(result.data, fm).width == 200
-    slower, image = seen["slower"], seen["image"]
+    slower, image = chosen["slower"], chosen["image"]
     options = {"compression": "av1", "bitdepth": 8} if fm == "avif" else {}
     assert slower(image, 60) == bytes(getattr(image, saver)(Q=60, effort=effort, keep="none", **options))
     engine.transform(photo_jpeg(400, 300), Spec(w=200, fm=Fm.JPEG, q=Quality.AUTO))
-    assert seen["slower"] is None
+    assert chosen["slower"] is None
 
 
-def test_no_slower_avif_when_the_deadline_already_lowered_its_effort(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: dict[str, Any] = {}
-    real = autoquality.choose
-
-    def spy(image: Any, fmt: str, encode: Any, **kwargs: Any) -> Any:
-        seen["slower"] = kwargs.get("slower_encode")
-        return real(image, fmt, encode, **kwargs)
-
-    monkeypatch.setattr(autoquality, "choose", spy)
+def test_no_slower_avif_when_the_deadline_already_lowered_its_effort(
+    chosen: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(engine, "avif_effort_for", lambda pixels, preferred, remaining: 0)
     result = engine.transform(
         photo_jpeg(400, 300), Spec(w=200, fm=Fm.AVIF, q=Quality.AUTO), deadline=time.monotonic() + 30
     )
     assert decoded(result.data, "avif").width == 200
-    assert seen["slower"] is None
+    assert chosen["slower"] is None
