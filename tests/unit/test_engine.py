@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import pyvips
+from helpers import photo_jpeg
 
 from vipsfront import engine
 from vipsfront.engine import Limits, geometry, output_format, probe, transform
@@ -776,3 +777,43 @@ def test_tiff_source() -> None:
 )
 def test_output_format(fm: Fm | None, source: str, alpha: bool, animated: bool, expected: Format) -> None:
     assert output_format(fm, source, alpha=alpha, animated=animated) is expected
+
+
+# ---------------------------------------------------------------------------------------------------
+# the resize: reduce for plain images, thumbnail_image for the rest
+
+
+@pytest.mark.parametrize("shrink", [1, 2, 4, 8])
+@pytest.mark.parametrize("grey", [False, True])
+def test_plain_resize_is_thumbnail_image_pixel_for_pixel(shrink: int, grey: bool) -> None:
+    """An upright 8-bit sRGB or grey image without alpha skips ``thumbnail_image``: same size, same
+    bytes, at shrinks with and without the box shrink ``resize`` does first (a shrink of 2 or more)."""
+    source = pyvips.Image.jpegload_buffer(photo_jpeg(1200, 800), shrink=shrink).copy_memory()
+    if grey:
+        source = source.colourspace("b-w")
+    for width, height in ((source.width - 1, source.height - 1), (source.width // 3, 97), (7, 5), (1, 1)):
+        expected = source.thumbnail_image(width, height=height, size="force")
+        got = engine._resize(source, width, height)
+        assert (got.width, got.height, got.bands, got.format) == (width, height, source.bands, "uchar")
+        assert got.write_to_memory() == expected.write_to_memory()
+
+
+def test_resize_keeps_thumbnail_image_for_alpha_rotation_and_enlargement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``reduce`` alone would get wrong still goes to ``thumbnail_image``: alpha (premultiplied
+    before the resize), an EXIF rotation (turned after it) and an enlargement; a plain image never does."""
+    calls: list[tuple[int, int]] = []
+    original = pyvips.Image.thumbnail_image
+
+    def spy(image: Any, width: int, **kwargs: Any) -> Any:
+        calls.append((width, kwargs["height"]))
+        return original(image, width, **kwargs)
+
+    monkeypatch.setattr(pyvips.Image, "thumbnail_image", spy)
+    plain = pyvips.Image.jpegload_buffer(photo_jpeg(120, 80)).copy_memory()
+    assert engine._resize(plain, 60, 40).width == 60 and calls == []
+    rgba = plain.bandjoin_const([128]).copy(interpretation="srgb")
+    rotated = plain.copy()
+    rotated.set_type(pyvips.GValue.gint_type, "orientation", 6)
+    out = engine._resize(rgba, 60, 40), engine._resize(rotated, 40, 60), engine._resize(plain, 240, 160)
+    assert [(o.width, o.height, o.bands) for o in out] == [(60, 40, 4), (40, 60, 3), (240, 160, 3)]
+    assert calls == [(60, 40), (40, 60), (240, 160)]
