@@ -21,6 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-install", action="store_true", help="skip peers that are not installed yet")
     p.add_argument(
+        "--origins-only",
+        action="store_true",
+        help="only origin against origin (with the engine alone for its miss ÷ engine reading)",
+    )
+    p.add_argument(
         "--venvs",
         type=Path,
         default=Path("bench-results") / ".venvs",

@@ -1,11 +1,18 @@
-"""Origin against origin, like for like: vipsfront, thumbor as deployed on AWS and the AWS sample.
+"""Origin against origin, like for like: vipsfront twice (with its variant lookup, and as deployed), thumbor
+as deployed on AWS and the AWS sample.
 
 Every origin reads the same originals from the same S3 (moto), stores what it makes in S3, and gets the
-same requests: the ops of ``scenarios.OPS`` with their qualities explicit. Each answers from its own
-server processes, as many as the origin's workers.
+same requests: the ops of ``scenarios.OPS`` with their qualities explicit, each cover crop centred
+(:data:`OPS`: the peers can only crop at the centre, so vipsfront does too here; the engine-level rows keep
+``pos=attention``). Each answers from its own server processes, as many as the origin's workers.
 
 * ``vipsfront``: ``vipsfront serve --workers N`` with the variant lookup on: look up the stored variant,
-  else read the original, transform, store, answer (the same job as thumbor's result storage);
+  else read the original, transform, store, answer (the same job as thumbor's result storage); query form;
+* ``vipsfront-deployed``: ``vipsfront serve --workers N`` configured as the transform function behind
+  CloudFront (:data:`services.AS_DEPLOYED`): no variant lookup (CloudFront's origin group asks the variants
+  bucket first), the canonical path form the CloudFront Function sends, each miss stored before it is
+  answered; its hit is a bare S3 GET of the variant it stored, under the key ``vipsfront.edge.route`` gives
+  (the AWS sample's job, hits included);
 * ``thumbor-aws``: thumbor 7.8 with thumbor-aws' S3 loader and S3 result storage
   (``benchmarks/peers/thumbor/thumbor-aws.conf``), ``--processes N``;
 * ``aws-sample``: the image-processing Lambda handler of aws-samples/image-optimization, run unmodified
@@ -21,10 +28,11 @@ throughput run (``concurrency`` clients) are all cold. Hits repeat the first mis
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,16 +41,40 @@ from vipsfront_bench import corpus as corpus_mod
 from vipsfront_bench import peers as peers_mod
 from vipsfront_bench import services
 from vipsfront_bench.load import Client, concurrent
-from vipsfront_bench.scenarios import OPS, Op
+from vipsfront_bench.scenarios import OPS as ENGINE_OPS
+from vipsfront_bench.scenarios import Op
 
 RESULTS_BUCKET = "vipsfront-bench-results"  # thumbor-aws' result storage
 SAMPLE_BUCKET = "vipsfront-bench-sample"  # the AWS sample's transformed-image bucket
+DEPLOYED = "vipsfront-deployed"
+OURS = ("vipsfront", DEPLOYED)
+AGAINST = {"thumbor-aws": "vipsfront", "aws-sample": DEPLOYED}  # each peer's like-for-like vipsfront row
 NOTES = {
-    "vipsfront": "variant lookup on; query form",
+    "vipsfront": "variant lookup on: looks up its stored variant, else reads the original, transforms, "
+    "answers and stores (thumbor-aws' job); query form; hits: the origin answering from S3",
+    DEPLOYED: "as deployed behind CloudFront: no variant lookup (the origin group asks the variants bucket "
+    "first), canonical path form as the CloudFront Function sends it, reads the original, transforms, stores, "
+    "answers (the AWS sample's job); hits: S3 GET of its stored variant",
     "thumbor-aws": "S3 loader + S3 result storage; cover crops centred (smart needs detectors)",
     "aws-sample": "sharp defaults besides quality (WebP effort 4, AVIF effort 4 with 4:4:4 chroma); "
     "cover crops centred (no position parameter); hits: S3 GET of its stored variant (CloudFront origin group)",
 }
+
+
+def centred(op: Op) -> Op:
+    """``op`` as every origin here can make it: a cover crop at the centre (thumbor-aws' smart crop needs
+    detectors, the AWS sample has no position parameter)."""
+    if op.position in (None, "center"):
+        return op
+    return replace(
+        op,
+        id=op.id.replace(op.position, "center"),
+        label=op.label.replace(f"pos={op.position}", "pos=center"),
+        position="center",
+    )
+
+
+OPS: tuple[Op, ...] = tuple(centred(op) for op in ENGINE_OPS)
 
 
 def copy_key(n: int, key: str) -> str:
@@ -73,7 +105,8 @@ class Running:
     process: subprocess.Popen[bytes]
     base: str
     path: Callable[[str, Op], str]
-    stored_hit: Callable[[str, Op], None] | None = None  # a hit served outside the origin (S3 GET)
+    stored_hit: Callable[[str, Op], bytes] | None = None  # a hit served outside the origin (S3 GET)
+    lookup: bool | None = None  # vipsfront's: whether a miss looks up its variant first (Server-Timing s3-variant)
 
 
 def start(name: str, peer: peers_mod.Peer | None, s3: services.S3Server, workers: int) -> Running:
@@ -83,7 +116,14 @@ def start(name: str, peer: peers_mod.Peer | None, s3: services.S3Server, workers
 
     if name == "vipsfront":
         process, base, _ = services.start_origin(s3.endpoint, workers)
-        return Running(name, process, base, lambda key, op: f"/{encode_key(key)}?{op.query()}")
+        return Running(name, process, base, lambda key, op: f"/{encode_key(key)}?{op.query()}", lookup=True)
+    if name == DEPLOYED:
+        from vipsfront.config import DEFAULT_VARIANTS_BUCKET
+        from vipsfront_bench.runner import _canonical_path, _route
+
+        process, base, _ = services.start_origin(s3.endpoint, workers, services.AS_DEPLOYED)
+        hit = _stored(s3, DEFAULT_VARIANTS_BUCKET, lambda key, op: _route(key, op).variant_key)
+        return Running(name, process, base, _canonical_path, hit, lookup=False)
     if name == "thumbor-aws":
         assert peer is not None and peer.venv is not None
         config = peers_mod.peers_dir() / "thumbor" / "thumbor-aws.conf"
@@ -105,13 +145,20 @@ def start(name: str, peer: peers_mod.Peer | None, s3: services.S3Server, workers
             "maxImageSize": "4700000",
         }
         process, base = services.start_aws_sample(peers_mod.aws_sample_handler(), env, workers)
-        client = s3.client()
-
-        def stored_hit(key: str, op: Op) -> None:
-            client.get_object(Bucket=SAMPLE_BUCKET, Key=sample_path(key, op)[1:])["Body"].read()
-
-        return Running(name, process, base, sample_path, stored_hit)
+        hit = _stored(s3, SAMPLE_BUCKET, lambda key, op: sample_path(key, op)[1:])
+        return Running(name, process, base, sample_path, hit)
     raise ValueError(f"unknown origin {name!r}")
+
+
+def _stored(s3: services.S3Server, bucket: str, stored_key: Callable[[str, Op], str]) -> Callable[[str, Op], bytes]:
+    """A hit as CloudFront's origin group serves it: a boto3 GET of the object the origin stored."""
+    client = s3.client()
+
+    def get(key: str, op: Op) -> bytes:
+        body: bytes = client.get_object(Bucket=bucket, Key=stored_key(key, op))["Body"].read()
+        return body
+
+    return get
 
 
 def _save(folder: Path, index: int, op: Op, data: bytes) -> str:
@@ -137,13 +184,20 @@ def measure(
             urls = [(n, i, copy_key(n, corpus.key(f))) for n in range(copies) for i, f in enumerate(files)]
             cold = urls[: len(files) * plan.repeats]
             rest = [running.path(key, op) for _, _, key in urls[len(cold) :]]
-            latencies, sizes, outputs = [], [], []
+            latencies, sizes, outputs, timings = [], [], [], []
             with sampler.window() as rss:
                 for n, i, key in cold:
                     reply = http.get(running.path(key, op))
                     if reply.status != 200:
                         raise RuntimeError(f"{running.name} {op.id} {key}: {reply.status} {reply.body[:200]!r}")
+                    timing = reply.server_timing()
+                    if running.lookup is not None and ("s3-variant" in timing) != running.lookup:
+                        raise RuntimeError(
+                            f"{running.name} {op.id}: Server-Timing {timing} (variant lookup expected "
+                            f"{'on' if running.lookup else 'off'})"
+                        )
                     latencies.append(reply.ms)
+                    timings.append(timing)
                     if n == 0:
                         sizes.append(len(reply.body))
                         outputs.append(_save(outdir / running.name / op.id, i, op, reply.body))
@@ -169,6 +223,11 @@ def measure(
                     )
             ops[op.id] = {
                 "miss_ms": summary(latencies),
+                # vipsfront's own breakdown of its misses (Server-Timing medians); the peers send none
+                "miss_server_timing_ms": {
+                    step: statistics.median(t.get(step, 0.0) for t in timings)
+                    for step in sorted({step for t in timings for step in t})
+                },
                 "hit_ms": summary(hits),
                 "bytes": sizes,
                 "outputs": outputs,
@@ -210,12 +269,12 @@ def run(
         ensure_bucket(client, bucket)
     upload_copies(client, DEFAULT_ORIGINALS_BUCKET, corpus, plan.copies)
     out: dict[str, Any] = {}
-    for name in ["vipsfront", *names]:
+    for name in [*OURS, *names]:
         peer = prepared.get(name)
         if peer is not None and peer.skipped:
             out[name] = {"skipped": peer.skipped}
             continue
-        version = f"vipsfront {__version__}" if name == "vipsfront" else (peer.version if peer else None)
+        version = f"vipsfront {__version__}" if name in OURS else (peer.version if peer else None)
         try:
             running = start(name, peer, s3, workers)
             out[name] = {

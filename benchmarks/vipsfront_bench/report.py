@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from vipsfront_bench.origins import AGAINST, DEPLOYED
+from vipsfront_bench.origins import OPS as ORIGIN_OPS
 from vipsfront_bench.scenarios import OPS
 
 PEER_ORDER = ("origin", "engine", "bare", "pillow", "pillow-simd", "sharp", "thumbor")
@@ -119,20 +121,20 @@ def goals(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             )
         )
     like = results.get("origins", {})
-    ours = like.get("vipsfront", {}).get("ops", {})
-    for peer in ("thumbor-aws", "aws-sample"):
+    for peer, mine in AGAINST.items():
+        ours = like.get(mine, {}).get("ops")
         theirs = like.get(peer, {}).get("ops")
         if not theirs or not ours:
             continue
         pairs = []
-        for op in OPS:
+        for op in ORIGIN_OPS:
             a = (ours.get(op.id, {}).get("throughput") or {}).get("images_per_s")
             b = (theirs.get(op.id, {}).get("throughput") or {}).get("images_per_s")
             if a and b:
                 pairs.append((op.id, a / b))
         out.append(
             (
-                f"origin ahead of {peer} on every op (like for like, cold misses, 2 in flight)",
+                f"{mine} ahead of {peer} on every op (like for like, cold misses, 2 in flight)",
                 verdict(all(v > 1 for _, v in pairs) if pairs else None),
                 ", ".join(f"{op} {v:.2f}x" for op, v in pairs),
             )
@@ -165,9 +167,13 @@ def like_for_like(results: dict[str, Any]) -> list[str]:
         "",
         "## Origin vs origin, like for like (same S3, same originals, same requests)",
         "",
-        f"{results['settings']['workers']} server processes each; JPEG q80, WebP q80, AVIF q50 in every URL. "
+        f"{results['settings']['workers']} server processes each; JPEG q80, WebP q80, AVIF q50 in every URL; "
+        "cover crops at the centre for every origin, vipsfront included (the peers cannot crop elsewhere; the "
+        "engine-level tables keep pos=attention). "
         "Misses: an original the origin has not seen, one client; hits: the same URL again; "
-        f"throughput: cold misses only, {results['settings']['peer_concurrency']} clients.",
+        f"throughput: cold misses only, {results['settings']['peer_concurrency']} clients. "
+        + ", ".join(f"{peer} is read against {mine}" for peer, mine in AGAINST.items())
+        + " (the same job).",
         "",
     ]
     for name, entry in like.items():
@@ -183,7 +189,7 @@ def like_for_like(results: dict[str, Any]) -> list[str]:
         "",
     ]
     rows = []
-    for op in OPS:
+    for op in ORIGIN_OPS:
         row = [op.label]
         for name in names:
             e = like[name]["ops"].get(op.id)
@@ -196,10 +202,11 @@ def like_for_like(results: dict[str, Any]) -> list[str]:
             )
         rows.append(row)
     lines += _table(["op", *[f"{n}: miss / hit / img/s / RSS" for n in names]], rows)
+    lines += deployed_over_engine(results)
     scores = results.get("origins_quality", {})
     lines += ["", "Bytes and SSIM of each origin's output (mean KB, mean SSIM vs the lanczos3 reference):", ""]
     rows = []
-    for op in OPS:
+    for op in ORIGIN_OPS:
         if not op.scored:
             continue
         per = scores.get(op.id, {})
@@ -214,6 +221,22 @@ def like_for_like(results: dict[str, Any]) -> list[str]:
         )
     lines += _table(["op", *names], rows)
     return lines
+
+
+def deployed_over_engine(results: dict[str, Any]) -> list[str]:
+    """The deployed shape's cold miss over the engine alone (``ratios``), on the ops the engine ran as is."""
+    r = results.get("ratios", {})
+    known = {k: v for k, v in r.get("deployed_miss_p50_over_engine_p50", {}).items() if v is not None}
+    if not known:
+        return []
+    return [
+        "",
+        f"Miss ÷ engine alone, {DEPLOYED} (its cold miss p50 above over the engine's p50 of the same op, one "
+        f"image at a time, same libvips threads; the centred crop has no engine row): geomean "
+        f"{_f(r['geomean']['deployed_miss_over_engine'], 2)}x; "
+        + ", ".join(f"{k} {v:.2f}x" for k, v in known.items())
+        + ".",
+    ]
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -231,10 +254,10 @@ def markdown(results: dict[str, Any]) -> str:
             for n, v in results["peer_versions"].items()
         )
         + ".",
-        "",
-        "## Goals",
-        "",
     ]
+    if "origin" not in results:  # --origins-only
+        return "\n".join(lines + like_for_like(results)) + "\n"
+    lines += ["", "## Goals", ""]
     lines += _table(["goal", "reading", "figures"], [list(g) for g in goals(results)])
     lines += ["", "## Cache miss through the origin vs the engine alone (1 client, p50 ms)", ""]
     rows = []
@@ -474,4 +497,5 @@ def chart(results: dict[str, Any], path: Path) -> None:
 def write(results: dict[str, Any], out: Path) -> None:
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
     (out / "results.md").write_text(markdown(results))
-    chart(results, out / "chart.png")
+    if "sweep" in results:  # not with --origins-only
+        chart(results, out / "chart.png")

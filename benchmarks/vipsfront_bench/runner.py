@@ -2,8 +2,9 @@
 
 Phases: peers (found or installed) → moto S3 + corpus upload → cold start → origin (``vipsfront serve
 --workers N``): cache misses, hits, canonical path form → origin configured as in Lambda (no variant
-lookup, trusted path form): concurrency sweep → peers on the same ops → SSIM and bytes at matched
-quality → cost → ``results.json``, ``results.md``, ``chart.png`` in ``--out``.
+lookup, trusted path form): concurrency sweep → origin against origin (``origins.py``) → peers on the same
+ops → SSIM and bytes at matched quality → cost → ``results.json``, ``results.md``, ``chart.png`` in ``--out``.
+``--origins-only``: origin against origin and the engine alone, nothing else (no chart).
 """
 
 from __future__ import annotations
@@ -459,11 +460,13 @@ def run_thumbor(
 # quality
 
 
-def score_outputs(engines: dict[str, dict[str, Any]], corpus: corpus_mod.Corpus) -> dict[str, Any]:
-    """SSIM and bytes of every engine's first-pass outputs, per op."""
+def score_outputs(
+    engines: dict[str, dict[str, Any]], corpus: corpus_mod.Corpus, ops: Sequence[Op] = OPS
+) -> dict[str, Any]:
+    """SSIM and bytes of every engine's first-pass outputs, per op of ``ops``."""
     scores: dict[str, Any] = {}
     jobs = [
-        (name, op) for name, ops in engines.items() for op in OPS if op.scored and ops.get(op.id, {}).get("outputs")
+        (name, op) for name, done in engines.items() for op in ops if op.scored and done.get(op.id, {}).get("outputs")
     ]
     for name, op in progress(jobs, desc="SSIM"):
         files = corpus.files[op.role]
@@ -610,16 +613,33 @@ def costs(origin: dict[str, Any], memory_mb: int, architecture: str) -> dict[str
     }
 
 
+def over_peer(misses: dict[str, float | None], peers: dict[str, Any], name: str) -> dict[str, float | None]:
+    """Each op's miss p50 over peer ``name``'s p50 of the same op id, one image at a time (None where either
+    is missing: an op the peer did not run, such as the like-for-like centred crop against the engine's
+    attention crop)."""
+    return {
+        op_id: ratio(miss, peers.get(name, {}).get(op_id, {}).get("latency_ms", {}).get("p50"))
+        for op_id, miss in misses.items()
+    }
+
+
 def ratios(results: dict[str, Any]) -> dict[str, Any]:
-    """Issue 3's ratios and the throughput/latency ratios of the origin and engine to each peer."""
-    origin, peers = results["origin"], results["peers"]
-    miss_vs_bare, miss_vs_engine, hit_vs_s3, path_hit_vs_s3 = {}, {}, {}, {}
+    """Issue 3's ratios, the throughput/latency ratios of the origin and engine to each peer, and the miss
+    of vipsfront as deployed (origin against origin) over the engine alone."""
+    peers = results["peers"]
+    deployed = (results.get("origins") or {}).get(origins.DEPLOYED, {}).get("ops", {})
+    deployed_vs_engine = over_peer({op_id: e["miss_ms"].get("p50") for op_id, e in deployed.items()}, peers, "engine")
+    deployed_geomean = geomean(list(deployed_vs_engine.values()))
+    if "origin" not in results:  # --origins-only
+        return {
+            "deployed_miss_p50_over_engine_p50": deployed_vs_engine,
+            "geomean": {"deployed_miss_over_engine": deployed_geomean},
+        }
+    origin = results["origin"]
+    misses = {op.id: origin["miss"][op.id]["latency_ms"]["p50"] for op in OPS}
+    miss_vs_bare, miss_vs_engine = over_peer(misses, peers, "bare"), over_peer(misses, peers, "engine")
+    hit_vs_s3, path_hit_vs_s3 = {}, {}
     for op in OPS:
-        miss = origin["miss"][op.id]["latency_ms"]["p50"]
-        bare = peers.get("bare", {}).get(op.id, {}).get("latency_ms", {}).get("p50")
-        engine = peers.get("engine", {}).get(op.id, {}).get("latency_ms", {}).get("p50")
-        miss_vs_bare[op.id] = ratio(miss, bare)
-        miss_vs_engine[op.id] = ratio(miss, engine)
         hit = origin["hit"][op.id]
         hit_vs_s3[op.id] = ratio(hit["query_form_ms"]["p50"], hit["bare_s3_get_ms"]["p50"])
         path_hit_vs_s3[op.id] = ratio(hit["path_form_ms"]["p50"], hit["bare_s3_get_ms"]["p50"])
@@ -645,8 +665,10 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
             "miss_over_bare": geomean(list(miss_vs_bare.values())),
             "miss_over_engine": geomean(list(miss_vs_engine.values())),
             "hit_over_s3_get": geomean(list(hit_vs_s3.values())),
+            "deployed_miss_over_engine": deployed_geomean,
         },
         "throughput_c2": throughput,
+        "deployed_miss_p50_over_engine_p50": deployed_vs_engine,
     }
 
 
@@ -686,6 +708,8 @@ def run(args: argparse.Namespace) -> int:
     for name in ("bare", "engine"):  # the ratios are read against them
         if name not in wanted:
             wanted.insert(0, name)
+    if args.origins_only:  # the origins, and the engine alone for the deployed miss's ratio
+        wanted = [n for n in wanted if n in (*ORIGIN_PEERS, "engine")]
     say(f"corpus {corpus.name}: " + ", ".join(f"{len(v)} {k}" for k, v in corpus.files.items()))
     prepared = {}
     for name in progress(wanted, desc="peers"):
@@ -697,15 +721,19 @@ def run(args: argparse.Namespace) -> int:
     # miss through the origin is read against the same engine
     threads = os.environ.get("VIPS_CONCURRENCY") or str(threads_per_worker(args.workers))
     for name in ("bare", "engine"):
-        prepared[name].env["VIPS_CONCURRENCY"] = threads
+        if name in prepared:
+            prepared[name].env["VIPS_CONCURRENCY"] = threads
     available = {n: p for n, p in prepared.items() if not p.skipped}
 
     results: dict[str, Any] = {
-        "command": "vipsfront bench" + (" --quick" if args.quick else ""),
+        "command": "vipsfront bench"
+        + (" --quick" if args.quick else "")
+        + (" --origins-only" if args.origins_only else ""),
         "machine": machine(),
         "corpus": {"name": corpus.name, "files": {k: [corpus.key(p) for p in v] for k, v in corpus.files.items()}},
         "plan": {k: v for k, v in plan.__dict__.items()},
         "ops": [{**op.__dict__, "quality": op.quality, "query": op.query()} for op in OPS],
+        "origins_ops": [{**op.__dict__, "quality": op.quality, "query": op.query()} for op in origins.OPS],
         "settings": {
             "workers": args.workers,
             "peer_concurrency": args.peer_concurrency,
@@ -722,9 +750,10 @@ def run(args: argparse.Namespace) -> int:
             ensure_bucket(client, bucket)
         upload(client, DEFAULT_ORIGINALS_BUCKET, {corpus.key(p): p.read_bytes() for p in corpus.all_files()})
         say(f"moto S3 on {s3.endpoint}, {len(corpus.all_files())} originals uploaded")
-        results["cold_start"] = cold_start(s3, corpus, args.workers, plan.cold_starts)
-        results["origin"] = origin_scenarios(s3, corpus, plan, args.workers, outdir)
-        results["sweep"] = sweep(s3, corpus, plan, args.workers)
+        if not args.origins_only:
+            results["cold_start"] = cold_start(s3, corpus, args.workers, plan.cold_starts)
+            results["origin"] = origin_scenarios(s3, corpus, plan, args.workers, outdir)
+            results["sweep"] = sweep(s3, corpus, plan, args.workers)
         like = [n for n in ORIGIN_PEERS if n in prepared]
         results["origins"] = origins.run(like, prepared, s3, corpus, plan, args.workers, args.peer_concurrency, outdir)
     finally:
@@ -742,10 +771,32 @@ def run(args: argparse.Namespace) -> int:
         else:
             results["peers"][name] = run_worker_peer(peer, corpus, plan, args.peer_concurrency, outdir)
     results["peer_versions"] = {n: {"version": p.version, "skipped": p.skipped} for n, p in prepared.items()}
+    like_outputs = {f"origin:{n}": o["ops"] for n, o in results["origins"].items() if "ops" in o}
+    results["origins_quality"] = score_outputs(like_outputs, corpus, origins.OPS)
+    if not args.origins_only:
+        full_run(results, available, corpus, plan, outdir, args)
+    results["ratios"] = ratios(results)
+    results["seconds"] = time.perf_counter() - started
+
+    from vipsfront_bench import report
+
+    report.write(results, out)
+    written = [out / "results.json", out / "results.md"] + ([] if args.origins_only else [out / "chart.png"])
+    say(f"done in {results['seconds']:.0f} s: {', '.join(map(str, written))}")
+    return 0
+
+
+def full_run(
+    results: dict[str, Any],
+    available: dict[str, peers_mod.Peer],
+    corpus: corpus_mod.Corpus,
+    plan: Plan,
+    outdir: Path,
+    args: argparse.Namespace,
+) -> None:
+    """The engine-level scoring, bytes at matched quality and cost of a full run, into ``results``."""
     engines = {"origin": results["origin"]["miss"], **results["peers"]}
     results["quality"] = score_outputs(engines, corpus)
-    like_outputs = {f"origin:{n}": o["ops"] for n, o in results["origins"].items() if "ops" in o}
-    results["origins_quality"] = score_outputs(like_outputs, corpus)
     matched = matched_quality(available, corpus, plan, outdir, args.ssim_target)
     if "thumbor" in results["peers"]:
         default = thumbor_default(results["peers"]["thumbor"], corpus, plan.matched_files)
@@ -769,11 +820,3 @@ def run(args: argparse.Namespace) -> int:
     matched.pop("_defaults", None)
     results["matched_quality"] = matched
     results["cost"] = costs(results["origin"], args.lambda_memory_mb, args.lambda_arch)
-    results["ratios"] = ratios(results)
-    results["seconds"] = time.perf_counter() - started
-
-    from vipsfront_bench import report
-
-    report.write(results, out)
-    say(f"done in {results['seconds']:.0f} s: {out / 'results.json'}, {out / 'results.md'}, {out / 'chart.png'}")
-    return 0

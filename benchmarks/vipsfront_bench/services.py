@@ -21,6 +21,16 @@ import psutil
 
 from vipsfront.locals3 import LOCAL_CREDENTIALS, ServerProcess, free_port
 
+# ``vipsfront serve`` set up as the transform function behind CloudFront (``cdk/vipsfront_cdk/config.py`` and the
+# Lambda handler): no variant lookup (CloudFront's origin group asks the variants bucket first), the canonical
+# path form trusted (the CloudFront Function checked it), and a miss stored before it is answered (Lambda
+# freezes the environment once the handler returns, so the handler stores first)
+AS_DEPLOYED = {
+    "VIPSFRONT_VARIANT_LOOKUP": "0",
+    "VIPSFRONT_TRUST_PATH_FORM": "1",
+    "VIPSFRONT_STORE_AFTER_RESPONSE": "0",
+}
+
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIPSFRONT_"))}

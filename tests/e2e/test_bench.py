@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pyvips
 
+from vipsfront_bench import origins
 from vipsfront_bench.scenarios import OPS
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
+LOADERS = {"jpeg": "jpegload", "webp": "webpload", "avif": "heifload"}
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +84,44 @@ def test_every_scenario_is_present_with_sane_values(results: tuple[Path, dict]) 
             assert 0.5 < score["ssim_mean"] <= 1.0, (op_id, name)
     assert data["cost"]["ops"]["photo-400-jpeg"]["miss_usd_per_million"]["total"] > 0
     assert data["cold_start"]["process_start_to_first_image_s"]["p50"] > 0
+
+
+def test_both_vipsfront_origins_run_origin_against_origin(results: tuple[Path, dict]) -> None:
+    """The lookup-on origin and the one as deployed (no lookup, stored before answering), every op each."""
+    out, data = results
+    for name, lookup in (("vipsfront", True), (origins.DEPLOYED, False)):
+        row = data["origins"][name]
+        assert set(row["ops"]) == {op.id for op in origins.OPS}, row.get("skipped")
+        for op in origins.OPS:
+            entry = row["ops"][op.id]
+            assert entry["miss_ms"]["p50"] > 0 and entry["hit_ms"]["p50"] > 0 and all(b > 0 for b in entry["bytes"])
+            steps = set(entry["miss_server_timing_ms"])
+            assert ("s3-variant" in steps) is lookup, (name, op.id, steps)
+            assert {"s3-read", "transform"} <= steps
+            image = pyvips.Image.new_from_file(entry["outputs"][0])
+            assert (image.width, image.height if op.height else op.height) == (op.width, op.height), (name, op.id)
+            assert image.get("vips-loader") == LOADERS[op.format], (name, op.id)
+    deployed = data["ratios"]["deployed_miss_p50_over_engine_p50"]
+    assert deployed["photo-400-jpeg"] > 0 and deployed["photo-cover-center"] is None
+    markdown = (out / "results.md").read_text()
+    assert f"{origins.DEPLOYED}: miss / hit / img/s / RSS" in markdown
+    assert f"Miss ÷ engine alone, {origins.DEPLOYED}" in markdown
+
+
+def test_origins_only_runs_the_origin_against_origin_section_alone(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIPSFRONT_"))}
+    command = [sys.executable, "-m", "vipsfront.cli", "bench", "--quick", "--origins-only", "--out", str(tmp_path)]
+    done = subprocess.run(
+        [*command, "--peers", "engine", "--no-install"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert "origin" not in data and "sweep" not in data and set(data["peers"]) == {"engine"}
+    assert set(data["origins"]) == {"vipsfront", origins.DEPLOYED}
+    assert data["ratios"]["deployed_miss_p50_over_engine_p50"]["photo-400-jpeg"] > 0
+    markdown = (tmp_path / "results.md").read_text()
+    assert "## Origin vs origin, like for like" in markdown and "## Goals" not in markdown
+    assert not (tmp_path / "chart.png").exists()
 
 
 def test_skipped_peers_carry_a_reason(results: tuple[Path, dict]) -> None:
