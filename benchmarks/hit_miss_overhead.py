@@ -13,8 +13,14 @@ It prints p50s, the ratios of the p50s and the median of the paired ratios (each
 neighbour in time, which the machine's load weighs on alike), and the Server-Timing breakdown of the
 origin's p50 request. It never asserts: the figures are for reading beside the load average it prints.
 
+With the variant lookup off (``--set VIPSFRONT_VARIANT_LOOKUP=0``, or ``--as-deployed``: the settings of the
+transform function behind CloudFront, ``services.AS_DEPLOYED``, which also store each miss before answering)
+the origin is measured as deployed: the misses are sent in the canonical path form the CloudFront Function
+forwards, each must show no ``s3-variant`` step in its Server-Timing, and there are no hits to measure
+(CloudFront's origin group serves them from the variants bucket, a bare S3 GET).
+
     python3 benchmarks/hit_miss_overhead.py [--hits 300] [--misses 40] [--workers 2] [--op photo-400-jpeg]
-        [--set VIPSFRONT_NAME=value ...]
+        [--as-deployed] [--set VIPSFRONT_NAME=value ...]
 """
 
 from __future__ import annotations
@@ -28,12 +34,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vipsfront.config import DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET
+from vipsfront.config import DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET, Settings
 from vipsfront.locals3 import ensure_bucket, upload
 from vipsfront_bench import corpus as corpus_mod
 from vipsfront_bench import services
 from vipsfront_bench.load import Client
-from vipsfront_bench.runner import _delete_variant, _route, _wait_stored
+from vipsfront_bench.runner import _canonical_path, _delete_variant, _route, _wait_stored
 from vipsfront_bench.scenarios import OPS, Op
 from vipsfront_bench.stats import percentile
 
@@ -95,23 +101,29 @@ def hits(http: Client, s3: Any, key: str, op: Op, n: int) -> None:
     print(f"    server-timing medians (ms): {_breakdown(timings)}")
 
 
-def misses(http: Client, s3: Any, key: str, source: bytes, op: Op, n: int) -> None:
+def misses(http: Client, s3: Any, key: str, source: bytes, op: Op, n: int, *, lookup: bool = True) -> None:
+    """Misses alternating with the engine alone; without ``lookup`` in the canonical path form, as CloudFront
+    forwards them to the deployed function, each checked to have skipped the lookup."""
     from vipsfront.engine import Limits, transform
     from vipsfront.grammar import build
 
     limits = Limits()
     spec = build(op.params())
+    path = f"/{key}?{op.query()}" if lookup else _canonical_path(key, op)
     origin_ms: list[float] = []
     engine_ms: list[float] = []
     timings: list[dict[str, float]] = []
 
     def one_miss() -> None:
         _delete_variant(s3, DEFAULT_VARIANTS_BUCKET, key, op)
-        reply = http.get(f"/{key}?{op.query()}")
+        reply = http.get(path)
         if reply.status != 200 or reply.headers.get("x-vipsfront-variant") != "miss":
             raise RuntimeError(f"{op.id}: expected a miss, got {reply.status} {reply.body[:200]!r}")
+        timing = reply.server_timing()
+        if ("s3-variant" in timing) != lookup:
+            raise RuntimeError(f"{op.id}: variant lookup {'on' if lookup else 'off'}, yet Server-Timing {timing}")
         origin_ms.append(reply.ms)
-        timings.append(reply.server_timing())
+        timings.append(timing)
         _wait_stored(s3, DEFAULT_VARIANTS_BUCKET, key, op)
 
     def one_engine() -> None:
@@ -120,7 +132,7 @@ def misses(http: Client, s3: Any, key: str, source: bytes, op: Op, n: int) -> No
         engine_ms.append((time.perf_counter() - started) * 1000)
 
     _alternate(one_miss, one_engine, n, warm=3, samples=(origin_ms, engine_ms, timings))
-    print(_line(f"miss {op.id}", origin_ms, engine_ms, "engine alone"))
+    print(_line(f"miss {op.id} ({path})", origin_ms, engine_ms, "engine alone"))
     print(f"    server-timing medians (ms): {_breakdown(timings)}")
 
 
@@ -132,10 +144,15 @@ def main() -> int:
     parser.add_argument("--op", action="append", help="op ids (default: photo-400-jpeg, photo-1200-jpeg)")
     parser.add_argument("--corpus", type=Path, default=None, help="default: ../shared/corpus, else samples")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="origin setting")
+    parser.add_argument(
+        "--as-deployed", action="store_true", help="the settings of the function behind CloudFront (--set wins)"
+    )
     args = parser.parse_args()
     ops = [op for op in OPS if op.id in (args.op or ["photo-400-jpeg", "photo-1200-jpeg"])]
-    settings = dict(item.split("=", 1) for item in args.set)
+    settings = {**(services.AS_DEPLOYED if args.as_deployed else {}), **dict(item.split("=", 1) for item in args.set)}
+    lookup = Settings.from_env(settings).variant_lookup
     corpus = corpus_mod.find(args.corpus, Path(tempfile.mkdtemp(prefix="hit-miss-")))
+    print(f"origin settings: {settings or 'defaults'}; variant lookup {'on' if lookup else 'off'}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with services.S3Server() as s3_server:
         s3 = s3_server.client()
@@ -148,8 +165,11 @@ def main() -> int:
         try:
             for op in ops:
                 key = corpus.key(corpus.files[op.role][0])
-                hits(http, s3, key, op, args.hits)
-                misses(http, s3, key, files[key], op, args.misses)
+                if lookup:
+                    hits(http, s3, key, op, args.hits)
+                else:
+                    print(f"  hit {op.id}: none through the origin (CloudFront's origin group reads the variant)")
+                misses(http, s3, key, files[key], op, args.misses, lookup=lookup)
         finally:
             http.close()
             services.stop(process)
