@@ -230,9 +230,13 @@ def serve(args: argparse.Namespace) -> int:
             return _run_workers(args, settings, alone=moto_server is None and watcher is None)
         import uvicorn
 
+        from vipsfront import heap
         from vipsfront.app import create_app
 
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+        app = create_app(settings)
+        heap.settle()  # as each worker of ``--workers N`` does (``vipsfront.workers.worker_app``)
+        # no WebSocket protocol: the origin has none, and uvicorn's "auto" imports one
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws="none")
     finally:
         if moto_server is not None:
             moto_server.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 from functools import cache
 from typing import Any
 
@@ -31,3 +32,10 @@ def trim() -> bool:
         return False
     malloc_trim(0)
     return True
+
+
+def settle() -> bool:
+    """Collect the garbage cycles, then ``trim``: a server process does it once set up, before it serves,
+    so its imports' and set-up's garbage does not stay in its RSS (about 1.5 MB of a ``serve`` worker)."""
+    gc.collect()
+    return trim()

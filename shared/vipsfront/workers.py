@@ -196,13 +196,17 @@ class Supervisor:
 
 def worker_app(slots: TreeSlots | None) -> object:
     """The app of one worker: settings from the environment, transforms bounded by ``slots`` across the
-    tree as well as by the settings' limit in this process."""
+    tree as well as by the settings' limit in this process. The garbage of its imports and set-up goes
+    back to the OS before it serves (``heap.settle``)."""
+    from vipsfront import heap
     from vipsfront.app import create_app
     from vipsfront.config import Settings
     from vipsfront.origin import TransformGate
 
     settings = Settings.load()
-    return create_app(settings, gate=TransformGate.for_settings(settings, tree=slots))
+    app = create_app(settings, gate=TransformGate.for_settings(settings, tree=slots))
+    heap.settle()
+    return app
 
 
 def die_with_parent() -> None:
@@ -229,7 +233,8 @@ def serve_socket(fd: int, log_level: str, slots: TreeSlots | None = None) -> Non
     die_with_parent()
 
     sock = socket.socket(fileno=fd)  # family, type and protocol read from the descriptor
-    config = uvicorn.Config(functools.partial(worker_app, slots), factory=True, log_level=log_level)
+    # no WebSocket protocol: the origin has no WebSocket route, and uvicorn's "auto" imports one (0.7 MB)
+    config = uvicorn.Config(functools.partial(worker_app, slots), factory=True, log_level=log_level, ws="none")
     uvicorn.Server(config).run(sockets=[sock])
 
 
