@@ -8,7 +8,7 @@ change in the machine's load hits them all), averaged over the photos:
 * fixed costs: the header probe (loader sniff, header and EXIF at the JPEG shrink the plan will likely
   choose, limits), the loader opened again (only when the plan's shrink differs from the probe's, e.g. an
   EXIF rotation changed it; otherwise the engine decodes from the probe's image),
-  the resize operation's build (``thumbnail_image``: its lanczos3 tables, no pixels yet), the plan and
+  the resize operation's build (the engine's ``_resize``: ``reduce`` for a plain photo, no pixels yet), the plan and
   the Python steps (``make_plan``, ``STEPS``);
 * pixel stages, each realised in memory: the decode at the engine's JPEG scale (``shrink`` from the
   engine's plan: 1/4 for 400w, 1/2 for 800w), the lanczos3 resize, the encode (JPEG: optimised Huffman
@@ -18,12 +18,19 @@ change in the machine's load hits them all), averaged over the photos:
   bare`` what the engine adds around the pipeline;
 * Pillow's whole transform, under ``--python`` (a venv holding Pillow-SIMD, for example).
 
-Then, unless ``--no-throughput``, the throughput with 2 in flight of ``transform`` (two threads in one
-process) under ``VIPS_CONCURRENCY`` 1, 2 and libvips' default, and in two processes of one thread each,
-with the process CPU time per image beside each rate (steadier than the rate on a shared machine).
+Then, unless ``--no-throughput``, the throughput of Pillow and of ``transform`` one at a time (one thread)
+and with 2 in flight: two threads in one process (the engine under ``VIPS_CONCURRENCY`` 1, 2 and libvips'
+default) and two processes of one thread each. Beside each rate, per image: the process's CPU time
+(steadier than the rate on a shared machine), the part of it spent in the kernel, minor page faults and
+voluntary context switches (``getrusage``). CPU per image one at a time is read here the same way as with
+2 in flight (the mean over the run), not against the stage table's best-of figures. ``--rounds N`` runs
+every configuration once per round, in turn, and prints the median and the range. Every measuring process
+gets ``MALLOC_ARENA_MAX=2`` (as serve and the Lambda set it) unless ``--env`` says otherwise; ``--env``
+adds variables, e.g. glibc's ``MALLOC_TRIM_THRESHOLD_``.
 
     python3 benchmarks/engine_stages.py [--corpus ../shared/corpus] [--ops 400:jpeg,400:webp,800:webp]
-        [--reps 9] [--seconds 4] [--webp-efforts 2,3] [--no-throughput] [--python PYTHON] [--json out.json]
+        [--reps 9] [--seconds 4] [--rounds 1] [--env NAME=VALUE] [--webp-efforts 2,3] [--no-throughput]
+        [--python PYTHON] [--json out.json]
 
 Each configuration runs in a fresh process, so thread pools and caches start cold in each.
 """
@@ -33,12 +40,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 CHILD = r"""
-import io, json, os, sys, threading, time
+import io, json, os, resource, sys, threading, time
 args = json.loads(sys.argv[1])
 files = [open(p, "rb").read() for p in args["files"]]
 fmt, mode, width, reps = args["format"], args["mode"], args["width"], args["reps"]
@@ -54,16 +63,22 @@ def stages_cpu(stages):
     return {name: sum(v) / len(v) for name, v in best.items()}
 
 def throughput(run, threads):
+    # images/s, and per image: CPU ms (user, system), minor page faults, voluntary context switches
     count, lock, end = [0], threading.Lock(), time.perf_counter() + args["seconds"]
     def loop(k):
         i = k
         while time.perf_counter() < end:
             run(files[i % len(files)]); i += threads
             with lock: count[0] += 1
-    t, c = time.perf_counter(), cpu()
+    t, r = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     workers = [threading.Thread(target=loop, args=(k,)) for k in range(threads)]
     [w.start() for w in workers]; [w.join() for w in workers]
-    return count[0] / (time.perf_counter() - t), (cpu() - c) * 1000 / max(1, count[0])
+    wall, e, n = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF), max(1, count[0])
+    return {
+        "per_s": count[0] / wall, "cpu_ms": ((e.ru_utime - r.ru_utime) + (e.ru_stime - r.ru_stime)) * 1000 / n,
+        "sys_ms": (e.ru_stime - r.ru_stime) * 1000 / n, "faults": (e.ru_minflt - r.ru_minflt) / n,
+        "switches": (e.ru_nvcsw - r.ru_nvcsw) / n,
+    }
 
 if mode == "vips":
     import pyvips
@@ -84,8 +99,7 @@ if mode == "vips":
             shrink = plans[i].jpeg_shrink
             return pyvips.Operation.call(infos[i][1], files[i], **base, **({"shrink": shrink} if shrink > 1 else {}))
         def resize_op(image, i):
-            w, h = plans[i].load_size
-            return image.thumbnail_image(w, height=h, size="force")
+            return engine._resize(image, *plans[i].load_size)
         def encoder(effort):
             if fmt == "jpeg":
                 return lambda image: image.jpegsave_buffer(Q=80, optimize_coding=True, keep="none")
@@ -122,7 +136,7 @@ if mode == "vips":
                 out["kb"][f"encode e{effort}"] = sum(len(encoder(effort)(r)) for r in resized) / len(files) / 1024
     out["threads"] = pyvips.concurrency_get()
     if args["seconds"] > 0:
-        out["per_s"], out["cpu_ms"] = throughput(run, args["threads"])
+        out.update(throughput(run, args["threads"]))
 else:
     from PIL import Image
     def decode(data):
@@ -148,7 +162,7 @@ else:
             "transform": lambda i: run(files[i]),
         })
     if args["seconds"] > 0:
-        out["per_s"], out["cpu_ms"] = throughput(run, args["threads"])
+        out.update(throughput(run, args["threads"]))
 print(json.dumps(out))
 """
 
@@ -164,14 +178,65 @@ def child(python: str, args: dict, env: dict[str, str] | None = None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def two_processes(python: str, args: dict, env: dict[str, str]) -> float:
-    """Two processes of one thread each, started together: the sum of their rates."""
+def two_processes(python: str, args: dict, env: dict[str, str]) -> dict:
+    """Two processes of one thread each, started together: the sum of their rates, the mean of the rest."""
     environ = {**os.environ, **env}
     procs = [
         subprocess.Popen([python, "-c", CHILD, json.dumps(args)], stdout=subprocess.PIPE, text=True, env=environ)
         for _ in range(2)
     ]
-    return sum(json.loads(p.communicate()[0].strip().splitlines()[-1])["per_s"] for p in procs)
+    rows = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    return {key: (sum if key == "per_s" else statistics.mean)(r[key] for r in rows) for key in THROUGHPUT_KEYS}
+
+
+THROUGHPUT_KEYS = ("per_s", "cpu_ms", "sys_ms", "faults", "switches")
+
+
+def throughput_rows(a: argparse.Namespace, base: dict, env: dict[str, str]) -> dict[str, dict]:
+    """Pillow and the engine one at a time and 2 in flight, every configuration once per round (the rounds
+    alternate them, so a change in the machine's load hits them all); the median of the rounds."""
+    vips = {**base, "mode": "vips", "seconds": a.seconds}
+    pil = {**base, "mode": "pil", "seconds": a.seconds}
+    one = {**env, "VIPS_CONCURRENCY": "1"}
+    configs: list[tuple[str, Callable[[], dict]]] = [
+        ("Pillow, 1 thread", lambda: child(a.python, {**pil, "threads": 1}, env)),
+        ("Pillow, 2 threads", lambda: child(a.python, {**pil, "threads": 2}, env)),
+        ("engine, 1 thread, VIPS_CONCURRENCY=1", lambda: child(sys.executable, {**vips, "threads": 1}, one)),
+    ]
+    for conc in ("1", "2", None):
+        label = f"VIPS_CONCURRENCY={conc}" if conc else f"libvips default ({os.cpu_count()})"
+        conc_env = {**env, "VIPS_CONCURRENCY": conc} if conc else env
+        configs.append(
+            (
+                f"engine, 2 threads, {label}",
+                (lambda e: lambda: child(sys.executable, {**vips, "threads": 2}, e))(conc_env),
+            )
+        )
+    configs.append(
+        (
+            "engine, 2 processes x 1 thread, VIPS_CONCURRENCY=1",
+            lambda: two_processes(sys.executable, {**vips, "threads": 1}, one),
+        )
+    )
+    runs: dict[str, list[dict]] = {label: [] for label, _ in configs}
+    for _ in range(a.rounds):
+        for label, run in configs:
+            runs[label].append(run())
+    print(
+        f"throughput, one at a time and 2 in flight, median of {a.rounds} round(s): img/s (range); per image: CPU ms "
+        "of the process's threads (range), of it in the kernel, minor page faults, voluntary context switches"
+    )
+    rows = {}
+    for label, got in runs.items():
+        row = {key: statistics.median(r[key] for r in got) for key in THROUGHPUT_KEYS}
+        rate, cpu = [r["per_s"] for r in got], [r["cpu_ms"] for r in got]
+        print(
+            f"  {label:<52} {row['per_s']:6.1f} ({min(rate):.1f}-{max(rate):.1f})  {row['cpu_ms']:5.1f} "
+            f"({min(cpu):.1f}-{max(cpu):.1f})  sys {row['sys_ms']:4.1f}  faults {row['faults']:5.0f}  "
+            f"switches {row['switches']:5.1f}"
+        )
+        rows[label] = {**row, "rounds": got}
+    return rows
 
 
 def load_average() -> str:
@@ -213,6 +278,14 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=4.0, help="per throughput run")
     p.add_argument("--webp-efforts", default="", help="other WebP efforts to time the encode at, e.g. 2,3")
     p.add_argument("--no-throughput", action="store_true")
+    p.add_argument("--rounds", type=int, default=1, help="rounds of the throughput configurations (median)")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a variable for every measuring process (repeatable); MALLOC_ARENA_MAX=2 unless given, as serve sets it",
+    )
     p.add_argument("--python", default=sys.executable, help="interpreter for the Pillow rows")
     p.add_argument("--json", type=Path)
     a = p.parse_args()
@@ -221,6 +294,8 @@ def main() -> int:
         raise SystemExit(f"engine_stages: no photos in {a.corpus / 'photos'}")
     efforts = [int(e) for e in a.webp_efforts.split(",") if e.strip()]
     print(f"{len(files)} photos from {a.corpus}, {os.cpu_count()} cores, load average {load_average()}\n")
+    env = {"MALLOC_ARENA_MAX": "2", **dict(item.split("=", 1) for item in a.env)}
+    print(f"environment of the measuring processes: {' '.join(f'{k}={v}' for k, v in env.items())}\n")
     results = []
     for op in a.ops.split(","):
         width_text, fmt = op.split(":")
@@ -229,29 +304,13 @@ def main() -> int:
         stages = child(
             sys.executable,
             {**base, "mode": "vips", "stages": True, "threads": 1, "seconds": 0},
-            {"VIPS_CONCURRENCY": "1"},
+            {**env, "VIPS_CONCURRENCY": "1"},
         )
-        pil = child(a.python, {**base, "mode": "pil", "stages": True, "threads": 1, "seconds": 0})
+        pil = child(a.python, {**base, "mode": "pil", "stages": True, "threads": 1, "seconds": 0}, env)
         print("\n".join(render_stages(width, fmt, stages, pil, a.python)))
         row = {"width": width, "format": fmt, "stages": stages, "pillow": pil, "load_average": load_average()}
         if not a.no_throughput:
-            print("throughput, 2 in flight (img/s; CPU ms per image, all threads of the process)")
-            rates = {}
-            r = child(a.python, {**base, "mode": "pil", "threads": 2, "seconds": a.seconds})
-            rates["pillow"] = r
-            print(f"  Pillow, 2 threads                      {r['per_s']:6.1f}  {r['cpu_ms']:5.1f}")
-            for conc in ("1", "2", None):
-                env = {"VIPS_CONCURRENCY": conc} if conc else {}
-                label = f"VIPS_CONCURRENCY={conc}" if conc else f"libvips default ({os.cpu_count()})"
-                r = child(sys.executable, {**base, "mode": "vips", "threads": 2, "seconds": a.seconds}, env)
-                rates[label] = r
-                print(f"  engine, 2 threads, {label:<20} {r['per_s']:6.1f}  {r['cpu_ms']:5.1f}")
-            rate = two_processes(
-                sys.executable, {**base, "mode": "vips", "threads": 1, "seconds": a.seconds}, {"VIPS_CONCURRENCY": "1"}
-            )
-            rates["2 processes"] = {"per_s": rate}
-            print(f"  engine, 2 processes x 1 thread, VIPS_CONCURRENCY=1 {rate:6.1f}")
-            row["throughput"] = rates
+            row["throughput"] = throughput_rows(a, base, env)
         print(f"(load average {load_average()})\n")
         results.append(row)
     if a.json:
