@@ -232,7 +232,9 @@ def deployed_over_engine(results: dict[str, Any]) -> list[str]:
     return [
         "",
         f"Miss ÷ engine alone, {DEPLOYED} (its cold miss p50 above over the engine's p50 of the same op, one "
-        f"image at a time, same libvips threads; the centred crop has no engine row): geomean "
+        "image at a time, same libvips threads, measured later in the run, so a change of load moves it; "
+        "`benchmarks/hit_miss_overhead.py --as-deployed` pairs them request by request; the centred crop has "
+        "no engine row): geomean "
         f"{_f(r['geomean']['deployed_miss_over_engine'], 2)}x; "
         + ", ".join(f"{k} {v:.2f}x" for k, v in known.items())
         + ".",
