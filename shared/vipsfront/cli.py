@@ -231,9 +231,9 @@ def serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from vipsfront import heap
-        from vipsfront.app import create_app
+        from vipsfront.app import ServeFront, image_requests
 
-        app = create_app(settings)
+        app = ServeFront(image_requests(settings))
         heap.settle()  # as each worker of ``--workers N`` does (``vipsfront.workers.worker_app``)
         # no WebSocket protocol: the origin has none, and uvicorn's "auto" imports one
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws="none")

@@ -12,7 +12,7 @@ this takes about 30 MB off the server tree's RSS at rest (measured in the README
 The tree shares one transform limit (``TreeSlots``, one lock file per slot in a directory ``vipsfront
 serve`` makes): each worker's transform gate takes one of its slots besides its own, and the supervisor
 removes the directory when it stops. A worker builds the app from the environment
-(``vipsfront.app:create_app``) with that gate and serves the inherited socket; the socket keeps its
+(``vipsfront.app.ServeFront``) with that gate and serves the inherited socket; the socket keeps its
 protocol (``IPPROTO_TCP``), so asyncio sets TCP_NODELAY on what it accepts.
 """
 
@@ -195,16 +195,17 @@ class Supervisor:
 
 
 def worker_app(slots: TreeSlots | None) -> object:
-    """The app of one worker: settings from the environment, transforms bounded by ``slots`` across the
-    tree as well as by the settings' limit in this process. The garbage of its imports and set-up goes
+    """The app of one worker (``vipsfront.app.ServeFront``: FastAPI only once a request other than an
+    image or the health check comes): settings from the environment, transforms bounded by ``slots``
+    across the tree as well as by the settings' limit in this process. The garbage of its imports and set-up goes
     back to the OS before it serves (``heap.settle``)."""
     from vipsfront import heap
-    from vipsfront.app import create_app
+    from vipsfront.app import ServeFront, image_requests
     from vipsfront.config import Settings
     from vipsfront.origin import TransformGate
 
     settings = Settings.load()
-    app = create_app(settings, gate=TransformGate.for_settings(settings, tree=slots))
+    app = ServeFront(image_requests(settings, gate=TransformGate.for_settings(settings, tree=slots)))
     heap.settle()
     return app
 
