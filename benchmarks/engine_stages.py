@@ -3,7 +3,9 @@
 Operations (``--ops``, default all): photo 2560x1600 → 400w JPEG q80 and WebP q80, and the reference
 operation of the cost goal, → 800w WebP q80. For each, in one process with one libvips thread, the CPU
 time (``time.process_time``) of every stage, best of ``--reps`` per photo (the stages take turns, so a
-change in the machine's load hits them all), averaged over the photos:
+change in the machine's load hits them all), averaged over the photos. The engine's process and Pillow's
+take turns ``--stage-rounds`` times (2), each stage keeping its best per photo over all of them, so a load
+that comes and goes shows in both columns rather than in one:
 
 * fixed costs: the header probe (loader sniff, header and EXIF at the JPEG shrink the plan will likely
   choose, limits), the loader opened again (only when the plan's shrink differs from the probe's, e.g. an
@@ -29,8 +31,8 @@ gets ``MALLOC_ARENA_MAX=2`` (as serve and the Lambda set it) unless ``--env`` sa
 adds variables, e.g. glibc's ``MALLOC_TRIM_THRESHOLD_``.
 
     python3 benchmarks/engine_stages.py [--corpus ../shared/corpus] [--ops 400:jpeg,400:webp,800:webp]
-        [--reps 9] [--seconds 4] [--rounds 1] [--env NAME=VALUE] [--webp-efforts 2,3] [--no-throughput]
-        [--python PYTHON] [--json out.json]
+        [--reps 9] [--stage-rounds 2] [--seconds 4] [--rounds 1] [--env NAME=VALUE] [--webp-efforts 2,3]
+        [--no-throughput] [--python PYTHON] [--json out.json]
 
 Each configuration runs in a fresh process, so thread pools and caches start cold in each.
 """
@@ -60,7 +62,7 @@ def stages_cpu(stages):
         for i in range(len(files)):
             for name, fn in stages.items():
                 t = cpu(); fn(i); best[name][i] = min(best[name][i], (cpu() - t) * 1000)
-    return {name: sum(v) / len(v) for name, v in best.items()}
+    return {"per_photo": best, **{name: sum(v) / len(v) for name, v in best.items()}}
 
 def throughput(run, threads):
     # images/s, and per image: CPU ms (user, system), minor page faults, voluntary context switches
@@ -239,6 +241,15 @@ def throughput_rows(a: argparse.Namespace, base: dict, env: dict[str, str]) -> d
     return rows
 
 
+def best_of_rounds(rounds: list[dict]) -> dict:
+    """Several stage processes' results as one: each stage's best per photo over all of them, averaged."""
+    merged = dict(rounds[0])
+    for name in rounds[0]["per_photo"]:
+        per_photo = [min(r["per_photo"][name][i] for r in rounds) for i in range(len(rounds[0]["per_photo"][name]))]
+        merged[name] = sum(per_photo) / len(per_photo)
+    return merged
+
+
 def load_average() -> str:
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -250,7 +261,7 @@ def render_stages(width: int, fmt: str, stages: dict, pil: dict, python: str) ->
     pixels = sum(stages[name] for name in PIXELS)
     added = stages["transform"] - stages["bare"]
     lines = [
-        f"## photo → {width}w {fmt.upper()} q80: CPU ms per image, one libvips thread, best of the reps per photo "
+        f"## photo → {width}w {fmt.upper()} q80: CPU ms per image, one libvips thread, best per photo of every rep "
         f"(JPEG decoded at 1/{'/'.join(map(str, stages['shrink']))})",
         "fixed costs:",
         *(f"  {name:<14} {stages[name]:7.2f}" for name in FIXED),
@@ -275,6 +286,9 @@ def main() -> int:
     p.add_argument("--corpus", type=Path, default=Path("../shared/corpus"))
     p.add_argument("--ops", default="400:jpeg,400:webp,800:webp", help="width:format pairs")
     p.add_argument("--reps", type=int, default=9, help="rounds of the stage timings (best per photo)")
+    p.add_argument(
+        "--stage-rounds", type=int, default=2, help="stage processes per engine, the engine's and Pillow's in turn"
+    )
     p.add_argument("--seconds", type=float, default=4.0, help="per throughput run")
     p.add_argument("--webp-efforts", default="", help="other WebP efforts to time the encode at, e.g. 2,3")
     p.add_argument("--no-throughput", action="store_true")
@@ -301,12 +315,14 @@ def main() -> int:
         width_text, fmt = op.split(":")
         width = int(width_text)
         base = {"files": files, "format": fmt, "width": width, "reps": a.reps, "webp_efforts": efforts}
-        stages = child(
-            sys.executable,
-            {**base, "mode": "vips", "stages": True, "threads": 1, "seconds": 0},
-            {**env, "VIPS_CONCURRENCY": "1"},
-        )
-        pil = child(a.python, {**base, "mode": "pil", "stages": True, "threads": 1, "seconds": 0}, env)
+        stage_args = {**base, "stages": True, "threads": 1, "seconds": 0}
+        engine_rounds, pil_rounds = [], []
+        for _ in range(a.stage_rounds):  # the engine's and Pillow's processes take turns
+            engine_rounds.append(
+                child(sys.executable, {**stage_args, "mode": "vips"}, {**env, "VIPS_CONCURRENCY": "1"})
+            )
+            pil_rounds.append(child(a.python, {**stage_args, "mode": "pil"}, env))
+        stages, pil = best_of_rounds(engine_rounds), best_of_rounds(pil_rounds)
         print("\n".join(render_stages(width, fmt, stages, pil, a.python)))
         row = {"width": width, "format": fmt, "stages": stages, "pillow": pil, "load_average": load_average()}
         if not a.no_throughput:
