@@ -5,7 +5,9 @@ behind CloudFront's S3-first origin group), ``--clients`` requests in flight. Th
 sampled every 20 ms from ``/proc/PID/smaps_rollup``: the sum of every process's RSS (what ``vipsfront
 bench`` reports: a page shared by two processes, such as a library's code, counts twice) and the sum of
 their PSS (each shared page divided among the processes that map it: the tree's real footprint), with the
-per-process split at the RSS peak. One row per width: peak RSS, peak PSS, end RSS, images made. ``--env
+per-process split at the RSS peak. One row per width: peak RSS, peak PSS, RSS at the end of the load and
+1 s later (settled: what the requests left behind, the heap's fragmentation among it), images made and
+per second. ``--env
 NAME=VALUE`` (repeatable) runs the server with more variables, e.g. ``MALLOC_ARENA_MAX=4`` or
 ``VIPS_DISC_THRESHOLD=0``, to see what each bound is worth.
 
@@ -20,7 +22,9 @@ transform's working set times the transforms in flight, on top of each worker's 
 ``--thumbor`` measures thumbor the same way (like for like with ``vipsfront bench``: ``thumbor --processes
 N`` with N = ``--workers``, its file loader on the same files, the same widths in the same order, the same
 requests in flight, the whole process tree sampled), from the thumbor venv ``vipsfront bench`` prepares
-(``bench-results/.venvs/thumbor``).
+(``bench-results/.venvs/thumbor``). A thumbor process transforms one image at a time: when it holds both
+connections of 2 clients (as it often does), one transform is in flight, not 2, and the peak is one
+transform's (the origin's tree-wide transform slots run 2 at once on 2 cores).
 
 Usage: ``python benchmarks/memory_peak.py [--widths 400,800,1200,2400] [--clients 2] [--workers 2]
 [--seconds 8] [--env NAME=VALUE ...] [--thumbor] [--json out.json]``. Never used to assert anything.
@@ -52,6 +56,7 @@ from vipsfront_bench.load import concurrent  # noqa: E402
 
 LARGE = ROOT.parent / "shared" / "corpus" / "large"  # ../shared/corpus/large from the repository
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
+SETTLE_S = 1.0  # after a width's load, before the tree's settled RSS is read
 
 
 def measure(widths: list[int], clients: int, workers: int, seconds: float, env: dict[str, str]) -> dict[str, Any]:
@@ -170,7 +175,15 @@ def sweep(
         for width, these in paths.items():
             with sampler.window() as memory:
                 load = concurrent(base, lambda i, p=these: p[i % len(p)], clients, seconds, 10_000)
-            widths[str(width)] = {**memory, "images": len(load.latency_ms), "errors": load.errors}
+            time.sleep(SETTLE_S)  # the last stores and heap trims end
+            settled = sum(r[1] for r in tree(process.pid))
+            widths[str(width)] = {
+                **memory,
+                "settled_mb": settled,
+                "images": len(load.latency_ms),
+                "images_per_s": len(load.latency_ms) / load.seconds if load.seconds else 0.0,
+                "errors": load.errors,
+            }
     finally:
         sampler.close()
         services.stop(process)
@@ -198,13 +211,15 @@ def render(figures: dict[str, Any]) -> str:
         f"{figures['clients']} in flight ({env}); at rest RSS {idle['rss_mb']:.0f} MB, PSS {idle['pss_mb']:.0f} MB "
         f"({idle['processes']}; RSS/PSS MB each):",
         "",
-        "| width | peak RSS MB | peak PSS MB | end RSS MB | images | errors | at the RSS peak (RSS/PSS MB) |",
-        "|---|---|---|---|---|---|---|",
+        "| width | peak RSS MB | peak PSS MB | end RSS MB | settled RSS MB | images | images/s | errors "
+        "| at the RSS peak (RSS/PSS MB) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for width, row in figures["widths"].items():
         lines.append(
-            f"| {width} | {row['peak_mb']:.0f} | {row['peak_pss_mb']:.0f} | {row['end_mb']:.0f} | {row['images']} "
-            f"| {row['errors']} | {row['at_peak']} |"
+            f"| {width} | {row['peak_mb']:.0f} | {row['peak_pss_mb']:.0f} | {row['end_mb']:.0f} "
+            f"| {row['settled_mb']:.0f} | {row['images']} | {row['images_per_s']:.2f} | {row['errors']} "
+            f"| {row['at_peak']} |"
         )
     return "\n".join(lines)
 

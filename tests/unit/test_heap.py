@@ -42,6 +42,29 @@ def test_trim_is_safe_to_call() -> None:
     assert heap.trim() in (True, False)
 
 
+def test_settle_collects_garbage_cycles_then_trims(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a serve worker does once set up: its set-up's garbage cycles are freed, then the heap trimmed."""
+    import gc
+    import weakref
+
+    class Node:
+        other: object = None
+
+    calls: list[int] = []
+    monkeypatch.setattr(heap, "trim", lambda: calls.append(gc.collect()) or True)
+    gc.disable()
+    try:
+        first, second = Node(), Node()
+        first.other, second.other = second, first  # a cycle only the collector frees
+        gone = weakref.ref(first)
+        del first, second
+        assert gone() is not None
+        assert heap.settle() is True
+    finally:
+        gc.enable()
+    assert gone() is None and calls == [0]  # collected before the trim, nothing left for it
+
+
 # A child process, as a server worker runs (two malloc arenas): RSS after a warm-up transform, then after
 # a transform of a progressive 4:4:4 12 MP JPEG, whose decode alone holds 72 MB of DCT coefficients.
 CHILD = r"""
