@@ -23,7 +23,8 @@ same requests: the ops of ``scenarios.OPS`` with their qualities explicit, each 
 
 A miss is a request for an original no origin has seen: the originals are uploaded under ``copies``
 prefixes (``lfl/{n}/{key}``) and no URL is sent twice, so the misses (one client, sequential) and the
-throughput run (``concurrency`` clients) are all cold. Hits repeat the first miss's URL.
+throughput run (``concurrency`` clients) are all cold. Hits repeat the first miss's URL. Every origin is up
+at once and, op by op, they take turns request by request (see :func:`measure`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ from vipsfront_bench.scenarios import Op
 
 RESULTS_BUCKET = "vipsfront-bench-results"  # thumbor-aws' result storage
 SAMPLE_BUCKET = "vipsfront-bench-sample"  # the AWS sample's transformed-image bucket
+DEPLOYED_BUCKET = "vipsfront-bench-deployed"  # vipsfront-deployed's variants, apart from the lookup-on row's
 DEPLOYED = "vipsfront-deployed"
 OURS = ("vipsfront", DEPLOYED)
 AGAINST = {"thumbor-aws": "vipsfront", "aws-sample": DEPLOYED}  # each peer's like-for-like vipsfront row
@@ -118,11 +121,11 @@ def start(name: str, peer: peers_mod.Peer | None, s3: services.S3Server, workers
         process, base, _ = services.start_origin(s3.endpoint, workers)
         return Running(name, process, base, lambda key, op: f"/{encode_key(key)}?{op.query()}", lookup=True)
     if name == DEPLOYED:
-        from vipsfront.config import DEFAULT_VARIANTS_BUCKET
         from vipsfront_bench.runner import _canonical_path, _route
 
-        process, base, _ = services.start_origin(s3.endpoint, workers, services.AS_DEPLOYED)
-        hit = _stored(s3, DEFAULT_VARIANTS_BUCKET, lambda key, op: _route(key, op).variant_key)
+        settings = {**services.AS_DEPLOYED, "VIPSFRONT_VARIANTS_BUCKET": DEPLOYED_BUCKET}
+        process, base, _ = services.start_origin(s3.endpoint, workers, settings)
+        hit = _stored(s3, DEPLOYED_BUCKET, lambda key, op: _route(key, op).variant_key)
         return Running(name, process, base, _canonical_path, hit, lookup=False)
     if name == "thumbor-aws":
         assert peer is not None and peer.venv is not None
@@ -168,85 +171,136 @@ def _save(folder: Path, index: int, op: Op, data: bytes) -> str:
     return str(path)
 
 
+class _Op:
+    """One origin's figures on one op while the op runs."""
+
+    def __init__(self) -> None:
+        self.misses: list[float] = []
+        self.timings: list[dict[str, float]] = []
+        self.sizes: list[int] = []
+        self.outputs: list[str] = []
+        self.hits: list[float] = []
+
+
+def _miss(running: Running, http: Client, op: Op, n: int, i: int, key: str, into: _Op, outdir: Path) -> None:
+    reply = http.get(running.path(key, op))
+    if reply.status != 200:
+        raise RuntimeError(f"{running.name} {op.id} {key}: {reply.status} {reply.body[:200]!r}")
+    timing = reply.server_timing()
+    if running.lookup is not None and (
+        reply.headers.get("x-vipsfront-variant") != "miss" or ("s3-variant" in timing) != running.lookup
+    ):
+        raise RuntimeError(
+            f"{running.name} {op.id}: {reply.headers.get('x-vipsfront-variant')}, Server-Timing {timing} "
+            f"(a miss with the variant lookup {'on' if running.lookup else 'off'} expected)"
+        )
+    into.misses.append(reply.ms)
+    into.timings.append(timing)
+    if n == 0:
+        into.sizes.append(len(reply.body))
+        into.outputs.append(_save(outdir / running.name / op.id, i, op, reply.body))
+
+
+def _hit(running: Running, http: Client, op: Op, key: str, into: _Op) -> None:
+    started = time.perf_counter()
+    if running.stored_hit:
+        running.stored_hit(key, op)
+    else:
+        reply = http.get(running.path(key, op))
+        if reply.status != 200:
+            raise RuntimeError(f"{running.name} {op.id} hit: {reply.status}")
+    into.hits.append((time.perf_counter() - started) * 1000)
+
+
+def _throughput(
+    running: Running, http: Client, op: Op, urls: list[tuple[int, int, str]], concurrency: int, plan: Any
+) -> Any:
+    """Cold misses with ``concurrency`` in flight (None when the corpus leaves no URL for them)."""
+    rest = [running.path(key, op) for _, _, key in urls]
+    if not rest:
+        return None
+    return concurrent(running.base, lambda i: rest[i], concurrency, plan.peer_seconds, min(plan.peer_max, len(rest)))
+
+
+def _turns(runnings: list[Running], turn: int) -> list[Running]:
+    """The origins in turn order, each first as often as the others."""
+    k = turn % len(runnings) if runnings else 0
+    return runnings[k:] + runnings[:k]
+
+
 def measure(
-    running: Running, corpus: corpus_mod.Corpus, plan: Any, copies: int, concurrency: int, outdir: Path
-) -> dict[str, Any]:
-    """Misses, hits and throughput of one running origin on every op."""
+    runnings: list[Running], corpus: corpus_mod.Corpus, plan: Any, copies: int, concurrency: int, outdir: Path
+) -> dict[str, dict[str, Any]]:
+    """Misses, hits and throughput of the running origins on every op: {origin: {op: figures}}, or
+    {origin: {"skipped": why}} for one that failed.
+
+    Op by op, the origins take turns request by request on the misses and the hits (the first of each
+    round changing from round to round), then run their throughput one after the other, so each op's
+    figures of every origin come from the same minute of a machine whose load moves."""
     from vipsfront_bench.runner import progress
     from vipsfront_bench.stats import summary
 
-    sampler = services.RssSampler(running.process.pid)
-    http = Client(running.base)
-    ops: dict[str, Any] = {}
+    samplers = {r.name: services.RssSampler(r.process.pid) for r in runnings}
+    clients = {r.name: Client(r.base) for r in runnings}
+    out: dict[str, dict[str, Any]] = {r.name: {} for r in runnings}
+    failed: dict[str, str] = {}
+
+    def attempt(running: Running, step: Callable[..., Any], *args: Any) -> Any:
+        if running.name in failed:
+            return None
+        try:
+            return step(running, clients[running.name], *args)
+        except Exception as error:  # one origin failing does not sink the others
+            failed[running.name] = f"did not run: {error}"[:300]
+            return None
+
     try:
-        for op in progress(OPS, desc=running.name):
+        for op in progress(OPS, desc="origins"):
             files = corpus.files[op.role]
             urls = [(n, i, copy_key(n, corpus.key(f))) for n in range(copies) for i, f in enumerate(files)]
             cold = urls[: len(files) * plan.repeats]
-            rest = [running.path(key, op) for _, _, key in urls[len(cold) :]]
-            latencies, sizes, outputs, timings = [], [], [], []
-            with sampler.window() as rss:
-                for n, i, key in cold:
-                    reply = http.get(running.path(key, op))
-                    if reply.status != 200:
-                        raise RuntimeError(f"{running.name} {op.id} {key}: {reply.status} {reply.body[:200]!r}")
-                    timing = reply.server_timing()
-                    if running.lookup is not None and ("s3-variant" in timing) != running.lookup:
-                        raise RuntimeError(
-                            f"{running.name} {op.id}: Server-Timing {timing} (variant lookup expected "
-                            f"{'on' if running.lookup else 'off'})"
-                        )
-                    latencies.append(reply.ms)
-                    timings.append(timing)
-                    if n == 0:
-                        sizes.append(len(reply.body))
-                        outputs.append(_save(outdir / running.name / op.id, i, op, reply.body))
-                first = cold[0][2]
-                hits = []
-                for _ in range(plan.hit_requests):
-                    started = time.perf_counter()
-                    if running.stored_hit:
-                        running.stored_hit(first, op)
-                    else:
-                        reply = http.get(running.path(first, op))
-                        if reply.status != 200:
-                            raise RuntimeError(f"{running.name} {op.id} hit: {reply.status}")
-                    hits.append((time.perf_counter() - started) * 1000)
-                load = None
-                if rest:
-                    load = concurrent(
-                        running.base,
-                        lambda i, p=rest: p[i],
-                        concurrency,
-                        plan.peer_seconds,
-                        min(plan.peer_max, len(rest)),
-                    )
-            ops[op.id] = {
-                "miss_ms": summary(latencies),
-                # vipsfront's own breakdown of its misses (Server-Timing medians); the peers send none
-                "miss_server_timing_ms": {
-                    step: statistics.median(t.get(step, 0.0) for t in timings)
-                    for step in sorted({step for t in timings for step in t})
-                },
-                "hit_ms": summary(hits),
-                "bytes": sizes,
-                "outputs": outputs,
-                "throughput": None
-                if load is None
-                else {
-                    "concurrency": concurrency,
-                    "images_per_s": load.images_per_s,
-                    "images": len(load.latency_ms),
-                    "errors": load.errors,
-                    "latency_ms": summary(load.latency_ms),
-                },
-                "rss_peak_mb": rss["peak_mb"],
-            }
+            first = cold[0][2]
+            live = [r for r in runnings if r.name not in failed]
+            figures = {r.name: _Op() for r in live}
+            with ExitStack() as stack:
+                rss = {r.name: stack.enter_context(samplers[r.name].window()) for r in live}
+                for turn, (n, i, key) in enumerate(cold):
+                    for r in _turns(live, turn):
+                        attempt(r, _miss, op, n, i, key, figures[r.name], outdir)
+                for turn in range(plan.hit_requests):
+                    for r in _turns(live, turn):
+                        attempt(r, _hit, op, first, figures[r.name])
+                loads = {r.name: attempt(r, _throughput, op, urls[len(cold) :], concurrency, plan) for r in live}
+            for r in live:
+                if r.name in failed:
+                    continue
+                f, load = figures[r.name], loads.get(r.name)
+                out[r.name][op.id] = {
+                    "miss_ms": summary(f.misses),
+                    # vipsfront's own breakdown of its misses (Server-Timing medians); the peers send none
+                    "miss_server_timing_ms": {
+                        step: statistics.median(t.get(step, 0.0) for t in f.timings)
+                        for step in sorted({step for t in f.timings for step in t})
+                    },
+                    "hit_ms": summary(f.hits),
+                    "bytes": f.sizes,
+                    "outputs": f.outputs,
+                    "throughput": None
+                    if load is None
+                    else {
+                        "concurrency": concurrency,
+                        "images_per_s": load.images_per_s,
+                        "images": len(load.latency_ms),
+                        "errors": load.errors,
+                        "latency_ms": summary(load.latency_ms),
+                    },
+                    "rss_peak_mb": rss[r.name]["peak_mb"],
+                }
     finally:
-        http.close()
-        sampler.close()
-        services.stop(running.process)
-    return ops
+        for r in runnings:
+            clients[r.name].close()
+            samplers[r.name].close()
+    return {name: {"skipped": failed[name]} if name in failed else ops for name, ops in out.items()}
 
 
 def run(
@@ -259,29 +313,37 @@ def run(
     concurrency: int,
     outdir: Path,
 ) -> dict[str, Any]:
-    """The like-for-like rows: {origin: {"version", "note", "ops" | "skipped"}}."""
+    """The like-for-like rows: {origin: {"version", "note", "ops" | "skipped"}}, every origin up at once."""
     from vipsfront import __version__
     from vipsfront.config import DEFAULT_ORIGINALS_BUCKET
     from vipsfront.locals3 import ensure_bucket
 
     client = s3.client()
-    for bucket in (RESULTS_BUCKET, SAMPLE_BUCKET):
+    for bucket in (RESULTS_BUCKET, SAMPLE_BUCKET, DEPLOYED_BUCKET):
         ensure_bucket(client, bucket)
     upload_copies(client, DEFAULT_ORIGINALS_BUCKET, corpus, plan.copies)
+    order = [*OURS, *names]
     out: dict[str, Any] = {}
-    for name in [*OURS, *names]:
-        peer = prepared.get(name)
-        if peer is not None and peer.skipped:
-            out[name] = {"skipped": peer.skipped}
+    runnings: list[Running] = []
+    try:
+        for name in order:
+            peer = prepared.get(name)
+            if peer is not None and peer.skipped:
+                out[name] = {"skipped": peer.skipped}
+                continue
+            try:
+                runnings.append(start(name, peer, s3, workers))
+            except Exception as error:  # one origin failing does not sink the run
+                out[name] = {"skipped": f"did not run: {error}"[:300]}
+        measured = measure(runnings, corpus, plan, plan.copies, concurrency, outdir / "origins")
+    finally:
+        for running in runnings:
+            services.stop(running.process)
+    for name, ops in measured.items():
+        if "skipped" in ops:
+            out[name] = ops
             continue
+        peer = prepared.get(name)
         version = f"vipsfront {__version__}" if name in OURS else (peer.version if peer else None)
-        try:
-            running = start(name, peer, s3, workers)
-            out[name] = {
-                "version": version,
-                "note": NOTES[name],
-                "ops": measure(running, corpus, plan, plan.copies, concurrency, outdir / "origins"),
-            }
-        except Exception as error:  # one origin failing does not sink the run
-            out[name] = {"skipped": f"did not run: {error}"[:300]}
-    return out
+        out[name] = {"version": version, "note": NOTES[name], "ops": ops}
+    return {name: out[name] for name in order if name in out}

@@ -31,7 +31,7 @@ def s3() -> Iterator[tuple[services.S3Server, Any]]:
     pytest.importorskip("psutil")
     with services.S3Server() as server:
         client = server.client()
-        for bucket in (DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET):
+        for bucket in (DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET, origins.DEPLOYED_BUCKET):
             ensure_bucket(client, bucket)
         upload(client, DEFAULT_ORIGINALS_BUCKET, {KEY: photo_jpeg(1600, 1000)})
         yield server, client
@@ -69,7 +69,7 @@ def test_the_deployed_origin_transforms_every_request_and_its_hit_is_the_stored_
         assert running.stored_hit is not None
         stored = running.stored_hit(KEY, OP)
         variant_key = route(f"/{encode_key(KEY)}", OP.query(), "*/*", Policy.create(), now=time.time()).variant_key
-        assert stored == client.get_object(Bucket=DEFAULT_VARIANTS_BUCKET, Key=variant_key)["Body"].read()
+        assert stored == client.get_object(Bucket=origins.DEPLOYED_BUCKET, Key=variant_key)["Body"].read()
         assert stored == bodies[-1]
     finally:
         http.close()
@@ -106,3 +106,11 @@ def test_every_origin_crops_at_the_centre_while_the_engine_rows_keep_attention()
     assert all("attention" not in op.id + op.label for op in origins.OPS)
     assert [op.id for op in OPS if op.position == "attention"] == ["photo-cover-attention"]
     assert len(origins.OPS) == len(OPS)
+
+
+def test_the_origins_take_turns_each_first_as_often() -> None:
+    names = ["a", "b", "c"]
+    runnings = [origins.Running(name, None, "", origins.sample_path) for name in names]  # type: ignore[arg-type]
+    orders = [[r.name for r in origins._turns(runnings, turn)] for turn in range(6)]
+    assert all(sorted(order) == names for order in orders)
+    assert [order[0] for order in orders] == ["a", "b", "c", "a", "b", "c"]
