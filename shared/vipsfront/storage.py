@@ -309,7 +309,7 @@ def _s3_endpoints(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 class S3DataFiles(JSONFileLoader):  # type: ignore[misc]
-    """botocore's data files as an S3-only session needs them (its ``data_loader``'s ``file_loader``).
+    """botocore's data files as S3 clients need them (the ``file_loader`` of ``s3_client``'s data loader).
 
     Read in full, the files an S3 client loads stay in the process as about 13 MB of Python objects:
     the endpoints table of every AWS service in every partition (7 MB), the S3 model with its
@@ -344,8 +344,8 @@ def s3_client(endpoint_url: str | None = None, region: str | None = None) -> Any
     """An S3 client with short timeouts and bounded retries (standard mode, with backoff).
 
     Made with botocore itself: the same client boto3 makes, without importing boto3 and its transfer
-    manager, which the Lambda's cold start would pay for and no request uses. Its session (one per
-    process, for S3 clients only) reads botocore's data files through ``S3DataFiles``.
+    manager, which the Lambda's cold start would pay for and no request uses. The botocore state behind
+    it (one per process, for S3 clients only) reads botocore's data files through ``S3DataFiles``.
     """
     config = s3_config(endpoint_url)
     global _SESSION
