@@ -99,7 +99,7 @@ if mode == "vips":
         base = {"access": "sequential", "fail_on": "truncated"}
         def opened(i):
             shrink = plans[i].jpeg_shrink
-            return pyvips.Operation.call(infos[i][1], files[i], **base, **({"shrink": shrink} if shrink > 1 else {}))
+            return engine._open(infos[i][1], files[i], **base, **({"shrink": shrink} if shrink > 1 else {}))
         def resize_op(image, i):
             return engine._resize(image, *plans[i].load_size)
         def encoder(effort):

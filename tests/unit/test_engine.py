@@ -589,12 +589,12 @@ def test_truncated_jpeg_is_undecodable_but_probes() -> None:
 
 
 def loader_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The options of every buffer loader call (``*load_buffer``) made from now on."""
+    """The options of every loader call (``*load_source``, the engine's loaders) made from now on."""
     calls: list[dict[str, Any]] = []
     call = pyvips.Operation.call
 
     def counting(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name.endswith("load_buffer"):
+        if name.endswith("load_source"):
             calls.append(kwargs)
         return call(name, *args, **kwargs)
 
