@@ -35,10 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -99,15 +96,10 @@ def role(process: psutil.Process, root: int) -> str:
     return "resource tracker" if "resource_tracker" in command else "worker"
 
 
-def tree(pid: int) -> list[tuple[str, float, float]]:
+def tree(pid: int) -> services.Reading:
     """(role, RSS MB, PSS MB) of ``pid`` and each of its descendants."""
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
     rows = []
-    for process in processes:
+    for process in services.tree_processes(pid):
         try:
             rows.append((role(process, pid), *smaps(process.pid)))
         except (OSError, psutil.Error):
@@ -115,50 +107,9 @@ def tree(pid: int) -> list[tuple[str, float, float]]:
     return rows
 
 
-def split(rows: list[tuple[str, float, float]]) -> str:
+def split(rows: services.Reading) -> str:
     """``supervisor 22/13, worker 250/231, ...`` (RSS/PSS MB each)."""
     return ", ".join(f"{name} {rss:.0f}/{pss:.0f}" for name, rss, pss in rows)
-
-
-class TreeSampler:
-    """Samples the tree's summed RSS and PSS on a thread; ``window()`` gives their peaks during a block."""
-
-    def __init__(self, pid: int, interval: float = 0.02) -> None:
-        self.pid = pid
-        self.interval = interval
-        self.lock = threading.Lock()
-        self.last: list[tuple[str, float, float]] = tree(pid)
-        self.peak_rss: list[tuple[str, float, float]] = self.last
-        self.peak_pss = 0.0
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self) -> None:
-        while not self.done.wait(self.interval):
-            rows = tree(self.pid)
-            with self.lock:
-                self.last = rows
-                if sum(r[1] for r in rows) > sum(r[1] for r in self.peak_rss):
-                    self.peak_rss = rows
-                self.peak_pss = max(self.peak_pss, sum(r[2] for r in rows))
-
-    @contextmanager
-    def window(self) -> Iterator[dict[str, Any]]:
-        with self.lock:
-            self.peak_rss, self.peak_pss = self.last, sum(r[2] for r in self.last)
-        figures: dict[str, Any] = {}
-        yield figures
-        time.sleep(self.interval * 2)
-        with self.lock:
-            figures["peak_mb"] = sum(r[1] for r in self.peak_rss)
-            figures["peak_pss_mb"] = self.peak_pss
-            figures["end_mb"] = sum(r[1] for r in self.last)
-            figures["at_peak"] = split(self.peak_rss)
-
-    def close(self) -> None:
-        self.done.set()
-        self.thread.join()
 
 
 def sweep(
@@ -169,16 +120,20 @@ def sweep(
     time.sleep(1.0)  # the workers' start-up garbage settles
     rows = tree(process.pid)
     idle = {"rss_mb": sum(r[1] for r in rows), "pss_mb": sum(r[2] for r in rows), "processes": split(rows)}
-    sampler = TreeSampler(process.pid)
+    sampler = services.RssSampler(process.pid, read=tree)
     widths: dict[str, Any] = {}
     try:
         for width, these in paths.items():
             with sampler.window() as memory:
                 load = concurrent(base, lambda i, p=these: p[i % len(p)], clients, seconds, 10_000)
+            at_peak, peak_pss = sampler.last_window
             time.sleep(SETTLE_S)  # the last stores and heap trims end
             settled = sum(r[1] for r in tree(process.pid))
             widths[str(width)] = {
-                **memory,
+                "peak_mb": memory["peak_mb"],
+                "peak_pss_mb": peak_pss,
+                "end_mb": memory["end_mb"],
+                "at_peak": split(at_peak),
                 "settled_mb": settled,
                 "images": len(load.latency_ms),
                 "images_per_s": len(load.latency_ms) / load.seconds if load.seconds else 0.0,

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -175,30 +175,58 @@ def start_aws_sample(handler: Path, settings: dict[str, str], processes: int) ->
     return process, base
 
 
-def tree_rss_mb(pid: int) -> tuple[float, int]:
-    """(sum of RSS of ``pid`` and its descendants in MB, number of processes)."""
+# One reading of a process tree: (role, RSS MB, PSS MB) for each of its processes.
+Reading = list[tuple[str, float, float]]
+
+
+def tree_processes(pid: int) -> list[psutil.Process]:
+    """``pid`` and its descendants (none once ``pid`` has gone)."""
     try:
         root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
+        return [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0.0, 0
-    total = 0
-    for process in processes:
+        return []
+
+
+def rss_reading(pid: int) -> Reading:
+    """Each process of ``pid``'s tree with its RSS (from psutil: no role, no PSS)."""
+    rows = []
+    for process in tree_processes(pid):
         try:
-            total += process.memory_info().rss
+            rows.append(("process", process.memory_info().rss / 2**20, 0.0))
         except psutil.Error:
-            pass
-    return total / 2**20, len(processes)
+            pass  # exited between the listing and the read
+    return rows
+
+
+def tree_rss_mb(pid: int) -> tuple[float, int]:
+    """(sum of RSS of ``pid`` and its descendants in MB, number of processes)."""
+    rows = rss_reading(pid)
+    return _rss(rows), len(rows)
+
+
+def _rss(reading: Reading) -> float:
+    return sum(row[1] for row in reading)
+
+
+def _pss(reading: Reading) -> float:
+    return sum(row[2] for row in reading)
 
 
 class RssSampler:
-    """Samples a process tree's RSS on a thread; ``window()`` gives the peak during a block."""
+    """Samples a process tree on a thread (``read``: one reading of it, its processes' RSS by default);
+    ``window()`` gives the peak of the tree's summed RSS during a block and its last sum. At the end of
+    each window ``last_window`` holds the reading at that peak and the highest summed PSS (with a
+    ``read`` that gives PSS, such as ``benchmarks/memory_peak.py``'s)."""
 
-    def __init__(self, pid: int, interval: float = 0.02) -> None:
+    def __init__(self, pid: int, interval: float = 0.02, read: Callable[[int], Reading] = rss_reading) -> None:
         self.pid = pid
         self.interval = interval
-        self.current = 0.0
-        self._peak = 0.0
+        self.read = read
+        self.current: Reading = []
+        self._peak: Reading = []
+        self._peak_pss = 0.0
+        self.last_window: tuple[Reading, float] = ([], 0.0)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -206,22 +234,25 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            rss, _ = tree_rss_mb(self.pid)
+            reading = self.read(self.pid)
             with self._lock:
-                self.current = rss
-                self._peak = max(self._peak, rss)
+                self.current = reading
+                if _rss(reading) > _rss(self._peak):
+                    self._peak = reading
+                self._peak_pss = max(self._peak_pss, _pss(reading))
             self._stop.wait(self.interval)
 
     @contextmanager
     def window(self) -> Iterator[dict[str, float]]:
         with self._lock:
-            self._peak = self.current
+            self._peak, self._peak_pss = self.current, _pss(self.current)
         figures: dict[str, float] = {}
         yield figures
         time.sleep(self.interval * 2)
         with self._lock:
-            figures["peak_mb"] = self._peak
-            figures["end_mb"] = self.current
+            figures["peak_mb"] = _rss(self._peak)
+            figures["end_mb"] = _rss(self.current)
+            self.last_window = (self._peak, self._peak_pss)
 
     def close(self) -> None:
         self._stop.set()
