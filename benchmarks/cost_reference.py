@@ -47,10 +47,9 @@ try:
 except ImportError:  # running from a checkout without an install
     sys.path.insert(0, str(ROOT / "shared"))
 
-import pyvips  # noqa: E402
-
+from vipsfront import engine  # noqa: E402
 from vipsfront.cost import CostModel, per_million  # noqa: E402
-from vipsfront.engine import WEBP_QUALITY, Limits, make_plan, probe, transform  # noqa: E402
+from vipsfront.engine import WEBP_QUALITY, Format, Limits, make_plan, transform  # noqa: E402
 from vipsfront.spec import Fm, Spec  # noqa: E402
 from vipsfront.telemetry import Outcome, RequestRecord  # noqa: E402
 
@@ -83,28 +82,29 @@ def measure(repeats: int, limits: Limits) -> Measured:
     the three medians share the machine's load."""
     photos = sources()
     transform(photos[0], SPEC, limits)  # warm up libvips
-    plans = [make_plan(probe(data, limits), SPEC, limits) for data in photos]
+    probed = [engine._probe(data, limits) for data in photos]  # (info, loader operation)
+    plans = [make_plan(info, SPEC, limits) for info, _ in probed]
+    operations = [operation for _, operation in probed]
     resized = [
-        pyvips.Image.jpegload_buffer(data, shrink=plan.jpeg_shrink)
-        .thumbnail_image(plan.load_size[0], height=plan.load_size[1], size="force")
-        .copy_memory()
-        for data, plan in zip(photos, plans, strict=True)
+        engine.load(data, plan, operation).copy_memory()
+        for data, plan, operation in zip(photos, plans, operations, strict=True)
     ]
+    encode = engine.lossy_encoder(Format.WEBP, limits)
     times: list[float] = []
     decodes: list[float] = []
     encodes: list[float] = []
     sizes: list[int] = []
     for _ in range(repeats):
-        for data, plan, image in zip(photos, plans, resized, strict=True):
+        for data, plan, operation, image in zip(photos, plans, operations, resized, strict=True):
             started = time.process_time()
             result = transform(data, SPEC, limits)
             times.append(time.process_time() - started)
             sizes.append(len(result.data))
             started = time.process_time()
-            pyvips.Image.jpegload_buffer(data, shrink=plan.jpeg_shrink, access="sequential").copy_memory()
+            engine._open(operation, data, **engine._load_options(plan.jpeg_shrink)).copy_memory()
             decodes.append(time.process_time() - started)
             started = time.process_time()
-            image.webpsave_buffer(Q=WEBP_QUALITY, effort=limits.webp_effort, keep="none")
+            encode(image, WEBP_QUALITY)
             encodes.append(time.process_time() - started)
     return Measured(
         cpu_s=statistics.median(times),

@@ -83,6 +83,7 @@ def throughput(run, threads):
     }
 
 if mode == "vips":
+    import dataclasses
     import pyvips
     from vipsfront import engine
     from vipsfront.grammar import build
@@ -96,16 +97,13 @@ if mode == "vips":
         probed = [engine._probe_header(d, limits, spec) for d in files]  # info, operation, header, its shrink
         infos = [(info, operation) for info, operation, _, _ in probed]
         plans = [engine.make_plan(info, spec, limits) for info, _ in infos]
-        base = {"access": "sequential", "fail_on": "truncated"}
         def opened(i):
-            shrink = plans[i].jpeg_shrink
-            return engine._open(infos[i][1], files[i], **base, **({"shrink": shrink} if shrink > 1 else {}))
+            return engine._open(infos[i][1], files[i], **engine._load_options(plans[i].jpeg_shrink))
         def resize_op(image, i):
             return engine._resize(image, *plans[i].load_size)
         def encoder(effort):
-            if fmt == "jpeg":
-                return lambda image: image.jpegsave_buffer(Q=80, optimize_coding=True, keep="none")
-            return lambda image: image.webpsave_buffer(Q=80, effort=effort, keep="none")
+            save = engine.lossy_encoder(engine.Format(fmt), dataclasses.replace(limits, webp_effort=effort))
+            return lambda image: save(image, 80)
         encode = encoder(limits.webp_effort)
         lazy = [opened(i) for i in range(len(files))]
         decoded = [opened(i).copy_memory() for i in range(len(files))]
