@@ -278,8 +278,7 @@ def _probe_header(data: bytes, limits: Limits, spec: Spec | None = None) -> tupl
         ):
             shrink, header = 1, _header(data, operation)
             width, height = int(header.width), int(header.height)
-    else:
-        shrink = 1
+    else:  # opened at full size (shrink is 1)
         width, height = int(header.width), int(header.height)
     pages = max(1, _int_field(header, "n-pages", 1))
     orientation = _int_field(header, "orientation", 1)
