@@ -2,7 +2,7 @@
 
     python benchmarks/backfill_bench.py [--corpus ../shared/corpus] [--workers N] [--eager thumb,card]
 
-Uploads every file of the corpus as an original, runs ``vipsfront.backfill.run`` (the same batch step
+Uploads every file of the corpus as an original, runs ``vipsfront.lifecycle.backfill.run`` (the same batch step
 the Distributed Map runs per batch) once cold, then once more (every original skipped: the resume
 cost), and prints originals/s and originals/s per worker. Bad files in the corpus count as ingested
 (rejected with their typed error), as in a real backfill.
@@ -15,10 +15,10 @@ import os
 import sys
 from pathlib import Path
 
-from vipsfront import backfill
-from vipsfront.config import Settings
-from vipsfront.locals3 import LOCAL_CREDENTIALS, ensure_bucket, server_endpoint, start_server, upload
-from vipsfront.storage import s3_client
+from vipsfront.lifecycle import backfill
+from vipsfront.config.settings import Settings
+from vipsfront.cli.embedded_s3 import LOCAL_CREDENTIALS, ensure_bucket, server_endpoint, start_server, upload
+from vipsfront.stores.s3 import s3_client
 
 PRESETS = '{"thumb": {"w": "200", "h": "200", "fm": "auto"}, "card": {"w": "640", "fm": "auto"}}'
 

@@ -46,10 +46,10 @@ WATCHED = (  # modules worth knowing about when the import loads them
     "s3transfer",
     "aws_xray_sdk.core",
     "pyvips",
-    "vipsfront.engine",
-    "vipsfront.app",
+    "vipsfront.engine.run",
+    "vipsfront.web.app",
     "mangum",
-    "vipsfront.demo",
+    "vipsfront.web.demo",
 )
 
 CHILD = r"""
@@ -114,7 +114,7 @@ def measure(endpoint: str, runs: int) -> dict[str, Any]:
         VIPSFRONT_VARIANTS_BUCKET=VARIANTS,
     )
     code = f"HANDLER_DIR, KEY, QUERY, WATCHED = {str(HANDLER_DIR)!r}, {KEY!r}, {QUERY!r}, {WATCHED!r}\n" + CHILD
-    from vipsfront.storage import s3_client
+    from vipsfront.stores.s3 import s3_client
 
     client = s3_client(endpoint, "us-east-1")
     interpreter: list[float] = []

@@ -1,6 +1,6 @@
 """Cost per million of the reference operation: a 4 MP JPEG -> 800 px WebP, on arm64 Lambda.
 
-Measured here: the engine's CPU time per image (``vipsfront.engine.transform``, one libvips thread, the
+Measured here: the engine's CPU time per image (``vipsfront.engine.run.transform``, one libvips thread, the
 corpus photos, 2560x1600), median of ``--repeats`` passes. Scaled to Lambda with stated assumptions:
 
 * Lambda gives a function ``memory / 1769 MB`` vCPUs of CPU time; the transform is CPU-bound. Its JPEG
@@ -14,7 +14,7 @@ corpus photos, 2560x1600), median of ``--repeats`` passes. Scaled to Lambda with
   an assumption for a 1 MB GET and a small PUT in the same region), billed like compute.
 
 Printed, per memory size: the Lambda duration, the compute-only cost per million (GB-seconds, billed per
-1 ms, from ``vipsfront.cost``'s prices), the per-request fee, and apart from them S3 requests and
+1 ms, from ``vipsfront.config.cost``'s prices), the per-request fee, and apart from them S3 requests and
 CloudFront egress of the bytes made. The goal for compute alone is $1.50 per million; each row also says
 how much CPU per image the goal leaves at that memory (after the S3 waits).
 
@@ -47,10 +47,10 @@ try:
 except ImportError:  # running from a checkout without an install
     sys.path.insert(0, str(ROOT / "shared"))
 
-from vipsfront import engine  # noqa: E402
-from vipsfront.cost import CostModel, per_million  # noqa: E402
-from vipsfront.engine import WEBP_QUALITY, Format, Limits, make_plan, transform  # noqa: E402
-from vipsfront.spec import Fm, Spec  # noqa: E402
+from vipsfront.engine import run as engine  # noqa: E402
+from vipsfront.config.cost import CostModel, per_million  # noqa: E402
+from vipsfront.engine.run import WEBP_QUALITY, Format, Limits, make_plan, transform  # noqa: E402
+from vipsfront.url.spec import Fm, Spec  # noqa: E402
 from vipsfront.telemetry import Outcome, RequestRecord  # noqa: E402
 
 PHOTOS = ROOT.parent / "shared" / "corpus" / "photos"  # ../shared/corpus/photos: 2560x1600 JPEGs

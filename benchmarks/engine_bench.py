@@ -31,8 +31,8 @@ except ImportError:  # running from a checkout without an install
 
 import pyvips  # noqa: E402
 
-from vipsfront.engine import Limits, transform  # noqa: E402
-from vipsfront.spec import Fm, Spec  # noqa: E402
+from vipsfront.engine.run import Limits, transform  # noqa: E402
+from vipsfront.url.spec import Fm, Spec  # noqa: E402
 
 WIDTH = 400
 QUALITY = 80

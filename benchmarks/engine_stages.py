@@ -85,8 +85,8 @@ def throughput(run, threads):
 if mode == "vips":
     import dataclasses
     import pyvips
-    from vipsfront import engine
-    from vipsfront.grammar import build
+    from vipsfront.engine import run as engine
+    from vipsfront.url.grammar import build
     pyvips.cache_set_max(0)
     spec = build({"w": str(width), "fm": fmt, "q": "80"})
     limits = engine.Limits(threads=1) if args["threads"] == 1 else engine.Limits()

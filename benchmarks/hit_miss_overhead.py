@@ -34,8 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vipsfront.config import DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET, Settings
-from vipsfront.locals3 import ensure_bucket, upload
+from vipsfront.config.settings import DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET, Settings
+from vipsfront.cli.embedded_s3 import ensure_bucket, upload
 from vipsfront_bench import corpus as corpus_mod
 from vipsfront_bench import services
 from vipsfront_bench.load import Client
@@ -104,8 +104,8 @@ def hits(http: Client, s3: Any, key: str, op: Op, n: int) -> None:
 def misses(http: Client, s3: Any, key: str, source: bytes, op: Op, n: int, *, lookup: bool = True) -> None:
     """Misses alternating with the engine alone; without ``lookup`` in the canonical path form, as CloudFront
     forwards them to the deployed function, each checked to have skipped the lookup."""
-    from vipsfront.engine import Limits, transform
-    from vipsfront.grammar import build
+    from vipsfront.engine.run import Limits, transform
+    from vipsfront.url.grammar import build
 
     limits = Limits()
     spec = build(op.params())

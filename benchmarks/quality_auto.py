@@ -5,7 +5,7 @@
 
 For every corpus image (``photos/``, ``large/``, ``small/``), width and format, the engine's pipeline
 resizes the image once; then the engine's encoder writes it at the fixed default quality and
-``vipsfront.autoquality.choose`` picks a quality. Both outputs are judged against the unencoded resized
+``vipsfront.engine.autoquality.choose`` picks a quality. Both outputs are judged against the unencoded resized
 image with SSIMULACRA2 (the ``ssimulacra2`` package, installed by the ``bench`` extra), an independent
 metric: the search itself uses SSIM, so it cannot grade its own homework. Images with alpha are scored
 flattened on a dark and on a light background, the lower score counts.
@@ -44,9 +44,11 @@ from typing import Any
 
 import pyvips
 
-from vipsfront import autoquality, engine
-from vipsfront.limits import Limits
-from vipsfront.spec import Fm, Format, Spec
+from vipsfront.engine import autoquality
+
+from vipsfront.engine import run as engine
+from vipsfront.engine.limits import Limits
+from vipsfront.url.spec import Fm, Format, Spec
 
 try:
     from ssimulacra2 import compute_ssimulacra2

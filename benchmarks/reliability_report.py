@@ -31,11 +31,11 @@ import hostile_images  # noqa: E402
 import soak  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from vipsfront.app import create_app  # noqa: E402
-from vipsfront.config import Settings  # noqa: E402
-from vipsfront.engine import Limits  # noqa: E402
-from vipsfront.locals3 import free_port  # noqa: E402
-from vipsfront.storage import S3Store, s3_client  # noqa: E402
+from vipsfront.web.app import create_app  # noqa: E402
+from vipsfront.config.settings import Settings  # noqa: E402
+from vipsfront.engine.run import Limits  # noqa: E402
+from vipsfront.cli.embedded_s3 import free_port  # noqa: E402
+from vipsfront.stores.s3 import S3Store, s3_client  # noqa: E402
 
 
 def hostile_rows() -> tuple[float, list[str]]:

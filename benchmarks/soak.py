@@ -3,7 +3,7 @@
     python benchmarks/soak.py --minutes 5 --clients 8      # the long form
     python benchmarks/soak.py --seconds 30 --clients 4     # what tests/e2e/test_soak.py runs
 
-It starts moto's S3 server in its own process (``vipsfront.locals3``, so the variants S3 keeps in memory
+It starts moto's S3 server in its own process (``vipsfront.cli.embedded_s3``, so the variants S3 keeps in memory
 do not count against the origin), then `vipsfront serve` against it, seeded with generated images (JPEG
 photos, a PNG with alpha, a WebP, an animated GIF, from ``tests/helpers.py``). Each client thread loops: a
 miss (a variant never asked before: a new width, format or crop) or a hit (one of a small fixed set), all
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vipsfront.locals3 import LOCAL_CREDENTIALS, ServerProcess, free_port
+from vipsfront.cli.embedded_s3 import LOCAL_CREDENTIALS, ServerProcess, free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # helpers.py: the photo generator
 
@@ -213,7 +213,7 @@ def soak(seconds: float, clients: int, windows: int = 6, warmup_s: float = 3.0) 
         try:
             env["AWS_ENDPOINT_URL_S3"] = s3.endpoint
             server = subprocess.Popen(
-                [sys.executable, "-m", "vipsfront.cli", "serve", "--port", str(port), "--seed", tmp]
+                [sys.executable, "-m", "vipsfront.cli.main", "serve", "--port", str(port), "--seed", tmp]
                 + ["--log-level", "warning"],
                 env=env,
                 stdout=subprocess.DEVNULL,

@@ -42,7 +42,7 @@ def s3() -> Iterator[Any]:
     """A boto3 S3 client on moto's in-process S3, with the two default buckets created."""
     from moto import mock_aws
 
-    from vipsfront.storage import s3_client
+    from vipsfront.stores.s3 import s3_client
 
     with mock_aws():
         client = s3_client(region="us-east-1")

@@ -1,6 +1,6 @@
 """Helpers shared by the tests and by the scripts in ``benchmarks/`` (they add ``tests/`` to ``sys.path``).
 
-One generator of photo-like originals; a free port and the local S3 come from ``vipsfront.locals3``,
+One generator of photo-like originals; a free port and the local S3 come from ``vipsfront.cli.embedded_s3``,
 SSIM from ``vipsfront_bench.quality``.
 """
 

@@ -2,7 +2,7 @@
 
 Roles: ``photo`` (JPEG, 3-8 MP, like the 2560x1600 photographs), ``large_jpeg`` (JPEG of 12 MP or more),
 ``large_png`` (opaque PNG of 8 MP or more) and ``rgba_png`` (PNG with alpha). Without a corpus the
-generated samples of ``vipsfront.samples`` stand in, written to a folder so every peer reads files.
+generated samples of ``vipsfront.cli.samples`` stand in, written to a folder so every peer reads files.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def generated(folder: Path) -> Corpus:
     """The package's generated samples, plus an opaque PNG of the landscape for the PNG scenarios."""
     import pyvips
 
-    from vipsfront.samples import generate
+    from vipsfront.cli.samples import generate
 
     folder.mkdir(parents=True, exist_ok=True)
     samples = generate()
@@ -86,7 +86,7 @@ def generated(folder: Path) -> Corpus:
         "large_png": [png],
         "rgba_png": [paths["samples/badge.png"]],
     }
-    return Corpus(name="generated samples (vipsfront.samples)", root=folder, files=files, generated=True)
+    return Corpus(name="generated samples (vipsfront.cli.samples)", root=folder, files=files, generated=True)
 
 
 def find(requested: Path | None, scratch: Path) -> Corpus:

@@ -11,7 +11,7 @@ same requests: the ops of ``scenarios.OPS`` with their qualities explicit, each 
 * ``vipsfront-deployed``: ``vipsfront serve --workers N`` configured as the transform function behind
   CloudFront (:data:`services.AS_DEPLOYED`): no variant lookup (CloudFront's origin group asks the variants
   bucket first), the canonical path form the CloudFront Function sends, each miss stored before it is
-  answered; its hit is a bare S3 GET of the variant it stored, under the key ``vipsfront.edge.route`` gives
+  answered; its hit is a bare S3 GET of the variant it stored, under the key ``vipsfront.url.route.route`` gives
   (the AWS sample's job, hits included);
 * ``thumbor-aws``: thumbor 7.8 with thumbor-aws' S3 loader and S3 result storage
   (``benchmarks/peers/thumbor/thumbor-aws.conf``), ``--processes N``;
@@ -85,7 +85,7 @@ def copy_key(n: int, key: str) -> str:
 
 
 def upload_copies(client: Any, bucket: str, corpus: corpus_mod.Corpus, copies: int) -> None:
-    from vipsfront.locals3 import upload
+    from vipsfront.cli.embedded_s3 import upload
 
     for n in range(copies):
         upload(client, bucket, {copy_key(n, corpus.key(p)): p.read_bytes() for p in corpus.all_files()})
@@ -113,9 +113,9 @@ class Running:
 
 
 def start(name: str, peer: peers_mod.Peer | None, s3: services.S3Server, workers: int) -> Running:
-    from vipsfront.config import DEFAULT_ORIGINALS_BUCKET
-    from vipsfront.engine import Limits
-    from vipsfront.keys import encode_key
+    from vipsfront.config.settings import DEFAULT_ORIGINALS_BUCKET
+    from vipsfront.engine.run import Limits
+    from vipsfront.url.keys import encode_key
 
     if name == "vipsfront":
         process, base, _ = services.start_origin(s3.endpoint, workers)
@@ -315,8 +315,8 @@ def run(
 ) -> dict[str, Any]:
     """The like-for-like rows: {origin: {"version", "note", "ops" | "skipped"}}, every origin up at once."""
     from vipsfront import __version__
-    from vipsfront.config import DEFAULT_ORIGINALS_BUCKET
-    from vipsfront.locals3 import ensure_bucket
+    from vipsfront.config.settings import DEFAULT_ORIGINALS_BUCKET
+    from vipsfront.cli.embedded_s3 import ensure_bucket
 
     client = s3.client()
     for bucket in (RESULTS_BUCKET, SAMPLE_BUCKET, DEPLOYED_BUCKET):

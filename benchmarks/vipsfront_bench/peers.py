@@ -1,7 +1,7 @@
 """The engines run side by side with the origin, each installed (or found) and run its own way.
 
 * ``bare``: pyvips ``thumbnail_buffer`` + save, the engine's limit (``worker.py``, this interpreter);
-* ``engine``: ``vipsfront.engine.transform`` alone, no HTTP or S3 (``worker.py``);
+* ``engine``: ``vipsfront.engine.run.transform`` alone, no HTTP or S3 (``worker.py``);
 * ``pillow``: Pillow with ``draft()`` + LANCZOS (``worker.py``, this interpreter);
 * ``pillow-simd``: the same code under Pillow-SIMD, built from source into its own venv;
 * ``sharp``: node + sharp from ``benchmarks/peers/sharp`` (its own lockfile);

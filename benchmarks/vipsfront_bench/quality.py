@@ -1,7 +1,7 @@
 """Perceptual score of an output: SSIM against the same-size reference resize; bytes at matched SSIM.
 
 The reference is the original fully decoded (no shrink-on-load), alpha flattened on white, resized
-by libvips with lanczos3 to exactly the output's size. SSIM is the runtime's own (``vipsfront.autoquality``,
+by libvips with lanczos3 to exactly the output's size. SSIM is the runtime's own (``vipsfront.engine.autoquality``,
 the metric ``q=auto`` searches with: luma, gaussian window of sigma 1.5, K1 = 0.01, K2 = 0.03), so the
 benchmark and the origin score quality the same way.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import pyvips
 
-from vipsfront.autoquality import score as ssim
+from vipsfront.engine.autoquality import score as ssim
 
 
 def srgb_on_white(image: Any) -> Any:

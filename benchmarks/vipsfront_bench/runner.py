@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vipsfront.locals3 import ensure_bucket, upload
-from vipsfront.workers import threads_per_worker
+from vipsfront.cli.embedded_s3 import ensure_bucket, upload
+from vipsfront.cli.workers import threads_per_worker
 from vipsfront_bench import corpus as corpus_mod
 from vipsfront_bench import origins, quality, scenarios, services
 from vipsfront_bench import peers as peers_mod
@@ -142,9 +142,9 @@ def machine() -> dict[str, Any]:
 
 
 def _route(key: str, op: Op) -> Any:
-    from vipsfront.edge import route
-    from vipsfront.keys import encode_key
-    from vipsfront.policy import Policy
+    from vipsfront.url.route import route
+    from vipsfront.url.keys import encode_key
+    from vipsfront.url.policy import Policy
 
     return route(f"/{encode_key(key)}", op.query(), "*/*", Policy.create(), now=time.time())
 
@@ -179,7 +179,7 @@ def _save(folder: Path, index: int, op: Op, data: bytes) -> str:
 
 def cold_start(s3: services.S3Server, corpus: corpus_mod.Corpus, workers: int, runs: int) -> dict[str, Any]:
     """Process start to first image (a miss), and the Lambda handler module's import time."""
-    from vipsfront.config import DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET
+    from vipsfront.config.settings import DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET
 
     client = s3.client()
     key = corpus.key(corpus.files["photo"][0])
@@ -231,7 +231,7 @@ def origin_scenarios(
     s3: services.S3Server, corpus: corpus_mod.Corpus, plan: Plan, workers: int, outdir: Path
 ) -> dict[str, Any]:
     """Misses, hits and path-form requests against ``vipsfront serve`` (variant lookup on)."""
-    from vipsfront.config import DEFAULT_VARIANTS_BUCKET
+    from vipsfront.config.settings import DEFAULT_VARIANTS_BUCKET
 
     client = s3.client()
     process, base, _ = services.start_origin(s3.endpoint, workers)
@@ -406,7 +406,7 @@ def run_worker_peer(
 def run_thumbor(
     peer: peers_mod.Peer, corpus: corpus_mod.Corpus, plan: Plan, concurrency: int, processes: int, outdir: Path
 ) -> dict[str, Any]:
-    from vipsfront.engine import Limits
+    from vipsfront.engine.run import Limits
 
     assert peer.venv is not None
     config = peers_mod.peers_dir() / "thumbor" / "thumbor.conf"
@@ -588,7 +588,7 @@ def thumbor_default(thumbor: dict[str, Any], corpus: corpus_mod.Corpus, count: i
 
 
 def costs(origin: dict[str, Any], memory_mb: int, architecture: str) -> dict[str, Any]:
-    from vipsfront.cost import Architecture, CostModel, per_million
+    from vipsfront.config.cost import Architecture, CostModel, per_million
     from vipsfront.telemetry import Outcome, RequestRecord
 
     model = CostModel(memory_mb=memory_mb, architecture=Architecture.parse(architecture))
@@ -743,7 +743,7 @@ def run(args: argparse.Namespace) -> int:
     }
     s3 = services.S3Server(log=out / "moto.log")  # its request errors (client disconnects) stay out of ours
     try:
-        from vipsfront.config import DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET
+        from vipsfront.config.settings import DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET
 
         client = s3.client()
         for bucket in (DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from vipsfront.engine import Limits
+from vipsfront.engine.run import Limits
 
 QUALITY = {"jpeg": 80, "webp": 80, "avif": 50, "png": None}
 

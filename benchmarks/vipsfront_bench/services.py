@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from vipsfront.locals3 import LOCAL_CREDENTIALS, ServerProcess, free_port
+from vipsfront.cli.embedded_s3 import LOCAL_CREDENTIALS, ServerProcess, free_port
 
 # ``vipsfront serve`` set up as the transform function behind CloudFront (``cdk/vipsfront_cdk/config.py`` and the
 # Lambda handler): no variant lookup (CloudFront's origin group asks the variants bucket first), the canonical
@@ -86,13 +86,13 @@ def stop(process: subprocess.Popen[bytes] | None) -> None:
 
 
 class S3Server(ServerProcess):
-    """moto's S3 server in a child process (``python -m vipsfront.locals3``), with local credentials."""
+    """moto's S3 server in a child process (``python -m vipsfront.cli.embedded_s3``), with local credentials."""
 
     def __init__(self, log: Path | None = None) -> None:
         super().__init__(env=clean_env(), log=log)
 
     def client(self):  # type: ignore[no-untyped-def]
-        from vipsfront.storage import s3_client
+        from vipsfront.stores.s3 import s3_client
 
         for name, value in LOCAL_CREDENTIALS.items():
             os.environ.setdefault(name, value)
@@ -110,7 +110,7 @@ def start_origin(
         [
             sys.executable,
             "-m",
-            "vipsfront.cli",
+            "vipsfront.cli.main",
             "serve",
             "--port",
             str(port),

@@ -100,8 +100,8 @@ def _engine(op: dict[str, Any]) -> tuple[Runner, str]:
     import pyvips
 
     from vipsfront import __version__
-    from vipsfront.engine import Limits, transform
-    from vipsfront.grammar import build
+    from vipsfront.engine.run import Limits, transform
+    from vipsfront.url.grammar import build
 
     spec = build(dict(op["params"]))
     limits = replace(Limits(), webp_effort=op["webp_effort"], avif_effort=op["avif_effort"])

@@ -1,7 +1,7 @@
 """Deployment settings, read once from CDK context (``cdk deploy -c vipsfront:memoryMb=3008``).
 
 What the function and the edge enforce (presets, widths, the largest side, signing keys) is checked here
-by the runtime's own rules (``vipsfront.config``, ``vipsfront.policy``, ``vipsfront.signing``), so a bad
+by the runtime's own rules (``vipsfront.config.settings``, ``vipsfront.url.policy``, ``vipsfront.url.signing``), so a bad
 value fails ``cdk synth`` with a message naming its context key instead of failing every cold start.
 ``origin_settings`` builds the one object both the Lambda's environment and the edge's config come from.
 """
@@ -15,13 +15,13 @@ from typing import Any
 
 from constructs import Node
 
-from vipsfront.breakpoints import BREAKPOINT_WIDTHS
-from vipsfront.config import Settings as OriginSettings
-from vipsfront.config import parse_presets, parse_sizes
-from vipsfront.cost import Architecture
-from vipsfront.limits import Limits
-from vipsfront.policy import Policy, UnsignedPolicy
-from vipsfront.signing import check_key_id, parse_keys
+from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
+from vipsfront.config.settings import Settings as OriginSettings
+from vipsfront.config.settings import parse_presets, parse_sizes
+from vipsfront.config.cost import Architecture
+from vipsfront.engine.limits import Limits
+from vipsfront.url.policy import Policy, UnsignedPolicy
+from vipsfront.url.signing import check_key_id, parse_keys
 
 PREFIX = "vipsfront:"
 

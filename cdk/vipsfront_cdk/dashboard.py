@@ -11,7 +11,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from vipsfront.config import METRICS_NAMESPACE, SERVICE_NAME
+from vipsfront.config.settings import METRICS_NAMESPACE, SERVICE_NAME
 from vipsfront_cdk.nag import acknowledge
 
 DIMENSIONS = {"service": SERVICE_NAME}  # Powertools' default dimension, the only one the function emits

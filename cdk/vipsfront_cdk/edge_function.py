@@ -35,7 +35,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from vipsfront.policy import Policy
+from vipsfront.url.policy import Policy
 from vipsfront_cdk.nag import acknowledge
 
 PLACEHOLDER = "__VIPSFRONT_CONFIG__"

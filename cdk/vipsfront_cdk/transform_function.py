@@ -23,8 +23,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from vipsfront.config import DEFAULT_LAMBDA_MEMORY_MB
-from vipsfront.config import Settings as OriginSettings
+from vipsfront.config.settings import DEFAULT_LAMBDA_MEMORY_MB
+from vipsfront.config.settings import Settings as OriginSettings
 from vipsfront_cdk.nag import acknowledge
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ class _LocalBuild:
 class TransformFunction(Construct):
     """``function`` runs ``functions/transform/handler.py``; ``url`` is its ``AWS_IAM`` Function URL.
 
-    Its environment is ``settings.to_env()``: what ``vipsfront.config.Settings.from_env`` reads back as
+    Its environment is ``settings.to_env()``: what ``vipsfront.config.settings.Settings.from_env`` reads back as
     ``settings``.
 
     ``bundle=False`` packs the sources without dependencies (fast synth for tests, not deployable);

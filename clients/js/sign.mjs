@@ -1,10 +1,10 @@
 // Server-side signing for vipsfront URLs (Node.js): HMAC-SHA256 of the string to sign, base64url,
-// as `vipsfront.signing` computes it. Never ship a secret to a browser.
+// as `vipsfront.url.signing` computes it. Never ship a secret to a browser.
 import { createHmac } from 'node:crypto';
 
 const MIN_SECRET_CHARS = 16;
 
-/** `secret` if it is a string or bytes of 16+ characters (as `vipsfront.signing.check_secret`), else an Error. */
+/** `secret` if it is a string or bytes of 16+ characters (as `vipsfront.url.signing.check_secret`), else an Error. */
 export function checkSecret(secret) {
   const text = typeof secret === 'string';
   if (!text && !(secret instanceof Uint8Array)) {

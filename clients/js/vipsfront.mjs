@@ -1,5 +1,5 @@
 // vipsfront URL builders for browsers, Node.js and Next.js: no dependencies, no Node.js built-ins.
-// The twin of the Python `vipsfront.urls`; tests/vectors/builders/urls.json keeps the two equal.
+// The twin of the Python `vipsfront.url.builders`; tests/vectors/builders/urls.json keeps the two equal.
 // Options are checked as the origin checks them, and written in canonical order, so equal options
 // always give equal URLs (one CDN cache entry, one stored variant). Signing happens on a server only,
 // through a signer from ./sign.mjs (or any function with the same contract).
@@ -80,7 +80,7 @@ const PARSERS = {
 
 const raw = (value) => (typeof value === 'boolean' ? (value ? '1' : '0') : String(value));
 
-/** The checked spec for `params`, as `vipsfront.grammar.build` makes it (dpr folded, no-ops dropped). */
+/** The checked spec for `params`, as `vipsfront.url.grammar.build` makes it (dpr folded, no-ops dropped). */
 export function build(params = {}) {
   const v = {};
   for (const [name, value] of Object.entries(params)) {
@@ -94,7 +94,7 @@ export function build(params = {}) {
     if (v.w === undefined && v.h === undefined) fail('dpr', 'needs w or h');
     for (const side of ['w', 'h']) {
       if (v[side] === undefined) continue;
-      v[side] = Math.floor((v[side] * Math.round(dpr * 1e4) + 5e3) / 1e4); // exact: see vipsfront.rounding
+      v[side] = Math.floor((v[side] * Math.round(dpr * 1e4) + 5e3) / 1e4); // exact: see vipsfront.url.rounding
       if (v[side] > MAX_SIDE) fail(side, `times dpr must be at most ${MAX_SIDE}`);
     }
   }

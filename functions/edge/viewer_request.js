@@ -1,4 +1,4 @@
-// vipsfront viewer request (cloudfront-js-2.0): twin of vipsfront.edge.route, held to tests/vectors
+// vipsfront viewer request (cloudfront-js-2.0): twin of vipsfront.url.route.route, held to tests/vectors
 // by run_vectors.mjs. It deploys minified (build.mjs); code + config must fit 10 KB. Only the constructs
 // README.md lists (checked by check_runtime.mjs): no async callbacks, modules by import only.
 import cf from 'cloudfront';

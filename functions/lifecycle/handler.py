@@ -1,4 +1,4 @@
-"""The lifecycle Lambda: originals' S3 events from a queue, and the backfill's batches, to ``vipsfront.lifecycle``.
+"""The lifecycle Lambda: originals' S3 events from a queue, and the backfill's batches, to ``vipsfront.lifecycle.changes``.
 
 Two event shapes reach it:
 
@@ -24,10 +24,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vipsfront.config import Settings
-from vipsfront.lifecycle import Change, Kind, Lifecycle, Status, summarise
+from vipsfront.config.settings import Settings
+from vipsfront.lifecycle.changes import Change, Kind, Lifecycle, Status, summarise
 from vipsfront.observability import logger
-from vipsfront.store import ListedOriginal
+from vipsfront.stores.base import ListedOriginal
 
 KINDS = {"Object Created": Kind.CREATED, "Object Deleted": Kind.DELETED}
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.logging import correlation_paths
 
-from vipsfront.config import DEFAULT_LAMBDA_MEMORY_MB, Settings
+from vipsfront.config.settings import DEFAULT_LAMBDA_MEMORY_MB, Settings
 from vipsfront.observability import logger, metrics, metrics_observer, tracer
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def build(settings: Settings) -> Mangum:
     """The Mangum adapter around the app, wired to meter every request."""
     from mangum import Mangum
 
-    from vipsfront.app import create_app
+    from vipsfront.web.app import create_app
 
     settings = lambda_settings(settings, os.cpu_count())
     app = create_app(settings, observer=metrics_observer(settings.cost_model()))

@@ -5,7 +5,7 @@ X-Ray clients, a good part of the Lambda handler's import otherwise.
 
 The pure core logs through ``logging.getLogger(__name__)`` and knows nothing of this module; the Lambda
 handler wires ``record_metrics`` in as the app's observer. Metrics go to CloudWatch as EMF under the
-``Vipsfront`` namespace (``vipsfront.config.METRICS_NAMESPACE``) with only Powertools' default
+``Vipsfront`` namespace (``vipsfront.config.settings.METRICS_NAMESPACE``) with only Powertools' default
 ``service`` dimension: the dashboard reads exactly that, and each extra dimension would multiply the
 metric series (and their cost). Per-request values that are not metrics (key, format, status) travel
 as EMF metadata, searchable in Logs Insights.
@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from vipsfront.config import METRICS_NAMESPACE, SERVICE_NAME
-from vipsfront.cost import CostModel
+from vipsfront.config.settings import METRICS_NAMESPACE, SERVICE_NAME
+from vipsfront.config.cost import CostModel
 from vipsfront.telemetry import Observer, Outcome, RequestRecord
 
 if TYPE_CHECKING:

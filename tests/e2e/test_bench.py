@@ -32,7 +32,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         [
             sys.executable,
             "-m",
-            "vipsfront.cli",
+            "vipsfront.cli.main",
             "bench",
             "--quick",
             "--out",
@@ -110,7 +110,7 @@ def test_both_vipsfront_origins_run_origin_against_origin(results: tuple[Path, d
 
 def test_origins_only_runs_the_origin_against_origin_section_alone(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIPSFRONT_"))}
-    command = [sys.executable, "-m", "vipsfront.cli", "bench", "--quick", "--origins-only", "--out", str(tmp_path)]
+    command = [sys.executable, "-m", "vipsfront.cli.main", "bench", "--quick", "--origins-only", "--out", str(tmp_path)]
     done = subprocess.run(
         [*command, "--peers", "engine", "--no-install"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
@@ -133,7 +133,7 @@ def test_skipped_peers_carry_a_reason(results: tuple[Path, dict]) -> None:
 
 
 def test_without_the_bench_extra_the_command_says_how_to_install_it() -> None:
-    block = "import sys; sys.modules['vipsfront_bench'] = None; from vipsfront.cli import main; sys.exit(main())"
+    block = "import sys; sys.modules['vipsfront_bench'] = None; from vipsfront.cli.main import main; sys.exit(main())"
     done = subprocess.run([sys.executable, "-c", block, "bench", "--quick"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "pip install -e '.[bench]'" in done.stderr
@@ -141,7 +141,7 @@ def test_without_the_bench_extra_the_command_says_how_to_install_it() -> None:
 
 
 def test_the_runtime_imports_no_benchmark_module() -> None:
-    probe = "import sys, vipsfront.cli, vipsfront.app; print(sorted(m for m in sys.modules if 'bench' in m))"
+    probe = "import sys, vipsfront.cli.main, vipsfront.web.app; print(sorted(m for m in sys.modules if 'bench' in m))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
 
@@ -150,7 +150,7 @@ def test_sigterm_stops_the_servers_the_run_started(tmp_path: Path) -> None:
     """``kill`` on a running bench unwinds it: moto and the origin's tree stop with it, none orphaned."""
     psutil = pytest.importorskip("psutil")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIPSFRONT_"))}
-    command = [sys.executable, "-m", "vipsfront.cli", "bench", "--quick", "--out", str(tmp_path)]
+    command = [sys.executable, "-m", "vipsfront.cli.main", "bench", "--quick", "--out", str(tmp_path)]
     bench = subprocess.Popen(
         [*command, "--peers", "bare,engine", "--no-install"],
         cwd=ROOT,
@@ -163,7 +163,7 @@ def test_sigterm_stops_the_servers_the_run_started(tmp_path: Path) -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and bench.poll() is None:  # until the origin's workers run
             seen = psutil.Process(bench.pid).children(recursive=True)
-            if any("vipsfront.workers" in " ".join(child.cmdline()) for child in seen if child.is_running()):
+            if any("vipsfront.cli.workers" in " ".join(child.cmdline()) for child in seen if child.is_running()):
                 break
             time.sleep(0.2)
         assert bench.poll() is None, "the bench ended before its origin started"

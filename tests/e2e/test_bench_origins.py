@@ -12,11 +12,11 @@ import pytest
 import pyvips
 from helpers import photo_jpeg
 
-from vipsfront.config import DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET
-from vipsfront.edge import route
-from vipsfront.keys import encode_key
-from vipsfront.locals3 import ensure_bucket, upload
-from vipsfront.policy import Policy
+from vipsfront.config.settings import DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET
+from vipsfront.url.route import route
+from vipsfront.url.keys import encode_key
+from vipsfront.cli.embedded_s3 import ensure_bucket, upload
+from vipsfront.url.policy import Policy
 from vipsfront_bench import origins, services
 from vipsfront_bench.load import Client
 from vipsfront_bench.scenarios import OPS

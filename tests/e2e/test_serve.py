@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 import pyvips
 
-from vipsfront.cli import listening_socket
-from vipsfront.locals3 import LOCAL_CREDENTIALS, ServerProcess, free_port
+from vipsfront.cli.main import listening_socket
+from vipsfront.cli.embedded_s3 import LOCAL_CREDENTIALS, ServerProcess, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +41,7 @@ def fetch(url: str, accept: str = "*/*") -> tuple[int, dict[str, str], bytes]:
 def start(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "vipsfront.cli", "serve", "--port", str(port), *args],
+        [sys.executable, "-m", "vipsfront.cli.main", "serve", "--port", str(port), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -175,7 +175,7 @@ def command_line(pid: int) -> list[str]:
 def s3_with_wide(seed: Path, more: dict[str, bytes] | None = None) -> Iterator[dict[str, str]]:
     """An S3 of its own (as in the benchmark, so ``serve`` starts none) holding the seed's wide.jpg (and
     ``more`` originals by key); yields the environment that points ``serve`` at it."""
-    from vipsfront.storage import s3_client
+    from vipsfront.stores.s3 import s3_client
 
     with ServerProcess() as s3:
         client = s3_client(s3.endpoint, "us-east-1")
@@ -202,7 +202,7 @@ def test_workers_run_under_a_light_supervisor(seed: Path) -> None:
                 assert "site-packages" not in maps.read()  # no pyvips, uvicorn, FastAPI or botocore library
             workers = children(process.pid)
             assert len(workers) == 2
-            assert all(command_line(pid)[1:3] == ["-m", "vipsfront.workers"] for pid in workers)
+            assert all(command_line(pid)[1:3] == ["-m", "vipsfront.cli.workers"] for pid in workers)
 
             os.kill(workers[0], signal.SIGKILL)
             deadline = time.monotonic() + 60
@@ -278,7 +278,7 @@ def test_workers_share_one_transform_limit(seed: Path) -> None:
     the test, as a third process would), a miss waits on any worker and is a 503 JSON past its budget,
     though each worker's own slot is free; once let go, misses are served. A worker killed in the middle
     of a transform frees the slot. Stopping removes the slots."""
-    from vipsfront.workers import TreeSlots
+    from vipsfront.cli.workers import TreeSlots
 
     noise = pyvips.Image.gaussnoise(4000, 3000).cast("uchar").bandjoin([128, 64]).copy(interpretation="srgb")
     with s3_with_wide(seed, {"slow.jpg": noise.jpegsave_buffer()}) as env:
@@ -346,7 +346,7 @@ def test_default_serve_prints_working_urls() -> None:
 
 def test_bad_seed_is_a_clear_error(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "vipsfront.cli", "serve", "--seed", str(tmp_path / "missing")],
+        [sys.executable, "-m", "vipsfront.cli.main", "serve", "--seed", str(tmp_path / "missing")],
         env=clean_env(),
         capture_output=True,
         text=True,

@@ -22,13 +22,13 @@ from urllib.parse import quote
 
 import pytest
 
-from vipsfront.breakpoints import BREAKPOINT_WIDTHS
-from vipsfront.edge import Hints, route
+from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
+from vipsfront.url.route import Hints, route
 from vipsfront.errors import VipsfrontError
-from vipsfront.policy import Policy
-from vipsfront.query import parse_query
-from vipsfront.signing import sign
-from vipsfront.spec import Spec
+from vipsfront.url.policy import Policy
+from vipsfront.url.query import parse_query
+from vipsfront.url.signing import sign
+from vipsfront.url.spec import Spec
 
 ROOT = Path(__file__).resolve().parents[2]
 EDGE = ROOT / "functions" / "edge"

@@ -14,7 +14,7 @@ from conftest import ACL_ARN, CERT_ARN
 aws_cdk = pytest.importorskip("aws_cdk")
 from aws_cdk.assertions import Match, Template  # noqa: E402
 
-from vipsfront.config import METRICS_NAMESPACE  # noqa: E402
+from vipsfront.config.settings import METRICS_NAMESPACE  # noqa: E402
 from vipsfront_cdk import Settings  # noqa: E402
 from vipsfront_cdk.backfill import RESULTS_PREFIX  # noqa: E402
 from vipsfront_cdk.lifecycle import DISTRIBUTION_ID_VARIABLE, HANDLER, MAX_RECEIVE_COUNT  # noqa: E402

@@ -24,10 +24,10 @@ cdk_nag = pytest.importorskip("cdk_nag")
 
 from aws_cdk.assertions import Annotations, Match, Template  # noqa: E402
 
-from vipsfront.breakpoints import BREAKPOINT_WIDTHS  # noqa: E402
-from vipsfront.config import METRICS_NAMESPACE  # noqa: E402
-from vipsfront.config import Settings as OriginSettings  # noqa: E402
-from vipsfront.policy import Policy  # noqa: E402
+from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS  # noqa: E402
+from vipsfront.config.settings import METRICS_NAMESPACE  # noqa: E402
+from vipsfront.config.settings import Settings as OriginSettings  # noqa: E402
+from vipsfront.url.policy import Policy  # noqa: E402
 from vipsfront_cdk import Settings, VipsfrontStack  # noqa: E402
 from vipsfront_cdk.config import DEFAULT_RESERVED_CONCURRENCY, context_key  # noqa: E402
 from vipsfront_cdk.edge_function import MAX_CODE_BYTES, PLACEHOLDER  # noqa: E402
@@ -575,7 +575,7 @@ def test_synth_imports_only_the_runtime_validators() -> None:
         "import sys; sys.path.insert(0, 'cdk'); import vipsfront_cdk, vipsfront_cdk.stack; "
         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'pyvips', 'boto3', 'botocore', 'fastapi', 'starlette', 'mangum', 'aws_lambda_powertools'} "
-        "or m in {'vipsfront.engine', 'vipsfront.origin', 'vipsfront.storage', 'vipsfront.app'})))"
+        "or m in {'vipsfront.engine.run', 'vipsfront.origin.serving', 'vipsfront.stores.s3', 'vipsfront.web.app'})))"
     )
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     result = subprocess.run(

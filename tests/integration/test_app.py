@@ -14,17 +14,17 @@ import pyvips
 from fastapi.testclient import TestClient
 from helpers import photo_jpeg as photo
 
-from vipsfront.app import create_app
-from vipsfront.config import Settings
-from vipsfront.edge import route
-from vipsfront.engine import Limits
+from vipsfront.web.app import create_app
+from vipsfront.config.settings import Settings
+from vipsfront.url.route import route
+from vipsfront.engine.run import Limits
 from vipsfront.errors import DeadlineExceededError
-from vipsfront.policy import Policy, UnsignedPolicy
-from vipsfront.signing import sign
-from vipsfront.spec import Fm, Spec
-from vipsfront.storage import S3Store
+from vipsfront.url.policy import Policy, UnsignedPolicy
+from vipsfront.url.signing import sign
+from vipsfront.url.spec import Fm, Spec
+from vipsfront.stores.s3 import S3Store
 from vipsfront.telemetry import Outcome, RequestRecord
-from vipsfront.version_token import version_token
+from vipsfront.url.version import version_token
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 CHROME_ACCEPT = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"
@@ -331,7 +331,7 @@ def test_large_signed_variant_redirect_stays_signed_behind_the_edge(s3: Any) -> 
 
 def test_transforms_wait_for_a_slot_and_give_up_at_the_deadline(s3: Any) -> None:
     """With one transform slot taken, a miss waits; past its budget it is a 503, and nothing is stored."""
-    from vipsfront.origin import TransformGate
+    from vipsfront.origin.serving import TransformGate
     from vipsfront.telemetry import RequestRecord as Record
 
     gate = TransformGate(1)
@@ -365,8 +365,8 @@ def test_a_tree_limit_held_elsewhere_holds_transforms_back(s3: Any, tmp_path: An
     Server-Timing) and is served."""
     import threading
 
-    from vipsfront.origin import TransformGate
-    from vipsfront.workers import TreeSlots
+    from vipsfront.origin.serving import TransformGate
+    from vipsfront.cli.workers import TreeSlots
 
     TreeSlots.create(tmp_path, 1)
     gate = TransformGate(1, tree=TreeSlots(tmp_path, 1))

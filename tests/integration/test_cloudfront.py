@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from vipsfront.cloudfront import CloudFrontInvalidator, InvalidationError, InvalidationThrottledError
-from vipsfront.invalidation import InvalidationLimits, InvalidationPlan, OriginalChange, RetryPolicy, plan
+from vipsfront.lifecycle.cloudfront import CloudFrontInvalidator, InvalidationError, InvalidationThrottledError
+from vipsfront.lifecycle.invalidation import InvalidationLimits, InvalidationPlan, OriginalChange, RetryPolicy, plan
 
 
 @pytest.fixture

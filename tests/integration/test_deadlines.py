@@ -16,12 +16,12 @@ import pytest
 import pyvips
 from fastapi.testclient import TestClient
 
-from vipsfront import engine
-from vipsfront.app import create_app
-from vipsfront.config import Settings
+from vipsfront.engine import run as engine
+from vipsfront.web.app import create_app
+from vipsfront.config.settings import Settings
 from vipsfront.errors import DeadlineExceededError
-from vipsfront.spec import Fm, Spec
-from vipsfront.storage import S3Store
+from vipsfront.url.spec import Fm, Spec
+from vipsfront.stores.s3 import S3Store
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 HANG = 10  # times a budget: elapsed times are bounded only to catch a hang (speed is for benchmarks/)
@@ -47,7 +47,7 @@ def test_avif_effort_follows_the_time_left() -> None:
 def test_a_slow_avif_falls_back_to_a_lower_effort(caplog: pytest.LogCaptureFixture) -> None:
     source = gradient_jpeg(2000, 1500)
     spec = Spec(w=2000, fm=Fm.AVIF)
-    caplog.set_level(logging.INFO, logger="vipsfront.engine")
+    caplog.set_level(logging.INFO, logger="vipsfront.engine.run")
     started = time.monotonic()
     result = engine.transform(source, spec, engine.Limits(avif_effort=2), deadline=started + 1.5)
     assert time.monotonic() - started < HANG * 1.5
@@ -93,7 +93,7 @@ def kill_records(caplog: pytest.LogCaptureFixture) -> list[int]:
 
 def test_the_deadline_stops_a_running_libvips_evaluation(caplog: pytest.LogCaptureFixture) -> None:
     source = gradient_jpeg(200, 150)
-    caplog.set_level(logging.INFO, logger="vipsfront.engine")
+    caplog.set_level(logging.INFO, logger="vipsfront.engine.run")
     started = time.monotonic()
     with pytest.raises(DeadlineExceededError, match="while encoding"):
         engine.transform(source, SLOW_SPEC, deadline=started + SLOW_BUDGET_S)
@@ -124,7 +124,7 @@ def variants(s3: Any) -> list[str]:
 def test_an_encode_stopped_at_the_deadline_is_a_503_and_stores_nothing(
     s3: Any, app_on: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="vipsfront.engine")
+    caplog.set_level(logging.INFO, logger="vipsfront.engine.run")
     response = app_on(SLOW_BUDGET_S).get("/big.jpg?w=2000&enlarge=1&blur=100&fm=png")
     assert response.status_code == 503
     assert response.json()["code"] == "deadline_exceeded"

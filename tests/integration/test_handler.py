@@ -25,7 +25,7 @@ from lambda_events import (
 )
 from moto import mock_aws
 
-from vipsfront.cost import GIB, Prices
+from vipsfront.config.cost import GIB, Prices
 
 ORIGINALS = "test-originals"
 VARIANTS = "test-variants"
@@ -91,7 +91,6 @@ def make_lambda(
 ) -> Iterator[Callable[..., Lambda]]:
     """Build the handler module on moto S3 with the given ``VIPSFRONT_*`` overrides."""
     from vipsfront import observability
-
     threads = pyvips.concurrency_get()
     mock = mock_aws()
     mock.start()
@@ -333,7 +332,7 @@ def test_vips_threads_follow_the_vcpus(fn: Lambda, memory: int, cpus: int, threa
 
 
 def test_threads_come_from_the_settings_memory_unless_set(fn: Lambda) -> None:
-    from vipsfront.config import Settings
+    from vipsfront.config.settings import Settings
 
     sized = fn.module.lambda_settings(Settings.from_env({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "4096"}), 4)
     assert sized.limits.threads == fn.module.vips_threads(4096, 4) == 3

@@ -34,13 +34,13 @@ from hostile_images import (
     svg_external,
 )
 
-from vipsfront import engine
-from vipsfront.app import create_app
-from vipsfront.config import Settings
-from vipsfront.engine import Limits
+from vipsfront.engine import run as engine
+from vipsfront.web.app import create_app
+from vipsfront.config.settings import Settings
+from vipsfront.engine.run import Limits
 from vipsfront.errors import InputTooLargeError
-from vipsfront.spec import Spec
-from vipsfront.storage import S3Store
+from vipsfront.url.spec import Spec
+from vipsfront.stores.s3 import S3Store
 
 HERE = Path(__file__).parent
 TIME_BOUND_MS = 2000  # every hostile request answers well within this (they take ~10-40 ms here)
@@ -70,7 +70,7 @@ def catalogue(listener: Listener, secret_file: Path) -> list[Case]:
 def world(catalogue: list[Case]) -> Iterator[tuple[Any, dict[str, Outcome]]]:
     from moto import mock_aws
 
-    from vipsfront.storage import s3_client
+    from vipsfront.stores.s3 import s3_client
 
     with mock_aws():
         s3 = s3_client(region="us-east-1")
@@ -177,10 +177,10 @@ def test_peak_memory_over_the_batch_is_bounded(tmp_path: Path) -> None:
         from fastapi.testclient import TestClient
         from moto import mock_aws
         import hostile_images as h
-        from vipsfront.app import create_app
-        from vipsfront.config import Settings
-        from vipsfront.engine import Limits
-        from vipsfront.storage import S3Store, s3_client
+        from vipsfront.web.app import create_app
+        from vipsfront.config.settings import Settings
+        from vipsfront.engine.run import Limits
+        from vipsfront.stores.s3 import S3Store, s3_client
 
         with mock_aws():
             s3 = s3_client(region="us-east-1")
@@ -209,8 +209,8 @@ def test_a_legitimately_huge_image_is_read_in_bounded_memory() -> None:
         """
         import json, resource, time
         import pyvips
-        from vipsfront import engine
-        from vipsfront.spec import Spec
+        from vipsfront.engine import run as engine
+        from vipsfront.url.spec import Spec
         big = pyvips.Image.black(10000, 10000).pngsave_buffer(compression=9)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started = time.perf_counter()

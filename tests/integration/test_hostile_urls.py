@@ -19,13 +19,13 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vipsfront.app import create_app
-from vipsfront.config import Settings
-from vipsfront.grammar import ALL_PARAMS, build
-from vipsfront.policy import Policy, UnsignedPolicy
-from vipsfront.signing import sign
-from vipsfront.spec import Spec
-from vipsfront.storage import S3Store
+from vipsfront.web.app import create_app
+from vipsfront.config.settings import Settings
+from vipsfront.url.grammar import ALL_PARAMS, build
+from vipsfront.url.policy import Policy, UnsignedPolicy
+from vipsfront.url.signing import sign
+from vipsfront.url.spec import Spec
+from vipsfront.stores.s3 import S3Store
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 SECRET_OLD, SECRET_NEW = b"old-secret-0123456789", b"new-secret-9876543210"
@@ -50,7 +50,7 @@ def small_jpeg() -> bytes:
 def s3_module() -> Iterator[Any]:
     from moto import mock_aws
 
-    from vipsfront.storage import s3_client
+    from vipsfront.stores.s3 import s3_client
 
     with mock_aws():
         client = s3_client(region="us-east-1")
@@ -425,7 +425,7 @@ def test_full_size_transforms_need_full_size_or_any_width(s3_module: Any) -> Non
 
 def test_quality_auto_by_configuration(s3_module: Any) -> None:
     from vipsfront.errors import InvalidSpecError
-    from vipsfront.grammar import PARAMS
+    from vipsfront.url.grammar import PARAMS
 
     try:
         PARAMS["q"]("auto")

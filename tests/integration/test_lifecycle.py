@@ -15,14 +15,14 @@ from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 from hostile_images import png_bomb, truncated
 
-from vipsfront.app import create_app
-from vipsfront.cloudfront import CloudFrontInvalidator
-from vipsfront.config import Settings
-from vipsfront.invalidation import RetryPolicy
-from vipsfront.lifecycle import Change, Kind, Lifecycle, Status
-from vipsfront.storage import S3Store
-from vipsfront.store import ListedOriginal
-from vipsfront.version_token import version_token
+from vipsfront.web.app import create_app
+from vipsfront.lifecycle.cloudfront import CloudFrontInvalidator
+from vipsfront.config.settings import Settings
+from vipsfront.lifecycle.invalidation import RetryPolicy
+from vipsfront.lifecycle.changes import Change, Kind, Lifecycle, Status
+from vipsfront.stores.s3 import S3Store
+from vipsfront.stores.base import ListedOriginal
+from vipsfront.url.version import version_token
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 KEY = "photos/cat.jpg"

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from helpers import photo_jpeg
 
-from vipsfront import autoquality
-from vipsfront.app import create_app
-from vipsfront.config import Settings
-from vipsfront.storage import S3Store
+from vipsfront.engine import autoquality
+from vipsfront.web.app import create_app
+from vipsfront.config.settings import Settings
+from vipsfront.stores.s3 import S3Store
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 

@@ -23,12 +23,12 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from fastapi.testclient import TestClient
 
-from vipsfront import engine
-from vipsfront.app import create_app
-from vipsfront.config import Settings
+from vipsfront.engine import run as engine
+from vipsfront.web.app import create_app
+from vipsfront.config.settings import Settings
 from vipsfront.errors import DeadlineExceededError, OriginalNotFoundError, StorageUnavailableError
-from vipsfront.locals3 import free_port
-from vipsfront.storage import RUN_BY_GRACE_S, S3Store, run_by, s3_client
+from vipsfront.cli.embedded_s3 import free_port
+from vipsfront.stores.s3 import RUN_BY_GRACE_S, S3Store, run_by, s3_client
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 HANG = 10  # times a budget: elapsed times are bounded only to catch a hang (speed is for benchmarks/)

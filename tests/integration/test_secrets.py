@@ -18,11 +18,11 @@ import pyvips
 from botocore.exceptions import ClientError, EndpointConnectionError
 from fastapi.testclient import TestClient
 
-from vipsfront.app import create_app
-from vipsfront.config import Settings
-from vipsfront.signing import sign
-from vipsfront.spec import Spec
-from vipsfront.storage import S3Store
+from vipsfront.web.app import create_app
+from vipsfront.config.settings import Settings
+from vipsfront.url.signing import sign
+from vipsfront.url.spec import Spec
+from vipsfront.stores.s3 import S3Store
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 SECRET = "Sup3r-secret-signing-key-0042"

@@ -1,4 +1,4 @@
-"""What ``vipsfront serve`` runs (``vipsfront.app.ServeFront``): image requests and the health check without
+"""What ``vipsfront serve`` runs (``vipsfront.web.app.ServeFront``): image requests and the health check without
 FastAPI, anything else by the origin app made at its first request; the same answers as ``create_app``."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pyvips
 from fastapi.testclient import TestClient
 from helpers import photo_jpeg
 
-from vipsfront.app import ServeFront, create_app, image_requests
-from vipsfront.config import Settings
-from vipsfront.storage import S3Store
+from vipsfront.web.app import ServeFront, create_app, image_requests
+from vipsfront.config.settings import Settings
+from vipsfront.stores.s3 import S3Store
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGINALS, VARIANTS, VARIANTS_2 = "vipsfront-originals", "vipsfront-variants", "vipsfront-variants-2"
@@ -28,9 +28,9 @@ CHILD = r"""
 import asyncio, json, sys
 sys.path.insert(0, sys.argv[1])
 from helpers import photo_jpeg
-from vipsfront.app import ServeFront, image_requests
-from vipsfront.config import Settings
-from vipsfront.store import Original
+from vipsfront.web.app import ServeFront, image_requests
+from vipsfront.config.settings import Settings
+from vipsfront.stores.base import Original
 
 class Store:
     def get_original(self, key, max_bytes, *, deadline=None):

@@ -17,10 +17,10 @@ import pyvips
 from fastapi.testclient import TestClient
 from helpers import photo_jpeg
 
-from vipsfront.app import create_app
-from vipsfront.config import Settings
+from vipsfront.web.app import create_app
+from vipsfront.config.settings import Settings
 from vipsfront.errors import StorageUnavailableError
-from vipsfront.storage import S3Store
+from vipsfront.stores.s3 import S3Store
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +125,7 @@ def test_a_failed_store_after_the_response_is_logged_and_counted(
     events: list[str] = []
     store = WatchedStore(s3_with_photo, events, fail=True)
     app = create_app(Settings(), store)
-    with caplog.at_level(logging.WARNING, logger="vipsfront.origin"):
+    with caplog.at_level(logging.WARNING, logger="vipsfront.origin.serving"):
         status, headers, body = call(app, "/cat.jpg", "w=200&fm=jpeg", events)
     assert status == 200 and headers["content-type"] == "image/jpeg"
     assert pyvips.Image.new_from_buffer(body, "").width == 200
@@ -157,7 +157,7 @@ def test_importing_the_handler_loads_no_framework_sdk_or_engine() -> None:
         f"sys.path.insert(0, {str(ROOT / 'functions' / 'transform')!r})\n"
         "import handler\n"
         "heavy = ('fastapi', 'fastapi.openapi.models', 'starlette', 'mangum', 'boto3', 's3transfer',\n"
-        "         'aws_xray_sdk', 'pyvips', 'vipsfront.engine', 'vipsfront.app', 'vipsfront.demo')\n"
+        "         'aws_xray_sdk', 'pyvips', 'vipsfront.engine.run', 'vipsfront.web.app', 'vipsfront.web.demo')\n"
         "print(','.join(name for name in heavy if name in sys.modules))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIPSFRONT_"))}

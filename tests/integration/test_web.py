@@ -9,7 +9,7 @@ from typing import Any
 import pyvips
 from test_app import ORIGINALS, VARIANTS, Origin, decode, photo
 
-from vipsfront.config import Settings
+from vipsfront.config.settings import Settings
 
 CHROME_ACCEPT = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"
 
@@ -100,7 +100,7 @@ def test_demo_page(s3: Any) -> None:
 
 
 def test_demo_page_signs_its_urls_in_signed_mode(s3: Any) -> None:
-    from vipsfront.policy import Policy, UnsignedPolicy
+    from vipsfront.url.policy import Policy, UnsignedPolicy
 
     policy = Policy.create(keys={"k1": b"0123456789abcdef0123"}, unsigned=UnsignedPolicy(widths=()))
     origin = make(s3, demo=True, policy=policy)

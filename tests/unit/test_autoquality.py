@@ -9,8 +9,8 @@ import pytest
 import pyvips
 from helpers import photo
 
-from vipsfront import autoquality
-from vipsfront.autoquality import TUNING, Level, choose, parse_level
+from vipsfront.engine import autoquality
+from vipsfront.engine.autoquality import TUNING, Level, choose, parse_level
 
 DEFAULTS = {"jpeg": 80, "webp": 80, "avif": 50}
 LOADERS = {"jpeg": "jpegload", "webp": "webpload", "avif": "heifload"}

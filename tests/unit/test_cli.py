@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from vipsfront.cli import main
-from vipsfront.config import ConfigError
-from vipsfront.edge import route
-from vipsfront.policy import Policy, UnsignedPolicy
+from vipsfront.cli.main import main
+from vipsfront.config.settings import ConfigError
+from vipsfront.url.route import route
+from vipsfront.url.policy import Policy, UnsignedPolicy
 
 SECRET = "0123456789abcdef-cli"
 POLICY = Policy.create(keys={"k2": SECRET.encode()}, unsigned=UnsignedPolicy(widths=()))
@@ -85,8 +85,8 @@ def test_bad_secrets_are_one_clear_line(
 
 
 def test_one_secret_rule_for_the_library() -> None:
-    from vipsfront.signing import check_secret, parse_keys
-    from vipsfront.urls import url
+    from vipsfront.url.signing import check_secret, parse_keys
+    from vipsfront.url.builders import url
 
     assert url("a.jpg", {"w": 300}, signing_key=("k2", SECRET)) == url(
         "a.jpg", {"w": 300}, signing_key=("k2", SECRET.encode())
@@ -116,7 +116,7 @@ def test_serve_on_a_busy_port_says_so_before_printing_urls(capsys: pytest.Captur
 def test_seed_skips_non_images_with_a_note(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     import pyvips
 
-    from vipsfront.cli import seed_files
+    from vipsfront.cli.main import seed_files
 
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "a.png").write_bytes(pyvips.Image.black(4, 4).pngsave_buffer())
@@ -130,7 +130,7 @@ def test_seed_skips_non_images_with_a_note(tmp_path: Any, capsys: pytest.Capture
 
 def test_version_and_help_with_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     from vipsfront import __version__
-    from vipsfront.cli import parser
+    from vipsfront.cli.main import parser
 
     with pytest.raises(SystemExit) as done:
         main(["--version"])

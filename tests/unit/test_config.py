@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from vipsfront.breakpoints import BREAKPOINT_WIDTHS
-from vipsfront.config import ConfigError, Settings, parse_presets
-from vipsfront.cost import Architecture, Prices
-from vipsfront.limits import Limits
-from vipsfront.policy import DEFAULT_UNSIGNED_PARAMS, Policy, UnsignedPolicy
-from vipsfront.spec import Spec
+from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
+from vipsfront.config.settings import ConfigError, Settings, parse_presets
+from vipsfront.config.cost import Architecture, Prices
+from vipsfront.engine.limits import Limits
+from vipsfront.url.policy import DEFAULT_UNSIGNED_PARAMS, Policy, UnsignedPolicy
+from vipsfront.url.spec import Spec
 
 
 def test_defaults() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vipsfront.cost import (
+from vipsfront.config.cost import (
     GIB,
     Architecture,
     CostBreakdown,

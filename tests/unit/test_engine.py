@@ -15,15 +15,15 @@ import pytest
 import pyvips
 from helpers import photo_jpeg
 
-from vipsfront import engine
-from vipsfront.engine import Limits, geometry, output_format, probe, transform
+from vipsfront.engine import run as engine
+from vipsfront.engine.run import Limits, geometry, output_format, probe, transform
 from vipsfront.errors import (
     DeadlineExceededError,
     InputTooLargeError,
     UndecodableImageError,
     UnsupportedInputError,
 )
-from vipsfront.spec import Fit, Flip, Fm, Format, Position, Spec
+from vipsfront.url.spec import Fit, Flip, Fm, Format, Position, Spec
 
 RED = (255, 0, 0)
 WHITE = (255, 255, 255)

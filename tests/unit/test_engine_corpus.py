@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import pyvips
 
-from vipsfront import autoquality
-from vipsfront.engine import probe, transform
-from vipsfront.spec import Fit, Fm, Format, Spec
+from vipsfront.engine import autoquality
+from vipsfront.engine.run import probe, transform
+from vipsfront.url.spec import Fit, Fm, Format, Spec
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 

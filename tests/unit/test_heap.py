@@ -1,4 +1,4 @@
-"""The origin hands a large transform's freed heap back to the OS (``vipsfront.heap``)."""
+"""The origin hands a large transform's freed heap back to the OS (``vipsfront.cli.heap``)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from typing import cast
 import pytest
 from helpers import photo_jpeg
 
-from vipsfront import heap
-from vipsfront.config import Settings
-from vipsfront.origin import TRIM_AFTER_MEGAPIXELS, Origin
-from vipsfront.spec import Fm, Spec
-from vipsfront.store import ImageStore, Original
+from vipsfront.cli import heap
+from vipsfront.config.settings import Settings
+from vipsfront.origin.serving import TRIM_AFTER_MEGAPIXELS, Origin
+from vipsfront.url.spec import Fm, Spec
+from vipsfront.stores.base import ImageStore, Original
 from vipsfront.telemetry import RequestRecord
 
 
@@ -72,9 +72,9 @@ import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import pyvips
 from helpers import photo
-from vipsfront.config import Settings
-from vipsfront.origin import Origin
-from vipsfront.spec import Fm, Spec
+from vipsfront.config.settings import Settings
+from vipsfront.origin.serving import Origin
+from vipsfront.url.spec import Fm, Spec
 from vipsfront.telemetry import RequestRecord
 
 def rss_mb():
@@ -86,7 +86,7 @@ small = bytes(photo(800, 600).jpegsave_buffer(Q=90))
 origin = Origin(Settings(), store=None)
 def render(data):
     origin.render(data, Spec(w=400, fm=Fm.JPEG), RequestRecord(key="k"), deadline=time.monotonic() + 120)
-from vipsfront import heap
+from vipsfront.cli import heap
 real_trim, heap.trim = heap.trim, lambda: True  # the origin's trim, held back to see what it frees
 render(small)
 before = rss_mb()
@@ -132,8 +132,8 @@ class _Keeps:
 
 def test_a_miss_stored_after_its_response_trims_then(monkeypatch: pytest.MonkeyPatch) -> None:
     """The trim is off the response's path: it runs with the store put off until after the response."""
-    from vipsfront.edge import route
-    from vipsfront.policy import Policy
+    from vipsfront.url.route import route
+    from vipsfront.url.policy import Policy
 
     events: list[str] = []
     monkeypatch.setattr(heap, "trim", lambda: events.append("trim") or True)

@@ -1,15 +1,15 @@
-"""Client hints in the Python route (the CloudFront Function does not apply them; see vipsfront.edge)."""
+"""Client hints in the Python route (the CloudFront Function does not apply them; see vipsfront.url.route)."""
 
 from __future__ import annotations
 
 import pytest
 
-from vipsfront.breakpoints import BREAKPOINT_WIDTHS
-from vipsfront.edge import Hints, hint_dpr, hint_width, route
+from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
+from vipsfront.url.route import Hints, hint_dpr, hint_width, route
 from vipsfront.errors import InvalidSpecError
-from vipsfront.policy import Policy, UnsignedPolicy
-from vipsfront.signing import sign
-from vipsfront.spec import Spec
+from vipsfront.url.policy import Policy, UnsignedPolicy
+from vipsfront.url.signing import sign
+from vipsfront.url.spec import Spec
 
 CHROME = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"
 SECRET = b"0123456789abcdef-secret"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vipsfront.invalidation import (
+from vipsfront.lifecycle.invalidation import (
     InvalidationLimits,
     OriginalChange,
     RetryPolicy,
@@ -13,8 +13,8 @@ from vipsfront.invalidation import (
     plan,
     wildcard_path,
 )
-from vipsfront.keys import variant_key, variant_path
-from vipsfront.query import parse_query
+from vipsfront.url.keys import variant_key, variant_path
+from vipsfront.url.query import parse_query
 
 
 def listing(key: str, *queries: str, info: bool = True) -> tuple[str, ...]:

@@ -12,10 +12,10 @@ import pyvips
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vipsfront import metadata
+from vipsfront.engine import metadata
 from vipsfront.errors import InvalidSpecError, UndecodableImageError, UnsupportedInputError
-from vipsfront.limits import Limits
-from vipsfront.version_token import TOKEN_LENGTH, check_version, version_token
+from vipsfront.engine.limits import Limits
+from vipsfront.url.version import TOKEN_LENGTH, check_version, version_token
 
 # ---------------------------------------------------------------------------------------------------
 # an EXIF block written by hand (TIFF structure), so every field is known
@@ -272,8 +272,7 @@ def test_phash_tells_different_pictures_apart() -> None:
 
 
 def test_phash_reuses_a_given_thumbnail() -> None:
-    from vipsfront import placeholder
-
+    from vipsfront.engine import placeholder
     data = jpeg(scene("rings"))
     thumbnail = placeholder.thumbnail_rgba(data, Limits())
     assert metadata.extract(data, thumbnail=thumbnail).phash == metadata.extract(data).phash

@@ -7,8 +7,8 @@ import base64
 import pytest
 import pyvips
 
-from vipsfront.engine import Limits
-from vipsfront.placeholder import (
+from vipsfront.engine.run import Limits
+from vipsfront.engine.placeholder import (
     compute,
     dominant_color,
     rgba_to_thumbhash,

@@ -10,12 +10,14 @@ import pytest
 import pyvips
 from helpers import photo_jpeg
 
-from vipsfront import autoquality, engine
+from vipsfront.engine import autoquality
+
+from vipsfront.engine import run as engine
 from vipsfront.errors import InvalidSpecError
-from vipsfront.grammar import build, parse_canonical
-from vipsfront.policy import Policy, UnsignedPolicy
-from vipsfront.query import read_params
-from vipsfront.spec import Fm, Format, Quality, Spec
+from vipsfront.url.grammar import build, parse_canonical
+from vipsfront.url.policy import Policy, UnsignedPolicy
+from vipsfront.url.query import read_params
+from vipsfront.url.spec import Fm, Format, Quality, Spec
 
 LOADERS = {"jpeg": "jpegload", "webp": "webpload", "avif": "heifload", "png": "pngload", "gif": "gifload"}
 

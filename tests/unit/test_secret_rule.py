@@ -1,4 +1,4 @@
-"""One rule for signing secrets: the server's keys, the CLI, ``vipsfront.urls`` and the JavaScript signer
+"""One rule for signing secrets: the server's keys, the CLI, ``vipsfront.url.builders`` and the JavaScript signer
 accept a string or bytes of 16+ characters and refuse anything else with the same message."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from vipsfront.signing import check_secret
+from vipsfront.url.signing import check_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = shutil.which("node")

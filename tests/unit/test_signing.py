@@ -9,10 +9,10 @@ import hmac
 import pytest
 
 from vipsfront.errors import SignatureError
-from vipsfront.policy import Policy, UnsignedPolicy
-from vipsfront.query import parse_query
-from vipsfront.signing import parse_keys, sign, string_to_sign, verify
-from vipsfront.spec import Spec
+from vipsfront.url.policy import Policy, UnsignedPolicy
+from vipsfront.url.query import parse_query
+from vipsfront.url.signing import parse_keys, sign, string_to_sign, verify
+from vipsfront.url.spec import Spec
 
 SECRET = b"a-secret-of-some-length"
 

@@ -7,12 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vipsfront.errors import InvalidKeyError, InvalidSpecError, VipsfrontError
-from vipsfront.grammar import build, parse_canonical, to_query
-from vipsfront.keys import parse_path, variant_key, variant_prefix
-from vipsfront.negotiation import negotiate
-from vipsfront.query import check_presets, parse_query
-from vipsfront.rounding import round_half_up
-from vipsfront.spec import IDENTITY, Fit, Fm, Spec
+from vipsfront.url.grammar import build, parse_canonical, to_query
+from vipsfront.url.keys import parse_path, variant_key, variant_prefix
+from vipsfront.url.negotiation import negotiate
+from vipsfront.url.query import check_presets, parse_query
+from vipsfront.url.rounding import round_half_up
+from vipsfront.url.spec import IDENTITY, Fit, Fm, Spec
 
 decimals = st.builds(lambda i, f: f"{i}.{f}", st.integers(0, 9), st.integers(0, 9999))
 raw_values = {

@@ -1,4 +1,4 @@
-"""The S3 client of ``vipsfront.storage.s3_client`` reads botocore's data files lean (``S3DataFiles``: no
+"""The S3 client of ``vipsfront.stores.s3.s3_client`` reads botocore's data files lean (``S3DataFiles``: no
 documentation, the endpoints table's S3 entries only) and still makes the requests and finds the
 endpoints botocore's own client does."""
 
@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from botocore.session import get_session
 
-from vipsfront import storage
-
+from vipsfront.stores import s3 as storage
 SIGNED = {"authorization", "x-amz-date", "user-agent", "amz-sdk-invocation-id", "amz-sdk-request"}
 CALLS: list[tuple[str, dict[str, Any]]] = [
     ("get_object", {"Bucket": "originals", "Key": "photos/a b.jpg"}),

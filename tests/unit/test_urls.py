@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from vipsfront.edge import route
-from vipsfront.policy import Policy, UnsignedPolicy
-from vipsfront.urls import srcset, url
+from vipsfront.url.route import route
+from vipsfront.url.policy import Policy, UnsignedPolicy
+from vipsfront.url.builders import srcset, url
 
 SECRET = b"0123456789abcdef-secret"
 

@@ -1,4 +1,4 @@
-"""The light supervisor of ``vipsfront serve --workers N`` (``vipsfront.workers``), with stand-in workers."""
+"""The light supervisor of ``vipsfront serve --workers N`` (``vipsfront.cli.workers``), with stand-in workers."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from vipsfront import workers
-from vipsfront.workers import Supervisor, TreeSlots
+from vipsfront.cli import workers
+from vipsfront.cli.workers import Supervisor, TreeSlots
 
-HEAVY = ["pyvips", "uvicorn", "fastapi", "starlette", "botocore", "boto3", "moto", "multiprocessing", "vipsfront.app"]
+HEAVY = ["pyvips", "uvicorn", "fastapi", "starlette", "botocore", "boto3", "moto", "multiprocessing", "vipsfront.web.app"]
 
 
 def test_the_supervisor_loads_the_standard_library_only() -> None:
@@ -106,7 +106,7 @@ def test_tree_slots_bound_holders_across_processes_and_free_a_dead_holders(tmp_p
         [
             sys.executable,
             "-c",
-            "import sys, time; from vipsfront.workers import TreeSlots; "
+            "import sys, time; from vipsfront.cli.workers import TreeSlots; "
             "assert TreeSlots(sys.argv[1], 2).acquire(timeout=10); print('held', flush=True); time.sleep(60)",
             str(tmp_path),
         ],
@@ -137,7 +137,7 @@ def test_tree_slots_bound_holders_across_processes_and_free_a_dead_holders(tmp_p
 def test_workers_get_the_tree_slots_and_the_supervisor_removes_them(
     sock: socket.socket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each worker's command line names the tree's slot directory and count (what ``vipsfront.workers``
+    """Each worker's command line names the tree's slot directory and count (what ``vipsfront.cli.workers``
     reads back into the same ``TreeSlots``); once the workers stop, the directory is gone."""
     monkeypatch.setattr(workers.signal, "signal", lambda *args: None)
     (tmp_path / "slots").mkdir()

@@ -1,0 +1,76 @@
+"""The info document: what ``/_vf/info/{key}`` answers about an original, and what ingest stores (pure).
+
+One document per original, at ``keys.info_key(key)`` in the variants bucket: the header facts (size,
+format, orientation, alpha, frames), the placeholder (ThumbHash, dominant colour), the version token
+(``v``), and the extracted metadata (capture time, camera, colour space, ICC description, perceptual
+hash; GPS and personal fields only when the caller opts in). The placeholder and the perceptual hash
+share one 32 px shrink-on-load thumbnail, so a document decodes the original once.
+
+An original that cannot be read (hostile, truncated, too large, unsupported) gets a document too, with
+its typed error instead of the facts (``failed``): ingest and backfill record it and move on, and a
+backfill does not try it again until the original changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vipsfront.engine import run as engine
+
+from vipsfront.engine import metadata
+
+from vipsfront.engine import placeholder
+from vipsfront.errors import VipsfrontError
+from vipsfront.engine.limits import Limits
+
+__all__ = ["describe", "failed", "is_current"]
+
+
+def describe(
+    key: str,
+    source: bytes,
+    version: str | None,
+    limits: Limits,
+    *,
+    include_gps: bool = False,
+    include_personal: bool = False,
+    deadline: float | None = None,
+) -> dict[str, Any]:
+    """The info document of an original's bytes; raises the engine's typed errors for a bad image."""
+    found = engine.probe(source, limits)
+    thumbnail = placeholder.thumbnail_rgba(source, limits, deadline=deadline)
+    hint = placeholder.from_rgba(*thumbnail)
+    meta = metadata.extract(
+        source,
+        limits,
+        include_gps=include_gps,
+        include_personal=include_personal,
+        thumbnail=thumbnail,
+        deadline=deadline,
+    )
+    return {
+        "key": key,
+        "version": version,
+        "width": found.oriented_width,
+        "height": found.oriented_height,
+        "stored_width": found.width,
+        "stored_height": found.height,
+        "format": found.format,
+        "bytes": found.bytes,
+        "alpha": found.alpha,
+        "frames": found.pages,
+        "animated": found.animated,
+        "orientation": found.orientation,
+        "placeholder": {"thumbhash": hint.thumbhash, "color": hint.color, "data_url": hint.data_url()},
+        "metadata": meta.to_dict(),
+    }
+
+
+def failed(key: str, version: str | None, error: VipsfrontError) -> dict[str, Any]:
+    """The document of an original that could not be read: its version and the typed error."""
+    return {"key": key, "version": version, "error": error.to_dict()}
+
+
+def is_current(document: dict[str, Any] | None, version: str) -> bool:
+    """True when ``document`` (a stored info document, or ``None``) describes ``version`` of its original."""
+    return isinstance(document, dict) and document.get("version") == version

@@ -1,0 +1,86 @@
+"""Keys and paths: which original a request names, and where each of its variants is stored.
+
+A variant of ``key`` lives at ``{key}/_vf/{canonical}`` in the variants bucket and at the same URL path,
+so the edge can rewrite a query to it, S3 can answer it first, and every variant of an original can be
+listed (and purged) by prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+from vipsfront.errors import InvalidKeyError
+from vipsfront.url.grammar import ORIGINAL_TOKEN, parse_canonical
+from vipsfront.url.spec import Spec
+
+MAX_KEY_BYTES = 900
+VARIANT_SEGMENT = "_vf"
+INFO_TOKEN = "info.json"  # no "=": never a canonical spec, so it sits safely beside the variants
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` if it can name an original, else raise ``InvalidKeyError``.
+
+    Keys have no empty, ``.``, ``..`` or ``_vf`` segments and no control characters, which keeps
+    variant keys (``{key}/_vf/{canonical}``) unambiguous and listable by prefix per original.
+    """
+    if not key:
+        raise InvalidKeyError("missing image key", param="key")
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise InvalidKeyError(f"key longer than {MAX_KEY_BYTES} bytes", param="key")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in key):
+        raise InvalidKeyError("key contains control characters", param="key")
+    for segment in key.split("/"):
+        if segment in ("", ".", ".."):
+            raise InvalidKeyError("key has an empty, '.' or '..' segment", param="key")
+        if segment == VARIANT_SEGMENT:
+            raise InvalidKeyError(f"key may not contain a {VARIANT_SEGMENT!r} segment", param="key")
+    return key
+
+
+def variant_prefix(key: str) -> str:
+    """The prefix under which every variant of ``key`` is stored."""
+    return f"{key}/{VARIANT_SEGMENT}/"
+
+
+def variant_key(key: str, spec: Spec) -> str:
+    """The S3 key of one variant; the identity spec maps to ``.../_vf/original``."""
+    return variant_prefix(key) + (spec.canonical() or ORIGINAL_TOKEN)
+
+
+def info_key(key: str) -> str:
+    """The S3 key of an original's cached ``/_vf/info`` answer, listed and purged with its variants."""
+    return variant_prefix(key) + INFO_TOKEN
+
+
+def encode_key(key: str) -> str:
+    """Percent-encode a key for a URL path: every byte but ``A-Za-z0-9-._~`` and ``/``."""
+    return quote(key, safe="/")
+
+
+def variant_path(key: str, spec: Spec) -> str:
+    """The canonical URL path of a variant, as the edge rewrites it and S3 stores it."""
+    return "/" + encode_key(variant_prefix(key)) + (spec.canonical() or ORIGINAL_TOKEN)
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """A request path: the original's key and, for the canonical path form, its spec."""
+
+    key: str
+    canonical: Spec | None = None
+
+
+def parse_path(raw_path: str) -> Path:
+    """Split a percent-encoded URL path into key and optional canonical spec (``/{key}/_vf/{spec}``)."""
+    try:
+        path = unquote(raw_path, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidKeyError("path is not valid UTF-8", param="key") from None
+    path = path.removeprefix("/")
+    marker = f"/{VARIANT_SEGMENT}/"
+    head, sep, tail = path.partition(marker)
+    if sep and "/" not in tail:
+        return Path(key=check_key(head), canonical=parse_canonical(tail))
+    return Path(key=check_key(path))

@@ -1,0 +1,182 @@
+"""The transform spec: what a variant is, and its canonical text.
+
+A ``Spec`` holds output pixels (``dpr`` already folded) and only what can change the image; building one
+from a query is ``vipsfront.url.grammar``'s job, reading a request's query ``vipsfront.url.query``'s, and the
+keys and paths that name a variant ``vipsfront.url.keys``'s.
+
+Canonical form: ``name=value`` pairs joined by ``,`` in the fixed order of ``CANONICAL_ORDER``, defaults
+dropped. ``Spec.canonical()`` and ``grammar.parse_canonical`` are inverse, so the CloudFront cache key,
+the S3 variant key and the signature always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from enum import StrEnum
+
+MAX_SIDE = 8192
+
+
+class Fit(StrEnum):
+    COVER = "cover"
+    CONTAIN = "contain"
+    FILL = "fill"
+    INSIDE = "inside"
+    OUTSIDE = "outside"
+
+
+class Position(StrEnum):
+    CENTER = "center"
+    TOP = "top"
+    BOTTOM = "bottom"
+    LEFT = "left"
+    RIGHT = "right"
+    TOP_LEFT = "top-left"
+    TOP_RIGHT = "top-right"
+    BOTTOM_LEFT = "bottom-left"
+    BOTTOM_RIGHT = "bottom-right"
+    ATTENTION = "attention"
+    ENTROPY = "entropy"
+
+
+class Format(StrEnum):
+    """Concrete output formats."""
+
+    JPEG = "jpeg"
+    PNG = "png"
+    WEBP = "webp"
+    AVIF = "avif"
+    GIF = "gif"
+
+    @property
+    def media_type(self) -> str:
+        return f"image/{self.value}"
+
+
+class Fm(StrEnum):
+    """What a request asks for: a concrete format, or ``auto`` resolved to what the client accepts.
+
+    The output format also depends on the source (alpha, animation), which only the engine knows.
+    """
+
+    JPEG = "jpeg"
+    PNG = "png"
+    WEBP = "webp"
+    AVIF = "avif"
+    GIF = "gif"
+    AUTO = "auto"  # auto, and the client takes neither AVIF nor WebP (or not yet negotiated)
+    AUTO_WEBP = "auto-webp"
+    AUTO_AVIF = "auto-avif"
+    AUTO_AVIF_WEBP = "auto-avif-webp"
+
+    @property
+    def is_auto(self) -> bool:
+        return self.value.startswith("auto")
+
+    @property
+    def accepts_avif(self) -> bool:
+        return self in (Fm.AUTO_AVIF, Fm.AUTO_AVIF_WEBP)
+
+    @property
+    def accepts_webp(self) -> bool:
+        return self in (Fm.AUTO_WEBP, Fm.AUTO_AVIF_WEBP)
+
+
+class Quality(StrEnum):
+    """``q=auto``: the engine picks the quality per image, for a perceptual target (``vipsfront.engine.autoquality``).
+
+    ``auto`` looks like the fixed default in fewer bytes; ``auto:low`` trades a little look for bytes;
+    ``auto:high`` is closer to the unencoded image.
+    """
+
+    AUTO = "auto"
+    LOW = "auto:low"
+    HIGH = "auto:high"
+
+
+class Flip(StrEnum):
+    H = "h"
+    V = "v"
+    HV = "hv"
+
+
+Rgba = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """A transform, in output pixels (``dpr`` already folded). ``Spec()`` is the identity.
+
+    ``bg`` is canonical hex: ``rrggbb`` or ``rrggbbaa``, lower case, no ``#`` (the grammar writes it so).
+    """
+
+    w: int | None = None
+    h: int | None = None
+    fit: Fit = Fit.COVER
+    pos: Position = Position.CENTER
+    fx: float | None = None
+    fy: float | None = None
+    enlarge: bool = False
+    fm: Fm | None = None
+    q: int | Quality | None = None  # 1..100, or an automatic level
+    blur: float | None = None
+    sharpen: float | None = None
+    rot: int = 0
+    flip: Flip | None = None
+    bg: str | None = None
+    v: str | None = None  # the original's version token: names the source, never changes the pixels
+
+    @property
+    def is_identity(self) -> bool:
+        """True when the pixels are the original's: no parameter, or only ``v``."""
+        return self == IDENTITY or (self.v is not None and replace(self, v=None) == IDENTITY)
+
+    @property
+    def unversioned(self) -> Spec:
+        """This spec without ``v`` (what a policy or a preset compares)."""
+        return self if self.v is None else replace(self, v=None)
+
+    @property
+    def negotiated(self) -> bool:
+        """True when the output format depends on the client's ``Accept`` header."""
+        return self.fm is not None and self.fm.is_auto
+
+    @property
+    def background(self) -> Rgba | None:
+        """``bg`` as ``(r, g, b, a)``, 0..255 (alpha 255 when ``bg`` has six digits)."""
+        if not self.bg:
+            return None
+        digits = self.bg if len(self.bg) == 8 else self.bg + "ff"
+        r, g, b, a = (int(digits[i : i + 2], 16) for i in range(0, 8, 2))
+        return r, g, b, a
+
+    def canonical(self) -> str:
+        """The deterministic ``name=value,...`` form; ``""`` for the identity."""
+        parts: list[str] = []
+        for name in CANONICAL_ORDER:
+            value = getattr(self, name)
+            if value is None or value == _DEFAULTS[name]:
+                continue
+            parts.append(f"{name}={format_value(value)}")
+        return ",".join(parts)
+
+    def signing_canonical(self) -> str:
+        """The canonical form with any ``auto*`` format collapsed to ``auto``: what a signature covers."""
+        if self.fm is not None and self.fm.is_auto:
+            return replace(self, fm=Fm.AUTO).canonical()
+        return self.canonical()
+
+
+IDENTITY = Spec()
+CANONICAL_ORDER: tuple[str, ...] = tuple(f.name for f in fields(Spec))
+_DEFAULTS = {f.name: f.default for f in fields(Spec)}
+
+
+def format_value(value: object) -> str:
+    """Numbers print like JavaScript's ``String(n)``: ``1`` not ``1.0``, ``0.25`` not ``.25``."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
+    return str(value)

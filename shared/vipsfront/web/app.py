@@ -1,0 +1,438 @@
+"""The FastAPI origin: HTTP in, ``edge.route`` → ``Origin.serve`` → HTTP out.
+
+``GET``/``HEAD /{key}?{params}`` (what a browser sends) and ``/{key}/_vf/{canonical}`` (what CloudFront
+forwards after its viewer-request rewrite) reach the same code. Errors are the domain's typed errors,
+rendered once as JSON; nothing internal reaches a client.
+
+``create_app`` makes the FastAPI app (the Lambda's, the tests'); ``vipsfront serve`` runs ``ServeFront``,
+which answers image requests and the health check with Starlette alone and makes the FastAPI app only for
+the first other request, so a worker serving images holds no FastAPI or pydantic.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from starlette.background import BackgroundTask
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import get_route_path
+from starlette.types import Receive, Scope, Send
+
+from vipsfront import __version__
+from vipsfront.config.settings import Settings
+from vipsfront.url.route import Hints, Route, route
+from vipsfront.errors import VipsfrontError
+from vipsfront.url.grammar import SIGNATURE_PATTERN
+from vipsfront.url.keys import check_key
+from vipsfront.origin.serving import DeferredStores, Origin, TransformGate
+from vipsfront.stores.s3 import S3Store, run_by, s3_client
+from vipsfront.stores.base import ImageStore
+from vipsfront.telemetry import Observer, Outcome, RequestRecord, ignore
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+}
+LAMBDA_SAFETY_S = 1.0  # leave this much of the Lambda's remaining time for writing the response
+SIGNATURE_HEADER, EXPIRES_HEADER = "x-vipsfront-signature", "x-vipsfront-expires"  # set by the edge function
+NO_STORE = {"cache-control": "no-store"}  # health, the OpenAPI document: never cached by the CDN
+HEALTH_PATH = "/_vf/health"
+# Mangum's Function URL answer around the headers and the base64 body: {"statusCode": 200, "headers": ...,
+# "body": "...", "isBase64Encoded": true, "cookies": null}, with room to spare
+LAMBDA_ENVELOPE_BYTES = 512
+CORS_METHODS = "GET, HEAD"
+CORS_MAX_AGE_S = 86400
+
+
+class AnyPathConvertor(Convertor[str]):
+    """Starlette's ``path`` (``.*``) skips paths holding a newline; these must reach the key check (400)."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anypath", AnyPathConvertor())
+
+
+def etag_of(data: bytes) -> str:
+    """A miss's ETag: the MD5 S3 gives a single-part PUT, so the hit of the same variant, which answers
+    S3's stored ETag without reading the bytes twice, has the same one (unless the bucket uses SSE-KMS)."""
+    return '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+def _server_timing(timings: dict[str, float], notes: dict[str, str] | None = None) -> str:
+    """``name;dur=ms`` entries, with ``;desc="..."`` where a note says more (``qauto``: the chosen quality,
+    or ``fallback=deadline``)."""
+    notes = notes or {}
+    return ", ".join(
+        f'{name};dur={ms:.1f};desc="{notes[name]}"' if notes.get(name) else f"{name};dur={ms:.1f}"
+        for name, ms in timings.items()
+    )
+
+
+def _raw_path(request: Request) -> str:
+    raw = request.scope.get("raw_path")
+    if raw:
+        return bytes(raw).decode("latin-1")
+    return quote(request.scope["path"], safe="/")
+
+
+def _deadline(request: Request, budget_s: float) -> float:
+    deadline = time.monotonic() + budget_s
+    context = request.scope.get("aws.context")
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is not None:
+        deadline = min(deadline, time.monotonic() + remaining() / 1000 - LAMBDA_SAFETY_S)
+    return deadline
+
+
+def _redirect_location(routed: Route, request: Request, settings: Settings) -> str:
+    """The canonical URL of a stored variant, signed as the viewer's request was.
+
+    Behind CloudFront the edge function strips ``s``/``exp`` from the rewritten request and passes them
+    in headers instead, so the viewer's follow-up request for the canonical path passes the edge again.
+    """
+    if routed.signature is None and settings.trust_path_form:
+        signature = request.headers.get(SIGNATURE_HEADER)
+        expires = request.headers.get(EXPIRES_HEADER)
+        if signature and SIGNATURE_PATTERN.fullmatch(signature) and (expires is None or expires.isdigit()):
+            routed = replace(routed, signature=signature, expires=int(expires) if expires else None)
+    return routed.location
+
+
+def lambda_response_bytes(body_bytes: int, headers: Mapping[str, str]) -> int:
+    """The size of the Lambda response carrying ``body_bytes`` (base64: 4 characters per 3 bytes) and
+    ``headers``, as Mangum serializes it: what Lambda's 6 MB response limit counts."""
+    return 4 * math.ceil(body_bytes / 3) + len(json.dumps(dict(headers))) + LAMBDA_ENVELOPE_BYTES
+
+
+def cors_headers(origin: str | None, allowed: tuple[str, ...]) -> dict[str, str] | None:
+    """``Access-Control-Allow-*`` for a request from ``origin``, or ``None`` when it is not allowed."""
+    if "*" in allowed:
+        return {"access-control-allow-origin": "*"}
+    if origin is not None and origin in allowed:
+        return {"access-control-allow-origin": origin, "vary": "Origin"}
+    return None
+
+
+def error_response(error: VipsfrontError, settings: Settings) -> JSONResponse:
+    client_error = error.status < 500
+    cache_control = settings.error_cache_control if client_error else "no-store"
+    return JSONResponse(error.to_dict(), status_code=error.status, headers={"cache-control": cache_control})
+
+
+def health_response() -> JSONResponse:
+    return JSONResponse({"status": "ok", "version": __version__}, headers=NO_STORE)
+
+
+async def internal_error(request: Request, error: Exception) -> JSONResponse:
+    """Any error no other handler answered: logged, a 500 with a JSON body and nothing internal."""
+    log.exception("unexpected error on %s", request.url.path)
+    return JSONResponse(
+        {"error": "internal error", "code": "internal_error", "param": None},
+        status_code=500,
+        headers={"cache-control": "no-store"},
+    )
+
+
+class ImageRequests:
+    """``GET``/``HEAD /{key}?{params}`` (every hit and miss), answered by calling it with the request; its
+    errors are answered here as JSON. Needs Starlette only, not FastAPI."""
+
+    def __init__(self, settings: Settings, store: ImageStore, observe: Observer, gate: TransformGate) -> None:
+        self.settings = settings
+        self.store = store
+        self.observe = observe
+        self.gate = gate
+        self.deferred = DeferredStores()  # misses stored after their response
+
+    @staticmethod
+    def takes(scope: Scope) -> bool:
+        """Whether ``scope`` is an image request (outside ``/_vf/``)."""
+        return (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and not get_route_path(scope).startswith("/_vf/")
+        )
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send, app: object) -> None:
+        """Answer the image request ``scope`` straight from ASGI, as ``app``'s."""
+        scope["app"] = app
+        request = Request(scope, receive)
+        try:
+            response = await self(request)
+        except Exception as error:  # as FastAPI's handler of ``Exception`` would answer it
+            response = await internal_error(request, error)
+        await response(scope, receive, send)
+
+    async def __call__(self, request: Request) -> Response:
+        started = time.perf_counter()
+        record = RequestRecord()
+        settings = self.settings
+        try:
+            response = await self._image(request, record, started)
+        except VipsfrontError as error:
+            record.status, record.error_code, record.outcome = int(error.status), error.code, Outcome.ERROR
+            if error.status >= 500:
+                log.warning("%s on %s: %s", error.code, record.key, error.message, exc_info=error)
+            else:
+                log.info("%s on %s: %s", error.code, record.key, error.message)
+            response = error_response(error, settings)
+        record.timings["total"] = (time.perf_counter() - started) * 1000
+        try:
+            self.observe(record)
+        except Exception:
+            log.exception("observer failed")
+        return response
+
+    async def _image(self, request: Request, record: RequestRecord, started: float) -> Response:
+        settings = self.settings
+        routed = route(
+            _raw_path(request),
+            request.scope.get("query_string", b"").decode("latin-1"),
+            request.headers.get("accept"),
+            settings.policy,
+            now=time.time(),
+            trust_path_form=settings.trust_path_form,
+            hints=Hints.from_headers(request.headers) if settings.client_hints else None,
+        )
+        origin = Origin(settings, self.store, self.gate)
+        deadline = _deadline(request, settings.request_budget_s)
+        # one hand-off for the whole request; its S3 calls run in that thread, bounded by the deadline
+        served = await run_by(
+            deadline, lambda: origin.serve(routed, record, deadline=deadline, defer_store=settings.store_after_response)
+        )
+        # a miss made with store_after_response is stored once its response has gone (see below)
+        background = BackgroundTask(self.deferred.run, served.pending) if served.pending else None
+        etag = served.etag or etag_of(served.data)
+        record.timings["total"] = (time.perf_counter() - started) * 1000
+        headers = {
+            "cache-control": settings.cache_control_for(versioned=routed.spec.v is not None),
+            "etag": etag,
+            "x-vipsfront-variant": "hit" if served.outcome is Outcome.HIT else "miss",
+            "server-timing": _server_timing(record.timings, record.notes),
+            **SECURITY_HEADERS,
+        }
+        vary = (("Accept",) if routed.vary_accept else ()) + routed.vary_hints
+        cors = cors_headers(request.headers.get("origin"), settings.cors_origins) if settings.cors_origins else None
+        if cors:
+            vary += (cors.pop("vary"),) if "vary" in cors else ()
+            headers.update(cors)
+        if vary:
+            headers["vary"] = ", ".join(vary)
+        if _matches(request.headers.get("if-none-match"), etag):
+            record.status, record.outcome = 304, Outcome.NOT_MODIFIED
+            return Response(status_code=304, headers=headers, background=background)
+        headers["content-type"] = served.media_type
+        headers["content-length"] = str(len(served.data))
+        if served.outcome is Outcome.MISS and lambda_response_bytes(len(served.data), headers) > settings.payload_limit:
+            # Too big for a Lambda response (base64 and headers counted): it is stored, so the canonical
+            # URL serves it from S3 (a hit: behind CloudFront the S3 origin, locally this app).
+            if served.pending:  # the redirect points at the stored copy: store it first
+                pending = served.pending
+                await run_by(deadline, lambda: pending.store_by(deadline))
+            location = _redirect_location(routed, request, settings)
+            record.status = 307
+            return JSONResponse(
+                {"location": location, "bytes": len(served.data)},
+                status_code=307,
+                headers={"location": location, "cache-control": "no-store"},
+            )
+        record.status = 200
+        body = b"" if request.method == "HEAD" else served.data
+        return Response(body, headers=headers, background=background)
+
+
+@functools.cache
+def _origin_app_class() -> type[FastAPI]:
+    """``OriginApp``: FastAPI (imported here, when an app is first made), with the image requests handed
+    straight to ``ImageRequests``: FastAPI's middleware layers, routing and dependency solving cost a hit
+    about 1 ms on a 2-core machine and do nothing for it (no body, no dependencies, its errors rendered by
+    the handler). Other requests, and all of them once a middleware is added, go through FastAPI; the
+    image route stays registered there too (OpenAPI, and the same answers either way)."""
+    from fastapi import FastAPI
+
+    class OriginApp(FastAPI):
+        image_requests: ImageRequests | None = None
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            images = self.image_requests
+            if images is None or self.user_middleware or not images.takes(scope):
+                await super().__call__(scope, receive, send)
+                return
+            await images.serve(scope, receive, send, self)
+
+    return OriginApp
+
+
+def image_requests(
+    settings: Settings | None = None,
+    store: ImageStore | None = None,
+    observer: Observer | None = None,
+    gate: TransformGate | None = None,
+) -> ImageRequests:
+    """The image requests' handler; with no arguments, settings come from the environment and S3 from
+    botocore, and the transform gate from the settings (``gate``: one shared with other processes, as
+    ``serve --workers N`` gives each worker)."""
+    settings = settings or Settings.load()
+    if store is None:
+        client = s3_client(settings.s3_endpoint, settings.region)
+        store = S3Store(client, settings.originals_bucket, settings.variants_bucket)
+    return ImageRequests(settings, store, observer or ignore, gate or TransformGate.for_settings(settings))
+
+
+def create_app(
+    settings: Settings | None = None,
+    store: ImageStore | None = None,
+    observer: Observer | None = None,
+    gate: TransformGate | None = None,
+) -> FastAPI:
+    """The origin app (FastAPI), its parts as ``image_requests`` makes them."""
+    return full_app(image_requests(settings, store, observer, gate))
+
+
+class ServeFront:
+    """What ``vipsfront serve`` runs: the image requests and the health check answered here, with Starlette
+    only; any other request (``/_vf/info``, the demo page, OPTIONS, ...) by the origin app
+    (``full_app``), made at the first such request. A worker that serves only images then never imports
+    FastAPI and pydantic, 15 MB of its RSS (the README's "Memory of the server tree"). The origin has no
+    start-up or shutdown work, so the ASGI lifespan is answered here too."""
+
+    def __init__(self, images: ImageRequests) -> None:
+        self.images = images
+        self._app: FastAPI | None = None
+
+    @property
+    def app(self) -> FastAPI:
+        """The origin app, made on first use (about 0.2 s of imports, once)."""
+        if self._app is None:
+            self._app = full_app(self.images)
+        return self._app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if self.images.takes(scope):
+            await self.images.serve(scope, receive, send, self)
+        elif scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and get_route_path(scope) == HEALTH_PATH:
+            await health_response()(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def full_app(images: ImageRequests) -> FastAPI:
+    """The origin app on ``images``' settings, store and gate: every route, the image route answered by
+    ``images``."""
+    settings, store, gate = images.settings, images.store, images.gate
+    app = _origin_app_class()(title="vipsfront", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.transform_gate = gate
+    app.state.deferred_stores = images.deferred
+
+    @app.exception_handler(VipsfrontError)
+    async def vipsfront_error(request: Request, error: VipsfrontError) -> JSONResponse:
+        return error_response(error, settings)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {
+                "error": str(error.detail),
+                "code": HTTPStatus(error.status_code).phrase.lower().replace(" ", "_"),
+                "param": None,
+            },
+            status_code=error.status_code,
+            headers={"cache-control": settings.error_cache_control, **(error.headers or {})},
+        )
+
+    app.add_exception_handler(Exception, internal_error)
+
+    @app.api_route(HEALTH_PATH, methods=["GET", "HEAD"])
+    async def health() -> JSONResponse:
+        return health_response()
+
+    @app.api_route("/_vf/openapi.json", methods=["GET", "HEAD"], include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi(), headers=NO_STORE)
+
+    @app.options("/{path:anypath}", include_in_schema=False)
+    async def preflight(request: Request) -> Response:
+        """CORS preflights from ``VIPSFRONT_CORS_ORIGINS`` (GET and HEAD only); no other use of OPTIONS."""
+        if not settings.cors_origins:
+            body = {"error": "OPTIONS is answered only with VIPSFRONT_CORS_ORIGINS set", "code": "method_not_allowed"}
+            headers = {"allow": CORS_METHODS, "cache-control": settings.error_cache_control}
+            return JSONResponse({**body, "param": None}, status_code=405, headers=headers)
+        allowed = cors_headers(request.headers.get("origin"), settings.cors_origins)
+        method = request.headers.get("access-control-request-method", "")
+        if allowed is None or method not in ("GET", "HEAD"):
+            body = {"error": "CORS preflight refused: origin or method not allowed", "code": "forbidden"}
+            return JSONResponse(
+                {**body, "param": None},
+                status_code=403,
+                headers={"vary": "Origin", "cache-control": settings.error_cache_control},
+            )
+        headers = {
+            **allowed,
+            "access-control-allow-methods": CORS_METHODS,
+            "access-control-max-age": str(CORS_MAX_AGE_S),
+            "cache-control": f"public, max-age={CORS_MAX_AGE_S}",
+        }
+        return Response(status_code=204, headers=headers)
+
+    @app.api_route("/_vf/info/{key:anypath}", methods=["GET", "HEAD"])
+    async def info(request: Request, key: str) -> JSONResponse:
+        origin = Origin(settings, store, gate)
+        deadline = _deadline(request, settings.request_budget_s)
+        settings.policy.authorize_info(check_key(key))
+        body, outcome = await run_by(deadline, lambda: origin.describe(check_key(key), deadline=deadline))
+        headers = {"cache-control": "public, max-age=300", "x-vipsfront-variant": outcome.value}
+        return JSONResponse(body, headers=headers)
+
+    if settings.demo:
+        from vipsfront.web.demo import router as demo_router
+
+        app.include_router(demo_router)
+
+    @app.api_route("/{path:anypath}", methods=["GET", "HEAD"])
+    async def image(request: Request) -> Response:
+        return await images(request)
+
+    app.image_requests = images  # type: ignore[attr-defined]
+    return app
