@@ -219,8 +219,6 @@ class EdgeFunction(Construct):
             runtime=cloudfront.FunctionRuntime.JS_2_0,
             key_value_store=self.key_value_store,
         )
-        # The store must be ready before the association (first deploys otherwise race).
-        function.node.add_dependency(self.key_value_store)
         return function
 
     def _suppress_generator(self, bucket: s3.Bucket, generator: lambda_.Function) -> None:
