@@ -37,13 +37,10 @@ def vips_threads(memory: int, cpu_count: int | None) -> int:
 
 
 def lambda_settings(settings: Settings, cpu_count: int | None) -> Settings:
-    """``settings`` as Lambda runs them: a miss's variant stored before the response is returned (the
-    environment is frozen once it returns, so nothing may be left for after), and libvips threads sized
-    to the function's vCPUs.
+    """``settings`` as Lambda runs them: libvips threads sized to the function's vCPUs.
 
     An explicit thread count wins: ``VIPS_CONCURRENCY`` (libvips reads it itself) or one in the limits.
     """
-    settings = replace(settings, store_after_response=False)
     if settings.limits.threads > 0 or settings.vips_concurrency:
         return settings
     threads = vips_threads(settings.memory_mb or DEFAULT_LAMBDA_MEMORY_MB, cpu_count)

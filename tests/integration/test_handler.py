@@ -404,7 +404,7 @@ def test_payload_cut_off_at_lambdas_6_mb(make_lambda: Callable[..., Lambda]) -> 
 
 def test_the_variant_is_stored_before_the_handler_returns(make_lambda: Callable[..., Lambda]) -> None:
     """Lambda freezes the environment once it returns: the store cannot wait for after the response."""
-    fn = make_lambda(VIPSFRONT_STORE_AFTER_RESPONSE="1")
+    fn = make_lambda()
     response = fn.invoke(function_url_event(f"/{KEY}", "w=240&fm=webp"))
     assert response["statusCode"] == 200 and response["headers"]["x-vipsfront-variant"] == "miss"
     assert "s3-write;dur=" in response["headers"]["server-timing"]  # within the invocation, before the answer

@@ -165,8 +165,7 @@ def test_a_persistent_fault_is_a_503_no_store_within_the_budget(world: World, fa
     key = f"persistent/{where.replace(' ', '-')}/{fault.replace(' ', '-')}.jpg"
     world.put(key, jpeg())
     world.injector.fail(OPERATIONS[where], FAULTS[fault])
-    # the variant stored before the response, as in Lambda (after it, a failed write is only logged)
-    app = world.app(request_budget_s=BUDGET_S, store_after_response=False)
+    app = world.app(request_budget_s=BUDGET_S)
     started = time.monotonic()
     response = app.get(f"/{key}?w=100")
     elapsed = time.monotonic() - started
@@ -197,7 +196,7 @@ def test_retries_are_bounded_with_backoff(world: World) -> None:
 def test_access_denied_is_a_502(world: World) -> None:
     world.put("denied.jpg", jpeg())
     world.injector.fail(("PutObject",), s3_error(403, "AccessDenied"))
-    response = world.app(store_after_response=False).get("/denied.jpg?w=100")  # stored before answering
+    response = world.app().get("/denied.jpg?w=100")
     assert response.status_code == 502
     assert response.headers["cache-control"] == "no-store"
     assert response.json() == {"error": "storage failed", "code": "storage_error", "param": None}

@@ -17,15 +17,14 @@ import json
 import os
 import socket
 import sys
-import tempfile
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from vipsfront import __version__
+from vipsfront.cli.embedded_s3 import LOCAL_CREDENTIALS, ensure_bucket, server_endpoint, start_server, upload
 from vipsfront.config.settings import ConfigError, Settings
 from vipsfront.errors import VipsfrontError
-from vipsfront.cli.embedded_s3 import LOCAL_CREDENTIALS, ensure_bucket, server_endpoint, start_server, upload
 from vipsfront.url.signing import check_key_id, check_secret
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
@@ -117,51 +116,9 @@ def limit_malloc_arenas(env: MutableMapping[str, str]) -> None:
         pass  # not glibc: nothing to tune
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """The listening socket ``serve --workers N`` shares between its worker processes, with TCP_NODELAY.
-
-    uvicorn binds the shared socket as ``socket.socket(family)`` (protocol 0), so asyncio does not set
-    TCP_NODELAY on the connections it accepts (it does only for ``IPPROTO_TCP`` sockets, as those
-    ``loop.create_server`` makes for one worker); Nagle's algorithm then holds a small response's last
-    segment until the client's delayed ACK, ~40 ms on a keep-alive connection. This socket is created as
-    ``IPPROTO_TCP`` (each accepted connection gets TCP_NODELAY from asyncio) and has TCP_NODELAY itself
-    (which Linux copies to accepted connections).
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((host, port))
-    except OSError as error:
-        sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
-    sock.set_inheritable(True)
-    return sock
-
-
-def _run_workers(args: argparse.Namespace, settings: Settings, *, alone: bool) -> int:
-    """``args.workers`` uvicorn worker processes on ``listening_socket``, under the light supervisor of
-    ``vipsfront.cli.workers`` (no uvicorn, app or ``multiprocessing`` in it). ``alone``: nothing else lives
-    in this process (no embedded S3, no watcher), so it becomes the supervisor by ``exec``.
-
-    The whole tree runs at most ``VIPSFRONT_MAX_CONCURRENT_TRANSFORMS`` (default one per core) transforms
-    at once: their slot files go in a temporary directory made here, which the supervisor removes when
-    it stops. Each worker may still take all of them (connections need not spread evenly)."""
-    from vipsfront.cli.workers import Supervisor, TreeSlots, exec_supervisor
-
-    slots = TreeSlots.create(tempfile.mkdtemp(prefix="vipsfront-slots-"), settings.transform_slots)
-    try:
-        sock = listening_socket(args.host, args.port)
-        sock.listen(2048)  # uvicorn's default backlog
-        try:
-            if alone:
-                exec_supervisor(sock, args.workers, args.log_level, slots)
-            return Supervisor(sock, args.workers, args.log_level, slots=slots).run()
-        finally:
-            sock.close()
-    finally:
-        slots.remove()  # when exec_supervisor did not replace this process
+def worker_share(workers: int, cores: int) -> int:
+    """Each of ``workers`` processes' share of ``cores``: its libvips threads and its transform slots."""
+    return max(1, cores // workers)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -170,11 +127,11 @@ def serve(args: argparse.Namespace) -> int:
     env = os.environ
     limit_malloc_arenas(env)
     if args.workers > 1:
-        # One process per core: each worker's libvips gets its share of the cores, not all of them.
-        # (Transform slots are one per core in the whole tree: ``_run_workers``.)
-        from vipsfront.cli.workers import threads_per_worker
-
-        env.setdefault("VIPS_CONCURRENCY", str(threads_per_worker(args.workers)))
+        # Each worker gets its share of the cores for libvips' threads and its share of the transform slots,
+        # so N workers together run no more transforms than the machine has cores.
+        share = str(worker_share(args.workers, os.cpu_count() or 1))
+        env.setdefault("VIPS_CONCURRENCY", share)
+        env.setdefault("VIPSFRONT_MAX_CONCURRENT_TRANSFORMS", share)
     env.setdefault("VIPSFRONT_DEMO", "1")  # the demo page lists the originals: on for local serving only
     if not uses_real_s3(env):
         for name, value in LOCAL_CREDENTIALS.items():
@@ -183,7 +140,7 @@ def serve(args: argparse.Namespace) -> int:
         env["AWS_ENDPOINT_URL_S3"] = server_endpoint(moto_server)
     try:
         settings = Settings.from_env(env)
-        client: Any = None  # only seeding or watching needs it: the supervisor of N workers stays small
+        client: Any = None  # only seeding or watching needs it
         if moto_server is not None or args.seed or args.watch > 0:
             from vipsfront.stores.s3 import s3_client
 
@@ -226,17 +183,19 @@ def serve(args: argparse.Namespace) -> int:
             watcher.start()
             print(f"  watching the originals every {args.watch:g} s: a changed or deleted original is purged")
         sys.stdout.flush()
-        if args.workers > 1:
-            return _run_workers(args, settings, alone=moto_server is None and watcher is None)
         import uvicorn
 
-        from vipsfront.cli import heap
-        from vipsfront.web.app import ServeFront, image_requests
-
-        app = ServeFront(image_requests(settings))
-        heap.settle()  # as each worker of ``--workers N`` does (``vipsfront.cli.workers.worker_app``)
-        # no WebSocket protocol: the origin has none, and uvicorn's "auto" imports one
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws="none")
+        # The app is made in each worker from the environment, as the Lambda handler makes it; uvicorn's
+        # supervisor restarts a worker that dies and stops them all on Ctrl-C or SIGTERM.
+        uvicorn.run(
+            "vipsfront.web.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            ws="none",  # the origin has no WebSocket, and uvicorn's "auto" would import one
+        )
     finally:
         if moto_server is not None:
             moto_server.stop()
@@ -258,8 +217,8 @@ def _signing_key(args: argparse.Namespace) -> tuple[str, bytes] | None:
 
 
 def sign_command(args: argparse.Namespace) -> int:
-    from vipsfront.url.query import read_params, split_query
     from vipsfront.url.builders import expires_in, url
+    from vipsfront.url.query import read_params, split_query
 
     key, _, query = args.target.lstrip("/").partition("?")
     signing_key = _signing_key(args)
@@ -316,8 +275,8 @@ def purge_command(args: argparse.Namespace) -> int:
     """Purge the originals' variants and CloudFront paths, then ingest those that exist."""
     import time
 
-    from vipsfront.url.keys import check_key
     from vipsfront.lifecycle.changes import Change, Lifecycle, Status
+    from vipsfront.url.keys import check_key
 
     lifecycle = Lifecycle.from_settings(_lifecycle_settings(args))
     revision = f"purge-{time.time_ns()}"  # a manual purge is always a new invalidation

@@ -28,10 +28,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
-import gzip
-import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -39,7 +36,6 @@ from typing import Any, TypeVar
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from botocore.loaders import JSONFileLoader
 
 from vipsfront.errors import (
     DeadlineExceededError,
@@ -48,8 +44,8 @@ from vipsfront.errors import (
     StorageError,
     StorageUnavailableError,
 )
-from vipsfront.url.keys import variant_prefix
 from vipsfront.stores.base import ListedOriginal, Original, StoredVariant
+from vipsfront.url.keys import variant_prefix
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -294,41 +290,6 @@ _SESSION: Any = None
 _SESSION_LOCK = threading.Lock()  # botocore sessions are not thread-safe while they make clients
 
 
-def _without_documentation(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object of a botocore data file with its ``documentation`` text emptied (the key stays: some
-    of botocore's readers index it)."""
-    return {key: "" if key == "documentation" and isinstance(value, str) else value for key, value in pairs}
-
-
-def _s3_endpoints(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object of botocore's endpoints table; a partition's map of services keeps S3's entry only."""
-    found = dict(pairs)
-    if "s3" in found and all(isinstance(value, dict) and "endpoints" in value for value in found.values()):
-        return {"s3": found["s3"]}
-    return found
-
-
-class S3DataFiles(JSONFileLoader):  # type: ignore[misc]
-    """botocore's data files as S3 clients need them (the ``file_loader`` of ``s3_client``'s data loader).
-
-    Read in full, the files an S3 client loads stay in the process as about 13 MB of Python objects:
-    the endpoints table of every AWS service in every partition (7 MB), the S3 model with its
-    documentation (3.2 MB), the S3 endpoint rules (1.4 MB). An S3 client uses the table's S3 entries and
-    partitions, and no documentation text (botocore makes docstrings of it), so those are dropped (the
-    text emptied) while the JSON is parsed, before they take memory; objects are plain dicts (ordered, as botocore's
-    ``OrderedDict`` are, and smaller). Same requests, same endpoints (``tests/unit/test_storage_client.py``);
-    about 8 MB less in each process that makes an S3 client (the README's "Memory of the server tree").
-    """
-
-    def load_file(self, file_path: str) -> Any:
-        hook = _s3_endpoints if os.path.basename(file_path) == "endpoints" else _without_documentation
-        for suffix, opener in ((".json", open), (".json.gz", gzip.open)):
-            if os.path.isfile(file_path + suffix):
-                with opener(file_path + suffix, "rb") as file:
-                    return json.loads(file.read().decode("utf-8"), object_pairs_hook=hook)
-        return None
-
-
 def s3_config(endpoint_url: str | None = None) -> Config:
     """The S3 client's configuration: short timeouts, bounded retries, path-style on an endpoint of its own."""
     return Config(
@@ -344,8 +305,7 @@ def s3_client(endpoint_url: str | None = None, region: str | None = None) -> Any
     """An S3 client with short timeouts and bounded retries (standard mode, with backoff).
 
     Made with botocore itself: the same client boto3 makes, without importing boto3 and its transfer
-    manager, which the Lambda's cold start would pay for and no request uses. The botocore state behind
-    it (one per process, for S3 clients only) reads botocore's data files through ``S3DataFiles``.
+    manager, which the Lambda's cold start would pay for and no request uses.
     """
     config = s3_config(endpoint_url)
     global _SESSION
@@ -354,5 +314,4 @@ def s3_client(endpoint_url: str | None = None, region: str | None = None) -> Any
             from botocore.session import get_session
 
             _SESSION = get_session()
-            _SESSION.get_component("data_loader").file_loader = S3DataFiles()  # before it reads any file
         return _SESSION.create_client("s3", endpoint_url=endpoint_url, region_name=region, config=config)

@@ -4,14 +4,12 @@
 forwards after its viewer-request rewrite) reach the same code. Errors are the domain's typed errors,
 rendered once as JSON; nothing internal reaches a client.
 
-``create_app`` makes the FastAPI app (the Lambda's, the tests'); ``vipsfront serve`` runs ``ServeFront``,
-which answers image requests and the health check with Starlette alone and makes the FastAPI app only for
-the first other request, so a worker serving images holds no FastAPI or pydantic.
+``create_app`` makes the one FastAPI app that the Lambda (through Mangum), the tests and ``vipsfront serve``
+(uvicorn's factory, each worker one) all run.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -20,30 +18,25 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from http import HTTPStatus
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from starlette.background import BackgroundTask
+from fastapi import FastAPI
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import get_route_path
-from starlette.types import Receive, Scope, Send
 
 from vipsfront import __version__
 from vipsfront.config.settings import Settings
-from vipsfront.url.route import Hints, Route, route
 from vipsfront.errors import VipsfrontError
+from vipsfront.origin.gate import TransformGate
+from vipsfront.origin.serving import Origin
+from vipsfront.stores.base import ImageStore
+from vipsfront.stores.s3 import S3Store, run_by, s3_client
+from vipsfront.telemetry import Observer, Outcome, RequestRecord, ignore
 from vipsfront.url.grammar import SIGNATURE_PATTERN
 from vipsfront.url.keys import check_key
-from vipsfront.origin.serving import DeferredStores, Origin, TransformGate
-from vipsfront.stores.s3 import S3Store, run_by, s3_client
-from vipsfront.stores.base import ImageStore
-from vipsfront.telemetry import Observer, Outcome, RequestRecord, ignore
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
+from vipsfront.url.route import Hints, Route, route
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +144,6 @@ def error_response(error: VipsfrontError, settings: Settings) -> JSONResponse:
     return JSONResponse(error.to_dict(), status_code=error.status, headers={"cache-control": cache_control})
 
 
-def health_response() -> JSONResponse:
-    return JSONResponse({"status": "ok", "version": __version__}, headers=NO_STORE)
-
-
 async def internal_error(request: Request, error: Exception) -> JSONResponse:
     """Any error no other handler answered: logged, a 500 with a JSON body and nothing internal."""
     log.exception("unexpected error on %s", request.url.path)
@@ -174,26 +163,6 @@ class ImageRequests:
         self.store = store
         self.observe = observe
         self.gate = gate
-        self.deferred = DeferredStores()  # misses stored after their response
-
-    @staticmethod
-    def takes(scope: Scope) -> bool:
-        """Whether ``scope`` is an image request (outside ``/_vf/``)."""
-        return (
-            scope["type"] == "http"
-            and scope["method"] in ("GET", "HEAD")
-            and not get_route_path(scope).startswith("/_vf/")
-        )
-
-    async def serve(self, scope: Scope, receive: Receive, send: Send, app: object) -> None:
-        """Answer the image request ``scope`` straight from ASGI, as ``app``'s."""
-        scope["app"] = app
-        request = Request(scope, receive)
-        try:
-            response = await self(request)
-        except Exception as error:  # as FastAPI's handler of ``Exception`` would answer it
-            response = await internal_error(request, error)
-        await response(scope, receive, send)
 
     async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -229,11 +198,7 @@ class ImageRequests:
         origin = Origin(settings, self.store, self.gate)
         deadline = _deadline(request, settings.request_budget_s)
         # one hand-off for the whole request; its S3 calls run in that thread, bounded by the deadline
-        served = await run_by(
-            deadline, lambda: origin.serve(routed, record, deadline=deadline, defer_store=settings.store_after_response)
-        )
-        # a miss made with store_after_response is stored once its response has gone (see below)
-        background = BackgroundTask(self.deferred.run, served.pending) if served.pending else None
+        served = await run_by(deadline, lambda: origin.serve(routed, record, deadline=deadline))
         etag = served.etag or etag_of(served.data)
         record.timings["total"] = (time.perf_counter() - started) * 1000
         headers = {
@@ -252,15 +217,12 @@ class ImageRequests:
             headers["vary"] = ", ".join(vary)
         if _matches(request.headers.get("if-none-match"), etag):
             record.status, record.outcome = 304, Outcome.NOT_MODIFIED
-            return Response(status_code=304, headers=headers, background=background)
+            return Response(status_code=304, headers=headers)
         headers["content-type"] = served.media_type
         headers["content-length"] = str(len(served.data))
         if served.outcome is Outcome.MISS and lambda_response_bytes(len(served.data), headers) > settings.payload_limit:
             # Too big for a Lambda response (base64 and headers counted): it is stored, so the canonical
             # URL serves it from S3 (a hit: behind CloudFront the S3 origin, locally this app).
-            if served.pending:  # the redirect points at the stored copy: store it first
-                pending = served.pending
-                await run_by(deadline, lambda: pending.store_by(deadline))
             location = _redirect_location(routed, request, settings)
             record.status = 307
             return JSONResponse(
@@ -270,45 +232,7 @@ class ImageRequests:
             )
         record.status = 200
         body = b"" if request.method == "HEAD" else served.data
-        return Response(body, headers=headers, background=background)
-
-
-@functools.cache
-def _origin_app_class() -> type[FastAPI]:
-    """``OriginApp``: FastAPI (imported here, when an app is first made), with the image requests handed
-    straight to ``ImageRequests``: FastAPI's middleware layers, routing and dependency solving cost a hit
-    about 1 ms on a 2-core machine and do nothing for it (no body, no dependencies, its errors rendered by
-    the handler). Other requests, and all of them once a middleware is added, go through FastAPI; the
-    image route stays registered there too (OpenAPI, and the same answers either way)."""
-    from fastapi import FastAPI
-
-    class OriginApp(FastAPI):
-        image_requests: ImageRequests | None = None
-
-        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            images = self.image_requests
-            if images is None or self.user_middleware or not images.takes(scope):
-                await super().__call__(scope, receive, send)
-                return
-            await images.serve(scope, receive, send, self)
-
-    return OriginApp
-
-
-def image_requests(
-    settings: Settings | None = None,
-    store: ImageStore | None = None,
-    observer: Observer | None = None,
-    gate: TransformGate | None = None,
-) -> ImageRequests:
-    """The image requests' handler; with no arguments, settings come from the environment and S3 from
-    botocore, and the transform gate from the settings (``gate``: one shared with other processes, as
-    ``serve --workers N`` gives each worker)."""
-    settings = settings or Settings.load()
-    if store is None:
-        client = s3_client(settings.s3_endpoint, settings.region)
-        store = S3Store(client, settings.originals_bucket, settings.variants_bucket)
-    return ImageRequests(settings, store, observer or ignore, gate or TransformGate.for_settings(settings))
+        return Response(body, headers=headers)
 
 
 def create_app(
@@ -317,54 +241,18 @@ def create_app(
     observer: Observer | None = None,
     gate: TransformGate | None = None,
 ) -> FastAPI:
-    """The origin app (FastAPI), its parts as ``image_requests`` makes them."""
-    return full_app(image_requests(settings, store, observer, gate))
-
-
-class ServeFront:
-    """What ``vipsfront serve`` runs: the image requests and the health check answered here, with Starlette
-    only; any other request (``/_vf/info``, the demo page, OPTIONS, ...) by the origin app
-    (``full_app``), made at the first such request. A worker that serves only images then never imports
-    FastAPI and pydantic, 15 MB of its RSS (the README's "Memory of the server tree"). The origin has no
-    start-up or shutdown work, so the ASGI lifespan is answered here too."""
-
-    def __init__(self, images: ImageRequests) -> None:
-        self.images = images
-        self._app: FastAPI | None = None
-
-    @property
-    def app(self) -> FastAPI:
-        """The origin app, made on first use (about 0.2 s of imports, once)."""
-        if self._app is None:
-            self._app = full_app(self.images)
-        return self._app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if self.images.takes(scope):
-            await self.images.serve(scope, receive, send, self)
-        elif scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and get_route_path(scope) == HEALTH_PATH:
-            await health_response()(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-
-def full_app(images: ImageRequests) -> FastAPI:
-    """The origin app on ``images``' settings, store and gate: every route, the image route answered by
-    ``images``."""
-    settings, store, gate = images.settings, images.store, images.gate
-    app = _origin_app_class()(title="vipsfront", docs_url=None, redoc_url=None, openapi_url=None)
+    """The origin app. With no arguments (uvicorn's factory, the Lambda handler) settings come from the
+    environment, S3 from botocore and the transform gate from the settings."""
+    settings = settings or Settings.load()
+    if store is None:
+        client = s3_client(settings.s3_endpoint, settings.region)
+        store = S3Store(client, settings.originals_bucket, settings.variants_bucket)
+    gate = gate or TransformGate.for_settings(settings)
+    images = ImageRequests(settings, store, observer or ignore, gate)
+    app = FastAPI(title="vipsfront", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.store = store
     app.state.transform_gate = gate
-    app.state.deferred_stores = images.deferred
 
     @app.exception_handler(VipsfrontError)
     async def vipsfront_error(request: Request, error: VipsfrontError) -> JSONResponse:
@@ -386,7 +274,7 @@ def full_app(images: ImageRequests) -> FastAPI:
 
     @app.api_route(HEALTH_PATH, methods=["GET", "HEAD"])
     async def health() -> JSONResponse:
-        return health_response()
+        return JSONResponse({"status": "ok", "version": __version__}, headers=NO_STORE)
 
     @app.api_route("/_vf/openapi.json", methods=["GET", "HEAD"], include_in_schema=False)
     async def openapi() -> JSONResponse:
@@ -434,5 +322,4 @@ def full_app(images: ImageRequests) -> FastAPI:
     async def image(request: Request) -> Response:
         return await images(request)
 
-    app.image_requests = images  # type: ignore[attr-defined]
     return app

@@ -1,11 +1,11 @@
-"""A miss's variant stored after its response (``store_after_response``, on for ``vipsfront serve``), on
-moto's S3: the answer goes first, the variant lands in S3 afterwards; a failed store is logged and
-counted and breaks nothing; the too-big redirect and the Lambda handler store before they answer."""
+"""A miss's variant is stored before its answer, on moto's S3, the same under ``vipsfront serve``, the tests
+and the Lambda (which freezes once it has answered): the request right after a miss is a hit, a store
+that fails answers 503 with nothing half-written, and the too-big redirect points at a stored copy."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import json
 import os
 import subprocess
 import sys
@@ -17,10 +17,10 @@ import pyvips
 from fastapi.testclient import TestClient
 from helpers import photo_jpeg
 
-from vipsfront.web.app import create_app
 from vipsfront.config.settings import Settings
 from vipsfront.errors import StorageUnavailableError
 from vipsfront.stores.s3 import S3Store
+from vipsfront.web.app import create_app
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,59 +84,40 @@ def s3_with_photo(s3: Any) -> Any:
     return s3
 
 
-def test_serve_settings_store_after_the_response_and_the_variable_turns_it_off() -> None:
-    assert Settings().store_after_response is True
-    off = Settings.from_env({"VIPSFRONT_STORE_AFTER_RESPONSE": "0"})
-    assert off.store_after_response is False
-    assert off.to_env()["VIPSFRONT_STORE_AFTER_RESPONSE"] == "0"
-    assert Settings.from_env(off.to_env()) == off
-
-
-def test_a_miss_is_answered_first_and_its_variant_is_in_s3_afterwards(s3_with_photo: Any) -> None:
+def test_a_miss_is_stored_before_its_answer_and_the_next_request_is_a_hit(s3_with_photo: Any) -> None:
     events: list[str] = []
     app = create_app(Settings(), WatchedStore(s3_with_photo, events))
     status, headers, body = call(app, "/cat.jpg", "w=400&fm=webp", events)
-    assert status == 200 and headers["x-vipsfront-variant"] == "miss"
+    assert status == 200
+    assert headers["x-vipsfront-variant"] == "miss"
     image = pyvips.Image.new_from_buffer(body, "")
     assert (image.width, image.height, image.get("vips-loader")) == (400, 267, "webpload_buffer")
-    assert events == ["response sent", "put cat.jpg/_vf/w=400,fm=webp"]
-    assert "s3-write" not in headers["server-timing"]  # it had not happened yet
+    assert events == ["put cat.jpg/_vf/w=400,fm=webp", "response sent"]
+    assert "s3-write;dur=" in headers["server-timing"]
     stored = s3_with_photo.get_object(Bucket=VARIANTS, Key="cat.jpg/_vf/w=400,fm=webp")
     assert stored["Body"].read() == body
     assert stored["ETag"] == headers["etag"]  # the hit that follows answers the same ETag
-    assert (app.state.deferred_stores.stored, app.state.deferred_stores.failed) == (1, 0)
 
     hit = TestClient(app).get("/cat.jpg?w=400&fm=webp")
-    assert hit.headers["x-vipsfront-variant"] == "hit" and hit.content == body
+    assert hit.headers["x-vipsfront-variant"] == "hit"
+    assert hit.content == body
 
 
-def test_with_the_setting_off_the_variant_is_stored_before_the_answer(s3_with_photo: Any) -> None:
-    events: list[str] = []
-    app = create_app(Settings(store_after_response=False), WatchedStore(s3_with_photo, events))
-    status, headers, _ = call(app, "/cat.jpg", "w=300", events)
-    assert status == 200
-    assert events == ["put cat.jpg/_vf/w=300", "response sent"]
-    assert "s3-write;dur=" in headers["server-timing"]
-
-
-def test_a_failed_store_after_the_response_is_logged_and_counted(
-    s3_with_photo: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_failed_store_answers_503_and_leaves_nothing(s3_with_photo: Any) -> None:
     events: list[str] = []
     store = WatchedStore(s3_with_photo, events, fail=True)
     app = create_app(Settings(), store)
-    with caplog.at_level(logging.WARNING, logger="vipsfront.origin.serving"):
-        status, headers, body = call(app, "/cat.jpg", "w=200&fm=jpeg", events)
-    assert status == 200 and headers["content-type"] == "image/jpeg"
-    assert pyvips.Image.new_from_buffer(body, "").width == 200
-    assert events == ["response sent", "put cat.jpg/_vf/w=200,fm=jpeg"]
-    assert "variant cat.jpg/_vf/w=200,fm=jpeg was not stored after the response" in caplog.text
-    assert (app.state.deferred_stores.stored, app.state.deferred_stores.failed) == (0, 1)
+    status, headers, body = call(app, "/cat.jpg", "w=200&fm=jpeg", events)
+    assert status == 503
+    assert headers["cache-control"] == "no-store"
+    assert json.loads(body)["code"] == "storage_unavailable"
+    assert events == ["put cat.jpg/_vf/w=200,fm=jpeg", "response sent"]
     assert variants(s3_with_photo) == []  # nothing half-written
 
     store.fail = False  # S3 is back: the next request makes and stores it
     again = TestClient(app).get("/cat.jpg?w=200&fm=jpeg")
-    assert again.status_code == 200 and again.headers["x-vipsfront-variant"] == "miss"
+    assert again.status_code == 200
+    assert pyvips.Image.new_from_buffer(again.content, "").width == 200
     assert variants(s3_with_photo) == ["cat.jpg/_vf/w=200,fm=jpeg"]
 
 
