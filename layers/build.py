@@ -4,13 +4,17 @@ The folder holds ``functions/transform/*`` at its root (so the handler is ``hand
 ``functions/lifecycle/*`` in ``lifecycle/`` (the lifecycle function's ``lifecycle/handler.handler``), the
 ``vipsfront`` package from ``shared/vipsfront`` (the runtime only: the benchmarks live in ``benchmarks/``
 and the tests in ``tests/``, and :func:`check` refuses an asset that holds either) and the runtime
-dependencies, installed by pip for the
-Lambda's architecture and Python version with ``--platform ... --only-binary=:all:``. pyvips-binary
-brings libvips itself, so no system library is needed.
+dependencies: pyproject's ``[project] dependencies``, less what the Lambda runtime provides, installed by
+pip for the Lambda's architecture and Python version with ``--platform ... --only-binary=:all:``.
+pyvips-binary brings libvips itself, so no system library is needed.
 
 pyvips 3.x is published as an sdist only (``--only-binary`` would silently pick a 2019 release), so
 its pure-Python wheel is built first and handed to pip with ``--find-links``. boto3 and botocore are in
 the Lambda runtime and are not bundled.
+
+The folder ships compiled bytecode, written by an interpreter of the Lambda's Python version (found on
+``PATH`` as ``python3.12``, or passed with ``--python``): ``/var/task`` is read-only, so without it every
+cold start compiles FastAPI, pydantic and Powertools again.
 
 The CDK construct calls :func:`build` through local bundling; by hand::
 
@@ -40,13 +44,9 @@ ELF_MACHINES = {"arm64": 0xB7, "x86_64": 0x3E}
 # Lambda rejects a function whose unzipped code is larger than this.
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 
-# In the pyproject dependencies for the local server, not for the Lambda (boto3 is in the runtime).
-EXCLUDED = frozenset({"boto3", "botocore", "moto", "uvicorn"})
-# Needed in the Lambda beyond pyproject's lists: Powertools' Tracer imports the X-Ray SDK.
-EXTRA = ("aws-xray-sdk>=2.12",)
 # Published as an sdist only: build a wheel first.
 SDIST_ONLY = frozenset({"pyvips"})
-# Provided by the Lambda runtime; removed after pip pulled them in as dependencies.
+# Provided by the Lambda runtime: left out of the install, and removed where a dependency pulled them in.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 SKIP_DIRS = frozenset({"__pycache__", "tests", "test", ".pytest_cache", ".mypy_cache"})
 # Our code that must never ship: the benchmark harness and tests (a path segment or module name).
@@ -61,12 +61,9 @@ def _name(requirement: str) -> str:
 
 
 def requirements(root: Path = ROOT) -> list[str]:
-    """The Lambda's requirements: pyproject's dependencies and ``lambda`` extra, less the local-only ones."""
-    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
-    listed = [*project.get("dependencies", []), *project.get("optional-dependencies", {}).get("lambda", [])]
-    wanted = [req for req in listed if _name(req) not in EXCLUDED]
-    names = {_name(req) for req in wanted}
-    return wanted + [req for req in EXTRA if _name(req) not in names]
+    """What the Lambda ships: pyproject's ``[project] dependencies`` less what the Lambda runtime provides."""
+    listed: list[str] = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    return [req for req in listed if _name(req) not in RUNTIME_PROVIDED]
 
 
 def _files(folder: Path) -> Iterable[Path]:
@@ -147,6 +144,41 @@ def prune(out: Path) -> None:
             path.unlink()
 
 
+def python_version_of(python: str) -> str | None:
+    """``"3.12"`` for a Python 3.12 interpreter; None when ``python`` does not run (a version manager's shim
+    can be on ``PATH`` with no interpreter behind it)."""
+    try:
+        asked = subprocess.run([python, "-c", "import sys; print(*sys.version_info[:2], sep='.')"], capture_output=True)
+    except OSError:
+        return None
+    return asked.stdout.decode().strip() if asked.returncode == 0 else None
+
+
+def python_for(version: str, python: str | None = None) -> str:
+    """An interpreter of Python ``version`` to compile the asset with: ``python`` if given, else this one or
+    ``python3.12`` on ``PATH``. A ``.pyc`` serves one Python version: any other would be ignored in Lambda."""
+    candidates = [python] if python else [sys.executable, shutil.which(f"python{version}")]
+    for candidate in candidates:
+        if candidate and python_version_of(candidate) == version:
+            return candidate
+    raise RuntimeError(
+        f"the asset's bytecode needs a Python {version} interpreter (the Lambda's): "
+        + (f"{python} is not one" if python else f"put python{version} on PATH (layers/build.py also takes --python)")
+    )
+
+
+def compile_bytecode(out: Path, python: str) -> None:
+    """Write every module's ``__pycache__/*.pyc`` with ``python`` (a ``.pyc`` serves one Python version).
+
+    Unchecked hashes: the folder never changes once built, and the zip CDK makes of it resets every file's
+    date, so a timestamp-checked ``.pyc`` would not match its source and would be compiled again at import.
+    """
+    cmd = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(out)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stdout[-4000:]}{result.stderr[-4000:]}")
+
+
 def copy_sources(out: Path, root: Path = ROOT) -> None:
     for dest, path in source_files(root).items():
         target = out / dest
@@ -189,16 +221,26 @@ def check(out: Path, arch: str, *, deps: bool = True) -> None:
 
 
 def build(
-    out: Path, arch: str = "arm64", *, deps: bool = True, root: Path = ROOT, python_version: str = PYTHON_VERSION
+    out: Path,
+    arch: str = "arm64",
+    *,
+    deps: bool = True,
+    root: Path = ROOT,
+    python_version: str = PYTHON_VERSION,
+    python: str | None = None,
 ) -> Path:
-    """Fill ``out`` with the Lambda's code; ``deps=False`` copies the sources only (fast, not deployable)."""
+    """Fill ``out`` with the Lambda's code and its bytecode, compiled by :func:`python_for` the version;
+    ``deps=False`` copies the sources only (fast, not deployable)."""
     if arch not in PLATFORMS:
         raise ValueError(f"arch must be one of {sorted(PLATFORMS)}, not {arch!r}")
+    compiler = python_for(python_version, python) if deps else None  # before pip: fail in seconds, not minutes
     out.mkdir(parents=True, exist_ok=True)
     if deps:
         install_dependencies(out, arch, requirements(root), python_version)
         prune(out)
     copy_sources(out, root)
+    if compiler:
+        compile_bytecode(out, compiler)
     check(out, arch, deps=deps)
     return out
 
@@ -208,10 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arch", choices=sorted(PLATFORMS), default="arm64")
     parser.add_argument("--python-version", default=PYTHON_VERSION)
     parser.add_argument("--out", type=Path, required=True, help="folder to fill (emptied first)")
+    parser.add_argument("--python", help="interpreter of that version to compile with (default: python3.12 on PATH)")
     parser.add_argument("--no-deps", action="store_true", help="copy the sources only")
     args = parser.parse_args(argv)
     shutil.rmtree(args.out, ignore_errors=True)
-    out = build(args.out, args.arch, deps=not args.no_deps, python_version=args.python_version)
+    out = build(args.out, args.arch, deps=not args.no_deps, python_version=args.python_version, python=args.python)
     libs = ", ".join(str(lib.relative_to(out)) for lib in libvips_files(out)) or "none"
     print(f"{out}: {folder_size(out) / 2**20:.1f} MB unzipped, libvips: {libs}")
     return 0

@@ -56,7 +56,8 @@ def load_builder(root: Path = ROOT) -> ModuleType:
 
 @jsii.implements(ILocalBundling)
 class _LocalBuild:
-    """CDK local bundling: pip with platform options on this machine, never Docker."""
+    """CDK local bundling on this machine, never Docker: pip with platform options, then the bytecode
+    compiled by a Python of the Lambda's version (``layers/build.py``)."""
 
     def __init__(self, builder: ModuleType, arch: str, deps: bool, root: Path) -> None:
         self._builder, self._arch, self._deps, self._root = builder, arch, deps, root

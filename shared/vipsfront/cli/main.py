@@ -122,6 +122,10 @@ def worker_share(workers: int, cores: int) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from importlib.util import find_spec
+
+    if find_spec("uvicorn") is None or find_spec("moto") is None:
+        raise ConfigError("vipsfront serve needs the serve extra: pip install -e '.[serve]'")
     check_port_free(args.host, args.port)  # before anything starts or prints a URL
     moto_server = None
     env = os.environ
