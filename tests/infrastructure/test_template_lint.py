@@ -1,5 +1,9 @@
-"""cfn-lint and checkov on the synthesized templates: no cfn-lint error, no checkov finding outside the
-acknowledged list in ``.checkov.yaml``.
+"""cfn-lint and checkov on the synthesized templates: no cfn-lint error or warning, no checkov finding outside
+the acknowledged list in ``.checkov.yaml``.
+
+cfn-lint's exit code is a set of bit flags: 2 for errors, 4 for warnings, 8 for informational findings, 1 when
+it could not lint at all. Errors and warnings fail the test (``--non-zero-exit-code warning``); informational
+rules (style, such as "prefer Fn::Sub over Fn::Join") are off by default and judge what the CDK writes, not us.
 
 checkov pins its own boto3, so it lives in a virtualenv of its own (CI: ``build/checkov``, made by
 ``.ci/run``); elsewhere the test finds it on the PATH or skips, except in CI, where a missing checkov fails.
@@ -19,7 +23,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV_VENV = ROOT / "build" / "checkov" / "bin" / "checkov"
-# W3005: a DependsOn that a GetAtt already implies; the CDK writes both for its roles and key stores.
+# W3005: a DependsOn that a GetAtt already implies; the CDK writes both for each function's and state
+# machine's role (its DependsOn also lists the role's default policy, which no GetAtt names).
 CFN_LINT_IGNORED = ["W3005"]
 
 aws_cdk = pytest.importorskip("aws_cdk")
@@ -44,6 +49,14 @@ def templates(
     return paths
 
 
+def cfn_lint() -> str:
+    """The ``cfn-lint`` command installed beside this interpreter (cfn-lint 1.x has no ``python -m cfnlint``)."""
+    found = shutil.which("cfn-lint", path=str(Path(sys.executable).parent)) or shutil.which("cfn-lint")
+    if found is None:
+        pytest.fail("cfn-lint is not installed (a dev dependency: pip install -e '.[dev]')")
+    return found
+
+
 def checkov() -> str:
     found = shutil.which("checkov") or (str(CHECKOV_VENV) if CHECKOV_VENV.is_file() else None)
     if found is None:
@@ -53,14 +66,14 @@ def checkov() -> str:
     return found
 
 
-def test_cfn_lint_finds_no_error(templates: list[Path]) -> None:
+def test_cfn_lint_finds_no_error_or_warning(templates: list[Path]) -> None:
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "cfnlint",
+            cfn_lint(),
             "--format",
             "json",
+            "--non-zero-exit-code",
+            "warning",
             "--ignore-checks",
             *CFN_LINT_IGNORED,
             "--",
@@ -70,8 +83,8 @@ def test_cfn_lint_finds_no_error(templates: list[Path]) -> None:
         text=True,
         timeout=600,
     )
-    findings = json.loads(result.stdout or "[]")
-    assert findings == [], json.dumps(findings, indent=1)[:4000]
+    assert result.returncode == 0, result.stdout[:4000] + result.stderr[-2000:]
+    assert json.loads(result.stdout) == []
 
 
 def test_checkov_finds_nothing_unacknowledged(templates: list[Path]) -> None:
@@ -87,6 +100,7 @@ def test_checkov_finds_nothing_unacknowledged(templates: list[Path]) -> None:
                 "json",
                 "--quiet",
                 "--compact",
+                "--skip-download",  # no request for the vendor's guideline links: the check ids are enough
             ],
             capture_output=True,
             text=True,
@@ -94,12 +108,11 @@ def test_checkov_finds_nothing_unacknowledged(templates: list[Path]) -> None:
             cwd=ROOT,
         )
         report = json.loads(result.stdout)
-        reports = report if isinstance(report, list) else [report]
-        failed = [
-            f"{check['check_id']} {check['resource']}: {check['check_name']}"
-            for r in reports
-            if isinstance(r, dict) and "results" in r
-            for check in r["results"]["failed_checks"]
-        ]
+        failed = [f"{c['check_id']} {c['resource']}: {c['check_name']}" for c in report["results"]["failed_checks"]]
         assert not failed, f"{template.parent.name}: " + "\n".join(failed)
         assert result.returncode == 0, result.stderr[-2000:]
+        # checkov answers 0 with no finding when it cannot parse a template: it must have read every resource
+        resources = json.loads(template.read_text())["Resources"]
+        summary = report["summary"]
+        assert (summary["parsing_errors"], summary["resource_count"]) == (0, len(resources)), summary
+        assert summary["passed"] > 0, summary
