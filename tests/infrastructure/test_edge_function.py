@@ -195,7 +195,8 @@ def test_the_runtime_check_refuses_unsupported_constructs(tmp_path: Path) -> Non
     assert f"{tmp_path / 'fine.js'}:" not in result.stdout
     missing = tmp_path / "nohandler.js"
     missing.write_text("var a = 1;\n")
-    assert "no top-level function handler" in run_node(str(missing), script=CHECKER).stdout
+    result = run_node(str(missing), script=CHECKER)
+    assert result.returncode == 1 and "no top-level function handler" in result.stdout, result.stdout
 
 
 # ---------------------------------------------------------------------------------------------------
