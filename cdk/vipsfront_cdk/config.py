@@ -1,29 +1,34 @@
 """Deployment settings, read once from CDK context (``cdk deploy -c vipsfront:memoryMb=3008``).
 
 What the function and the edge enforce (presets, widths, the largest side, signing keys) is checked here
-by the runtime's own rules (``vipsfront.config.settings``, ``vipsfront.url.policy``, ``vipsfront.url.signing``), so a bad
-value fails ``cdk synth`` with a message naming its context key instead of failing every cold start.
+by the runtime's own rules (``vipsfront.config``, ``vipsfront.url.policy``, ``vipsfront.url.signing``), so a
+bad value fails ``cdk synth`` with a message naming its context key instead of failing every cold start.
 ``origin_settings`` builds the one object both the Lambda's environment and the edge's config come from.
+A ``vipsfront:*`` key that is not a field here (or ``stackName``, which ``app.py`` reads) fails synth,
+naming the closest known key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from difflib import get_close_matches
 from typing import Any
 
 from constructs import Node
 
-from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
-from vipsfront.config.settings import Settings as OriginSettings
-from vipsfront.config.settings import parse_presets, parse_sizes
 from vipsfront.config.cost import Architecture
+from vipsfront.config.kinds import parse_presets, parse_sizes
+from vipsfront.config.settings import DAY_S
+from vipsfront.config.settings import Settings as OriginSettings
 from vipsfront.engine.limits import Limits
+from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
 from vipsfront.url.policy import Policy, UnsignedPolicy
 from vipsfront.url.signing import check_key_id, parse_keys
 
 PREFIX = "vipsfront:"
+APP_KEYS = ("stackName",)  # read by app.py, not a field here
 
 DEFAULT_PRESETS: Mapping[str, Mapping[str, str]] = {
     "thumb": {"w": "256", "h": "256", "fit": "cover"},
@@ -188,7 +193,15 @@ class Settings:
             request_budget_s=float(max(1, self.timeout_seconds - RESPONSE_MARGIN_S)),
             memory_mb=self.memory_mb,
             architecture=Architecture(self.arch),
+            **self._expiry(),
         )
+
+    def _expiry(self) -> dict[str, int]:
+        """The variants' expiry the origin keeps its CDN lifetime within (none: the bucket keeps them)."""
+        days = self.variants_expire_days
+        if not days:
+            return {}
+        return {"variants_expiry_days": days, "shared_max_age": min(OriginSettings().shared_max_age, days * DAY_S)}
 
     @classmethod
     def from_context(cls, node: Node) -> Settings:
@@ -226,6 +239,7 @@ class Settings:
             "backfill_batch_size": _int,
             "backfill_tolerated_failure_percent": _int,
         }
+        _refuse_unknown_keys(node.get_all_context())
         values = {}
         for name, parse in parsers.items():
             raw = node.try_get_context(PREFIX + context_key(name))
@@ -233,6 +247,26 @@ class Settings:
                 with _naming(name):
                     values[name] = parse(raw)
         return cls(**values)
+
+
+def known_keys() -> tuple[str, ...]:
+    """Every ``vipsfront:*`` context key the app reads, without the prefix."""
+    return tuple(context_key(f.name) for f in fields(Settings)) + APP_KEYS
+
+
+def _refuse_unknown_keys(context: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` for each ``vipsfront:*`` key that is not known (a typo is otherwise ignored)."""
+    known = known_keys()
+    unknown = sorted(key for key in context if key.startswith(PREFIX) and key.removeprefix(PREFIX) not in known)
+    if unknown:
+        raise ValueError("; ".join(_unknown_key(key, known) for key in unknown))
+
+
+def _unknown_key(key: str, known: tuple[str, ...]) -> str:
+    close = get_close_matches(key.removeprefix(PREFIX), known, n=1)
+    if close:
+        return f"unknown context key {key}: did you mean {PREFIX}{close[0]}?"
+    return f"unknown context key {key} (docs/deploy.md lists them)"
 
 
 def context_key(field_name: str) -> str:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 
 import pytest
 
-from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
-from vipsfront.config.settings import ConfigError, Settings, parse_presets
 from vipsfront.config.cost import Architecture, Prices
+from vipsfront.config.kinds import parse_presets
+from vipsfront.config.settings import ConfigError, Settings
+from vipsfront.config.table import VARIABLES
 from vipsfront.engine.limits import Limits
+from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
 from vipsfront.url.policy import DEFAULT_UNSIGNED_PARAMS, Policy, UnsignedPolicy
 from vipsfront.url.spec import Spec
 
@@ -124,7 +127,7 @@ def test_presets_are_checked_by_the_url_grammar(presets: str, reason: str) -> No
     with pytest.raises(ConfigError, match="VIPSFRONT_PRESETS") as caught:
         Settings.from_env({"VIPSFRONT_PRESETS": presets})
     assert reason in str(caught.value)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ValueError):
         parse_presets(presets)
 
 
@@ -184,8 +187,23 @@ def test_to_env_reads_back_as_the_same_settings() -> None:
         s3_endpoint="http://127.0.0.1:5000",
         memory_mb=2048,
         architecture=Architecture.X86_64,
-        prices=Prices(egress_per_gb=0.02),
+        prices=Prices(
+            lambda_gb_s_x86_64=0.00002,
+            lambda_gb_s_arm64=0.0000133333,
+            lambda_requests_per_million=0.25,
+            s3_get_per_1000=0.0005,
+            s3_put_per_1000=0.006,
+            egress_per_gb=0.02,
+        ),
         vips_concurrency=2,
+        browser_max_age=0,
+        shared_max_age=86400,
+        variants_expiry_days=2,
+        distribution_id="E1",
+        eager_presets=("thumb",),
+        metadata_gps=True,
+        metadata_personal=True,
+        invalidation_wildcard_above=5,
     )
     env = settings.to_env()
     assert Settings.from_env(env) == settings
@@ -238,3 +256,96 @@ def test_policy_config_round_trips() -> None:
     assert Policy.from_config(json.loads(json.dumps(config))) == settings.policy
     assert config["unsigned"]["params"] == {"pos": None, "blur": ["2"]}
     assert config["prefixes"] == ["public/"]
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("VIPSFRONT_SIGNING_KEY", "unknown setting VIPSFRONT_SIGNING_KEY: did you mean VIPSFRONT_SIGNING_KEYS?"),
+        ("VIPSFRONT_PRICE_EGRESS_PER_TB", "did you mean VIPSFRONT_PRICE_EGRESS_PER_GB?"),
+        ("vipsfront_demo", "unknown setting vipsfront_demo: did you mean VIPSFRONT_DEMO?"),
+        (
+            "VIPSFRONT_STORE_AFTER_RESPONSE",
+            "unknown setting VIPSFRONT_STORE_AFTER_RESPONSE",
+        ),  # removed: serve stores first
+        ("VIPSFRONT_XYZZY", "unknown setting VIPSFRONT_XYZZY (docs/settings.md lists them)"),
+    ],
+)
+def test_an_unknown_variable_stops_start_up_naming_the_closest_known_one(name: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({name: "1", "VIPSFRONT_DEMO": "1"})
+    assert says in str(caught.value)
+
+
+def test_every_unknown_variable_is_named_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"VIPSFRONT_SIGNING_KEY": "k1:0123456789abcdef", "VIPSFRONT_MEMORY_MB": "1024"})
+    assert str(caught.value) == (
+        "unknown setting VIPSFRONT_MEMORY_MB: did you mean VIPSFRONT_LAMBDA_MEMORY_MB?; "
+        "unknown setting VIPSFRONT_SIGNING_KEY: did you mean VIPSFRONT_SIGNING_KEYS?"
+    )
+
+
+def test_other_prefixes_are_not_ours() -> None:
+    settings = Settings.from_env({"VIPS_CONCURRENCY": "2", "AWS_DEFAULT_REGION": "eu-west-1", "VIPSFRONTEND": "x"})
+    assert (settings.vips_concurrency, settings.region) == (2, "eu-west-1")
+
+
+def test_lifecycle_variables_and_their_checks() -> None:
+    settings = Settings.from_env(
+        {
+            "VIPSFRONT_PRESETS": '{"thumb": {"w": "200"}, "card": {"w": "640"}}',
+            "VIPSFRONT_EAGER_PRESETS": "thumb, card",
+            "VIPSFRONT_BROWSER_MAX_AGE": "0",
+            "VIPSFRONT_VARIANTS_EXPIRY_DAYS": "3",
+            "VIPSFRONT_DISTRIBUTION_ID": "E123",
+            "VIPSFRONT_METADATA_GPS": "yes",
+            "VIPSFRONT_INVALIDATION_WILDCARD_ABOVE": "0",
+        }
+    )
+    assert settings.eager_presets == ("thumb", "card")
+    assert (settings.browser_max_age, settings.variants_expiry_days) == (0, 3)
+    assert settings.shared_max_age == 3 * 86400  # unset: a week, but at most the expiry
+    assert settings.distribution_id == "E123" and settings.metadata_gps and not settings.metadata_personal
+    assert settings.invalidation_wildcard_above == 0
+    assert settings.cache_control_for(versioned=False) == "public, max-age=0, s-maxage=259200"
+    assert Settings.from_env(settings.to_env()) == settings
+    assert Settings.from_env({}).shared_max_age == 7 * 86400
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        (
+            {"VIPSFRONT_VARIANTS_EXPIRY_DAYS": "1", "VIPSFRONT_SHARED_MAX_AGE": "86401"},
+            "VIPSFRONT_SHARED_MAX_AGE (86401 s) must not exceed the variants' expiry (1 days = 86400 s)",
+        ),
+        (
+            {"VIPSFRONT_PRESETS": '{"thumb": {"w": "200"}}', "VIPSFRONT_EAGER_PRESETS": "thumb,hero"},
+            "VIPSFRONT_EAGER_PRESETS: no preset named 'hero' in VIPSFRONT_PRESETS",
+        ),
+        (
+            {"VIPSFRONT_VARIANTS_EXPIRY_DAYS": "0"},
+            "VIPSFRONT_VARIANTS_EXPIRY_DAYS: must be a whole number of at least 1",
+        ),
+        ({"VIPSFRONT_SHARED_MAX_AGE": "-1"}, "VIPSFRONT_SHARED_MAX_AGE: must be a whole number of at least 0"),
+        ({"VIPSFRONT_INVALIDATION_WILDCARD_ABOVE": "-1"}, "VIPSFRONT_INVALIDATION_WILDCARD_ABOVE: must be"),
+    ],
+)
+def test_settings_that_disagree_stop_start_up(env: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert says in str(caught.value)
+
+
+def test_the_table_fills_every_setting_once() -> None:
+    paths = [variable.path for variable in VARIABLES]
+    assert len(paths) == len(set(paths))
+    settable = (
+        {f.name for f in fields(Settings)} - {"policy", "limits", "prices"}
+        | {"policy.keys", "policy.presets", "policy.prefixes"}
+        | {f"policy.unsigned.{f.name}" for f in fields(UnsignedPolicy)}
+        | {f"limits.{f.name}" for f in fields(Limits)} - {"limits.avif_effort", "limits.webp_effort", "limits.threads"}
+        | {f"prices.{f.name}" for f in fields(Prices)}
+    )
+    assert set(paths) == settable
