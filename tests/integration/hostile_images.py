@@ -1,7 +1,7 @@
 """Hostile originals, generated in code: what anyone who can write to the originals bucket could upload.
 
-Each ``Case`` names the file, the key it is stored under, the request made for it and the statuses that
-are right for it. Where an encoder cannot make the file (a header that lies about its size), the bytes
+Each ``Case`` names the file, the key it is stored under, the request made for it and the one status
+that is right for it. Where an encoder cannot make the file (a header that lies about its size), the bytes
 are patched or written by hand. ``run_cases`` runs them through the app on moto and returns measured
 outcomes; ``tests/integration/test_hostile_inputs.py`` asserts on them and
 ``benchmarks/reliability_report.py`` prints them.
@@ -29,6 +29,10 @@ from helpers import photo_jpeg  # noqa: E402
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 OK, TOO_LARGE, UNSUPPORTED, UNDECODABLE = 200, 413, 415, 422
+# A file with flipped bits (seeded, so always the same bits) is 422 unless its flips fall where the decoder
+# does not look: in JPEG's and TIFF's pixel data they decode as noise (200); one AVIF's flips enlarge its
+# declared size (413). Another libvips may read a flipped file differently: look at it, then update this.
+FLIPPED = {("jpeg", 1): OK, ("jpeg", 2): OK, ("tiff", 1): OK, ("tiff", 2): OK, ("avif", 2): TOO_LARGE}
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Case:
     name: str
     key: str
     data: bytes
-    expect: frozenset[int]  # statuses that are right for it
+    expect: int  # the status that is right for it
     query: str = "w=100"
     what: str = ""  # one line for the report
     allow_svg: bool = False
@@ -267,12 +271,12 @@ def svg_plain() -> bytes:
 
 
 def cases(listener_url: str | None = None, secret_file: str | None = None) -> Iterator[Case]:
-    """Every hostile original, with the statuses that are right for it.
+    """Every hostile original, with the status that is right for it.
 
     With ``listener_url`` and ``secret_file``, also the hostile SVG with SVG input enabled: it must render
     (or be refused) without fetching the URL or reading the file.
     """
-    big = frozenset({TOO_LARGE})
+    big = TOO_LARGE
     yield Case("png bomb 65000x65000", "bomb/png.png", png_bomb(), big, what="IHDR patched, CRC fixed")
     yield Case("jpeg bomb 65000x65000", "bomb/jpeg.jpg", jpeg_bomb(), big, what="SOF0 patched")
     yield Case("gif bomb 65535x65535", "bomb/gif.gif", gif_bomb(), big, what="screen and frame descriptor")
@@ -290,31 +294,29 @@ def cases(listener_url: str | None = None, secret_file: str | None = None) -> It
         "tiff": _small("tif", 256, 256),
         "avif": _small("avif", 256, 256),
     }
-    broken = frozenset({UNSUPPORTED, UNDECODABLE})
     for fmt, data in samples.items():
-        yield Case(f"{fmt} truncated at half", f"broken/truncated.{fmt}", truncated(data), broken)
+        # libvips recognises a TIFF by opening its directory, which sits past the half: no loader takes it.
+        status = UNSUPPORTED if fmt == "tiff" else UNDECODABLE
+        yield Case(f"{fmt} truncated at half", f"broken/truncated.{fmt}", truncated(data), status)
     for fmt, data in samples.items():
         for seed in (1, 2):
-            # Flipped bits in pixel data may still decode (as noise): 200 is right then, 5xx never is.
             yield Case(
                 f"{fmt} 8 bits flipped #{seed}",
                 f"broken/flipped-{seed}.{fmt}",
                 bit_flipped(data, seed, skip=4),
-                broken | {OK, TOO_LARGE},
+                FLIPPED.get((fmt, seed), UNDECODABLE),
             )
-    yield Case("zero bytes", "broken/empty.jpg", b"", frozenset({UNSUPPORTED}))
-    yield Case("text named .jpg", "broken/readme.jpg", b"not an image\n" * 100, frozenset({UNSUPPORTED}))
-    yield Case(
-        "html named .png", "broken/page.png", b"<html><script>alert(1)</script></html>", frozenset({UNSUPPORTED})
-    )
+    yield Case("zero bytes", "broken/empty.jpg", b"", UNSUPPORTED)
+    yield Case("text named .jpg", "broken/readme.jpg", b"not an image\n" * 100, UNSUPPORTED)
+    yield Case("html named .png", "broken/page.png", b"<html><script>alert(1)</script></html>", UNSUPPORTED)
 
-    yield Case("svg (off by default)", "svg/plain.svg", svg_plain(), frozenset({UNSUPPORTED}))
+    yield Case("svg (off by default)", "svg/plain.svg", svg_plain(), UNSUPPORTED)
     if listener_url and secret_file:
         yield Case(
             "svg external entities (enabled)",
             "svg/xxe.svg",
             svg_xxe(listener_url, secret_file),
-            frozenset({UNDECODABLE}),
+            UNDECODABLE,
             query="w=200&fm=png",
             allow_svg=True,
         )
@@ -322,7 +324,7 @@ def cases(listener_url: str | None = None, secret_file: str | None = None) -> It
             "svg script, XInclude, href, @import (enabled)",
             "svg/external.svg",
             svg_external(listener_url, secret_file),
-            frozenset({OK}),
+            OK,
             query="w=200&fm=png",
             allow_svg=True,
             stored_must_not_contain=b"FETCHED",
@@ -331,7 +333,7 @@ def cases(listener_url: str | None = None, secret_file: str | None = None) -> It
         "pdf (off by default)",
         "pdf/doc.pdf",
         b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n",
-        frozenset({UNSUPPORTED}),
+        UNSUPPORTED,
     )
 
     # Metadata is stripped from every variant, so a hostile block must not survive into one.
@@ -339,22 +341,22 @@ def cases(listener_url: str | None = None, secret_file: str | None = None) -> It
         "jpeg 64 KB hostile EXIF",
         "meta/exif.jpg",
         jpeg_with_huge_exif(),
-        frozenset({OK, UNDECODABLE}),
+        OK,
         stored_must_not_contain=b"Exif",
     )
-    yield Case("png iCCP zlib bomb (50 MB)", "meta/icc-bomb.png", png_with_icc_bomb(), frozenset({OK, UNDECODABLE}))
+    yield Case("png iCCP zlib bomb (50 MB)", "meta/icc-bomb.png", png_with_icc_bomb(), OK)
     yield Case(
         "jpeg 60 KB garbage ICC",
         "meta/icc.jpg",
         jpeg_with_garbage_icc(),
-        frozenset({OK, UNDECODABLE}),
+        OK,
         stored_must_not_contain=b"ICC_PROFILE",
     )
     yield Case(
         "gif/js polyglot",
         "poly/gifjs.gif",
         gif_js_polyglot(),
-        frozenset({TOO_LARGE, OK, UNDECODABLE}),
+        OK,
         query="w=100&fm=png",
         stored_must_not_contain=b"alert",
     )
@@ -362,7 +364,7 @@ def cases(listener_url: str | None = None, secret_file: str | None = None) -> It
         "jpeg+zip polyglot",
         "poly/jpegzip.jpg",
         jpeg_zip_polyglot(),
-        frozenset({OK}),
+        OK,
         stored_must_not_contain=ZIP_MARKER,
     )
 
@@ -415,7 +417,7 @@ def run_case(client: Any, s3: Any, case: Case, healthy_url: str) -> Outcome:
         intact,
         next_ok,
         round(max_rss_mb(), 1),
-        response.status_code in case.expect,
+        response.status_code == case.expect,
         response.text if code else "",
         response.headers.get("cache-control", ""),
     )
