@@ -4,7 +4,7 @@ What the function and the edge enforce (presets, widths, the largest side, signi
 by the runtime's own rules (``vipsfront.config``, ``vipsfront.url.policy``, ``vipsfront.url.signing``), so a
 bad value fails ``cdk synth`` with a message naming its context key instead of failing every cold start.
 ``origin_settings`` builds the one object both the Lambda's environment and the edge's config come from.
-A ``vipsfront:*`` key that is not a field here (or ``stackName``, which ``app.py`` reads) fails synth,
+A ``vipsfront:*`` key that is not read here (``PARSERS``) or by ``app.py`` (``stackName``) fails synth,
 naming the closest known key.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Any
 
@@ -205,43 +205,9 @@ class Settings:
 
     @classmethod
     def from_context(cls, node: Node) -> Settings:
-        parsers: dict[str, Callable[[Any], Any]] = {
-            "originals_bucket": _optional_str,
-            "variants_expire_days": _int,
-            "arch": str,
-            "memory_mb": _int,
-            "timeout_seconds": _int,
-            "reserved_concurrency": _optional_int,
-            "log_retention_days": _int,
-            "bundle": _bool,
-            "asset_dir": _optional_str,
-            "presets": parse_presets,
-            "unsigned_widths": parse_sizes,
-            "max_side": _int,
-            "signing_key": _optional_str,
-            "signing_key_id": str,
-            "price_class": str,
-            "origin_shield_region": _optional_str,
-            "cors_origins": _strs,
-            "error_ttl_seconds": _int,
-            "errors_alarm_threshold": _int,
-            "alarm_email": _optional_str,
-            "cdn_additional_metrics": _bool,
-            "web_acl_arn": _optional_str,
-            "waf_rate_limit": _int,
-            "domain_names": _strs,
-            "certificate_arn": _optional_str,
-            "minimum_tls": str,
-            "access_logs": _bool,
-            "access_logs_expire_days": _int,
-            "lifecycle": _bool,
-            "backfill_max_concurrency": _int,
-            "backfill_batch_size": _int,
-            "backfill_tolerated_failure_percent": _int,
-        }
         _refuse_unknown_keys(node.get_all_context())
         values = {}
-        for name, parse in parsers.items():
+        for name, parse in PARSERS.items():
             raw = node.try_get_context(PREFIX + context_key(name))
             if raw is not None:
                 with _naming(name):
@@ -249,14 +215,45 @@ class Settings:
         return cls(**values)
 
 
-def known_keys() -> tuple[str, ...]:
-    """Every ``vipsfront:*`` context key the app reads, without the prefix."""
-    return tuple(context_key(f.name) for f in fields(Settings)) + APP_KEYS
+PARSERS: Mapping[str, Callable[[Any], Any]] = {  # field -> parser of its context value
+    "originals_bucket": _optional_str,
+    "variants_expire_days": _int,
+    "arch": str,
+    "memory_mb": _int,
+    "timeout_seconds": _int,
+    "reserved_concurrency": _optional_int,
+    "log_retention_days": _int,
+    "bundle": _bool,
+    "asset_dir": _optional_str,
+    "presets": parse_presets,
+    "unsigned_widths": parse_sizes,
+    "max_side": _int,
+    "signing_key": _optional_str,
+    "signing_key_id": str,
+    "price_class": str,
+    "origin_shield_region": _optional_str,
+    "cors_origins": _strs,
+    "error_ttl_seconds": _int,
+    "errors_alarm_threshold": _int,
+    "alarm_email": _optional_str,
+    "cdn_additional_metrics": _bool,
+    "web_acl_arn": _optional_str,
+    "waf_rate_limit": _int,
+    "domain_names": _strs,
+    "certificate_arn": _optional_str,
+    "minimum_tls": str,
+    "access_logs": _bool,
+    "access_logs_expire_days": _int,
+    "lifecycle": _bool,
+    "backfill_max_concurrency": _int,
+    "backfill_batch_size": _int,
+    "backfill_tolerated_failure_percent": _int,
+}
 
 
 def _refuse_unknown_keys(context: Mapping[str, Any]) -> None:
-    """Raise ``ValueError`` for each ``vipsfront:*`` key that is not known (a typo is otherwise ignored)."""
-    known = known_keys()
+    """Raise ``ValueError`` for each ``vipsfront:*`` key the app does not read (a typo is otherwise ignored)."""
+    known = tuple(map(context_key, PARSERS)) + APP_KEYS
     unknown = sorted(key for key in context if key.startswith(PREFIX) and key.removeprefix(PREFIX) not in known)
     if unknown:
         raise ValueError("; ".join(_unknown_key(key, known) for key in unknown))

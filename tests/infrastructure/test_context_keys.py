@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ aws_cdk = pytest.importorskip("aws_cdk")
 
 from vipsfront.config.settings import Settings as OriginSettings  # noqa: E402
 from vipsfront_cdk import Settings  # noqa: E402
+from vipsfront_cdk.config import PARSERS  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -39,6 +41,10 @@ def test_an_unknown_key_names_the_closest_known_one(key: str, says: str) -> None
 def test_known_keys_and_other_prefixes_pass() -> None:
     app = aws_cdk.App(context={"vipsfront:stackName": "Images", "vipsfront:memoryMb": "3008", "other:x": "1"})
     assert Settings.from_context(app.node).memory_mb == 3008
+
+
+def test_every_option_is_read_from_the_context() -> None:
+    assert set(PARSERS) == {f.name for f in dataclasses.fields(Settings)}
 
 
 def test_the_app_exits_with_the_message_before_synth() -> None:

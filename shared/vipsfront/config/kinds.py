@@ -1,8 +1,8 @@
 """Kinds of setting: how a variable's text becomes its value, and the value its text again.
 
 Each parser takes the stripped, non-empty text of a variable and raises ``ValueError`` saying what is
-wrong; the reader (``vipsfront.config.settings``) puts the variable's name in front. The structured
-parsers (presets, sizes, parameters, prefixes, origins) also take parsed JSON values, for the CDK context.
+wrong; the reader (``vipsfront.config.settings``) puts the variable's name in front. ``parse_presets``
+and ``parse_sizes`` also take parsed JSON values: the CDK checks its context with them.
 
 Pure: no engine, no libvips, no AWS SDK, so the CDK can import it at synth.
 """
@@ -78,7 +78,7 @@ def parse_sizes(raw: str | list[Any] | tuple[Any, ...]) -> tuple[int, ...] | Non
     return sizes
 
 
-def parse_params(raw: str | Mapping[str, Any]) -> dict[str, tuple[str, ...] | None] | None:
+def _parse_params(raw: str | Mapping[str, Any]) -> dict[str, tuple[str, ...] | None] | None:
     """The unsigned parameters' allow-list from JSON text (or its parsed value); ``"*"``: every one.
 
     ``{"fit": "*", "pos": ["center", "top"], "fm": "*", "q": ["auto"]}``: a parameter absent is refused
@@ -97,7 +97,7 @@ def parse_params(raw: str | Mapping[str, Any]) -> dict[str, tuple[str, ...] | No
     return None if params is None else dict(params)
 
 
-def parse_prefixes(raw: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...] | None:
+def _parse_prefixes(raw: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...] | None:
     """Key prefixes: ``"public/,shop/"`` or a list; ``""``/``"*"``: every key. Raise ``ValueError``."""
     if isinstance(raw, str):
         if raw.strip() in ("", "*"):
@@ -106,7 +106,7 @@ def parse_prefixes(raw: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...] | 
     return check_prefixes(str(p).strip() for p in raw if str(p).strip())
 
 
-def parse_origins(raw: str) -> tuple[str, ...]:
+def _parse_origins(raw: str) -> tuple[str, ...]:
     """CORS origins: ``"*"`` or a comma list of ``scheme://host[:port]``; ``""``: none."""
     origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
     for origin in origins:
@@ -115,7 +115,7 @@ def parse_origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
-def render_number(value: float) -> str:
+def _render_number(value: float) -> str:
     return format(value, "g") if isinstance(value, float) else str(value)
 
 
@@ -168,7 +168,7 @@ def integer(lo: int | None = None, hi: int | None = None) -> Kind:
 
 def number(hi: float) -> Kind:
     """A positive finite number up to ``hi``."""
-    said = f"a positive number up to {render_number(hi)}"
+    said = f"a positive number up to {_render_number(hi)}"
 
     def parse(raw: str) -> float:
         try:
@@ -179,7 +179,7 @@ def number(hi: float) -> Kind:
             raise ValueError(f"must be {said}, not {raw!r}")
         return value
 
-    return Kind(parse, render_number, said)
+    return Kind(parse, _render_number, said)
 
 
 def _parse_usd(raw: str) -> float:
@@ -204,10 +204,10 @@ PRESETS = Kind(
     parse_presets, lambda presets: _json({k: dict(v) for k, v in presets.items()}), "JSON: name to parameters"
 )
 SIZES = Kind(parse_sizes, _render_sizes, "comma list of pixel sizes (1-8192), `*` (any) or `none`")
-PARAMS = Kind(parse_params, _render_params, "JSON: parameter to `*` or a list of values; `*` alone: all")
+PARAMS = Kind(_parse_params, _render_params, "JSON: parameter to `*` or a list of values; `*` alone: all")
 PREFIXES = Kind(
-    parse_prefixes, lambda prefixes: "*" if prefixes is None else ",".join(prefixes), "comma list of `folder/`"
+    _parse_prefixes, lambda prefixes: "*" if prefixes is None else ",".join(prefixes), "comma list of `folder/`"
 )
-ORIGINS = Kind(parse_origins, ",".join, "`*` or comma list of `https://host[:port]`")
+ORIGINS = Kind(_parse_origins, ",".join, "`*` or comma list of `https://host[:port]`")
 ARCHITECTURE = Kind(Architecture.parse, lambda arch: arch.value, "`arm64` or `x86_64`")
 NAMES = Kind(_parse_names, ",".join, "comma list of names")
