@@ -1,5 +1,5 @@
 import sys
 
-from vipsfront_bench.runner import main
+from vipsfront_bench.cli import main
 
-sys.exit(main())
+sys.exit(main(sys.argv[1:]))

@@ -12,6 +12,8 @@ from pathlib import Path
 
 ROLES = ("photo", "large_jpeg", "large_png", "rgba_png")
 DEFAULT_CORPUS = Path("..") / "shared" / "corpus"
+FULL = {"photo": 6, "large_jpeg": 2, "large_png": 1, "rgba_png": 1}  # files per role
+QUICK = {"photo": 2, "large_jpeg": 1, "large_png": 1, "rgba_png": 1}
 
 
 @dataclass

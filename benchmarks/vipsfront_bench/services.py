@@ -1,4 +1,5 @@
-"""The processes a run starts (moto's S3, the origin, thumbor, the AWS sample) and the sampling of their memory.
+"""The processes a run starts (moto's S3, one Lambda instance, ``vipsfront serve``, thumbor, the AWS
+sample) and the sampling of their memory.
 
 Every process is started here and stopped here, by its own id and its children's; servers listen on
 127.0.0.1 only.
@@ -13,30 +14,54 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from vipsfront.cli.embedded_s3 import LOCAL_CREDENTIALS, ServerProcess, free_port
+from vipsfront.config.settings import DEFAULT_ORIGINALS_BUCKET, DEFAULT_VARIANTS_BUCKET
 
-# ``vipsfront serve`` set up as the transform function behind CloudFront (``cdk/vipsfront_cdk/config.py`` and the
-# Lambda handler): no variant lookup (CloudFront's origin group asks the variants bucket first), the canonical
-# path form trusted (the CloudFront Function checked it), and a miss stored before it is answered (Lambda
-# freezes the environment once the handler returns, so the handler stores first)
-AS_DEPLOYED = {
-    "VIPSFRONT_VARIANT_LOOKUP": "0",
-    "VIPSFRONT_TRUST_PATH_FORM": "1",
-    "VIPSFRONT_STORE_AFTER_RESPONSE": "0",
-}
+HANDLER = Path("functions") / "transform" / "handler.py"  # from the project's root
+
+# The transform function as the stack deploys it behind CloudFront: no variant lookup (the origin group
+# asks the variants bucket first) and the canonical path form trusted (the CloudFront Function checked it).
+AS_DEPLOYED = {"VIPSFRONT_VARIANT_LOOKUP": "0", "VIPSFRONT_TRUST_PATH_FORM": "1"}
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIPSFRONT_"))}
+    """This environment without AWS or vipsfront settings, with moto's credentials and ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIPSFRONT_", "POWERTOOLS_"))}
     env.update(LOCAL_CREDENTIALS)
     env.update(extra)
     return env
+
+
+def lambda_env(s3_endpoint: str, memory_mb: int, **settings: str) -> dict[str, str]:
+    """The environment of one transform Lambda instance against moto's S3: the function's memory, the
+    settings the stack gives it, Powertools' tracing off (no X-Ray daemon here)."""
+    return clean_env(
+        AWS_ENDPOINT_URL_S3=s3_endpoint,
+        AWS_REGION="us-east-1",
+        AWS_LAMBDA_FUNCTION_NAME="vipsfront-transform",
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(memory_mb),
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_NAMESPACE="vipsfront-bench",
+        VIPSFRONT_ORIGINALS_BUCKET=DEFAULT_ORIGINALS_BUCKET,
+        VIPSFRONT_VARIANTS_BUCKET=DEFAULT_VARIANTS_BUCKET,
+        **AS_DEPLOYED,
+        **settings,
+    )
+
+
+def handler_path() -> Path:
+    """``functions/transform/handler.py`` from the working directory (the project's root)."""
+    path = Path.cwd() / HANDLER
+    if not path.is_file():
+        raise SystemExit(f"vipsfront bench: {HANDLER} not found: run from the project's root")
+    return path
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> float:
@@ -55,13 +80,19 @@ def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def ready(process: subprocess.Popen[bytes], url: str) -> float:
-    """:func:`wait_http` on a server just started; stop it when it never answers."""
+def started(command: list[str], env: dict[str, str], health: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``command`` (which listens on the port :func:`free_port` gave, passed as ``{port}``), once
+    ``health`` answers; (process, base URL). Stopped again when it never answers."""
+    port = free_port()
+    args = [part.replace("{port}", str(port)) for part in command]
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
     try:
-        return wait_http(url, process)
+        wait_http(base + health, process)
     except BaseException:  # SIGTERM and Ctrl-C too: the caller holds no handle on it yet
         stop(process)
         raise
+    return process, base
 
 
 def stop(process: subprocess.Popen[bytes] | None) -> None:
@@ -91,7 +122,7 @@ class S3Server(ServerProcess):
     def __init__(self, log: Path | None = None) -> None:
         super().__init__(env=clean_env(), log=log)
 
-    def client(self):  # type: ignore[no-untyped-def]
+    def client(self) -> Any:
         from vipsfront.stores.s3 import s3_client
 
         for name, value in LOCAL_CREDENTIALS.items():
@@ -99,134 +130,59 @@ class S3Server(ServerProcess):
         return s3_client(self.endpoint, "us-east-1")
 
 
-def start_origin(
-    s3_endpoint: str, workers: int, settings: dict[str, str] | None = None
-) -> tuple[subprocess.Popen[bytes], str, float]:
-    """``vipsfront serve --workers N`` against the given S3, with ``VIPSFRONT_*`` ``settings``;
-    (process, base URL, seconds until healthy)."""
-    port = free_port()
-    env = clean_env(AWS_ENDPOINT_URL_S3=s3_endpoint, **(settings or {}))
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vipsfront.cli.main",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--watch",
-            "0",  # as in Lambda (and like thumbor): no S3 polling in the supervisor, whose tree RSS is measured
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    seconds = ready(process, f"{base}/_vf/health")
-    return process, base, seconds
+def start_instance(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """One transform Lambda instance (``instance.py serve``) with ``env`` (see :func:`lambda_env`)."""
+    command = [sys.executable, "-m", "vipsfront_bench.instance", "serve", str(handler_path()), "{port}"]
+    return started(command, env, "/_vf/health")
+
+
+def start_serve(env: dict[str, str], *options: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``vipsfront serve`` with ``options``, against the S3 that ``env`` names."""
+    command = [sys.executable, "-m", "vipsfront.cli.main", "serve", "--port", "{port}", "--log-level", "warning"]
+    return started([*command, *options], env, "/_vf/health")
 
 
 def start_thumbor(
     venv: Path, config: Path, settings: dict[str, str], processes: int
 ) -> tuple[subprocess.Popen[bytes], str]:
     """thumbor from ``venv`` with ``config`` (which reads ``settings`` from the environment)."""
-    port = free_port()
-    env = clean_env(**settings)
-    process = subprocess.Popen(
-        [
-            str(venv / "bin" / "thumbor"),
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--conf",
-            str(config),
-            "--processes",
-            str(processes),
-            "--log-level",
-            "error",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    ready(process, f"{base}/healthcheck")
-    return process, base
+    command = [str(venv / "bin" / "thumbor"), "--ip", "127.0.0.1", "--port", "{port}", "--conf", str(config)]
+    command += ["--processes", str(processes), "--log-level", "error"]
+    return started(command, clean_env(**settings), "/healthcheck")
 
 
-def start_aws_sample(handler: Path, settings: dict[str, str], processes: int) -> tuple[subprocess.Popen[bytes], str]:
-    """The AWS sample's handler behind ``benchmarks/peers/aws-sample/server.mjs`` (``processes`` workers)."""
-    from vipsfront_bench.peers import peers_dir
-
-    port = free_port()
-    process = subprocess.Popen(
-        ["node", str(peers_dir() / "aws-sample" / "server.mjs"), str(handler), str(port), str(processes)],
-        env=clean_env(**settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    ready(process, f"{base}/healthcheck")
-    return process, base
+def start_aws_sample(
+    server: Path, handler: Path, settings: dict[str, str], processes: int
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The AWS sample's Lambda ``handler`` behind its ``server`` script (``processes`` workers)."""
+    command = ["node", str(server), str(handler), "{port}", str(processes)]
+    return started(command, clean_env(**settings), "/healthcheck")
 
 
-# One reading of a process tree: (role, RSS MB, PSS MB) for each of its processes.
-Reading = list[tuple[str, float, float]]
-
-
-def tree_processes(pid: int) -> list[psutil.Process]:
-    """``pid`` and its descendants (none once ``pid`` has gone)."""
+def tree_rss_mb(pid: int) -> float:
+    """The summed RSS of ``pid`` and its descendants, in MB (0 once it has gone)."""
+    total = 0
     try:
         root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
+        processes = [root, *root.children(recursive=True)]
     except psutil.Error:
-        return []
-
-
-def rss_reading(pid: int) -> Reading:
-    """Each process of ``pid``'s tree with its RSS (from psutil: no role, no PSS)."""
-    rows = []
-    for process in tree_processes(pid):
+        return 0.0
+    for process in processes:
         try:
-            rows.append(("process", process.memory_info().rss / 2**20, 0.0))
+            total += process.memory_info().rss
         except psutil.Error:
             pass  # exited between the listing and the read
-    return rows
-
-
-def tree_rss_mb(pid: int) -> tuple[float, int]:
-    """(sum of RSS of ``pid`` and its descendants in MB, number of processes)."""
-    rows = rss_reading(pid)
-    return _rss(rows), len(rows)
-
-
-def _rss(reading: Reading) -> float:
-    return sum(row[1] for row in reading)
-
-
-def _pss(reading: Reading) -> float:
-    return sum(row[2] for row in reading)
+    return total / 2**20
 
 
 class RssSampler:
-    """Samples a process tree on a thread (``read``: one reading of it, its processes' RSS by default);
-    ``window()`` gives the peak of the tree's summed RSS during a block and its last sum. At the end of
-    each window ``last_window`` holds the reading at that peak and the highest summed PSS (with a
-    ``read`` that gives PSS, such as ``benchmarks/memory_peak.py``'s)."""
+    """Samples the RSS of a process tree on a thread; ``window()`` gives its peak during a block."""
 
-    def __init__(self, pid: int, interval: float = 0.02, read: Callable[[int], Reading] = rss_reading) -> None:
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
         self.pid = pid
         self.interval = interval
-        self.read = read
-        self.current: Reading = []
-        self._peak: Reading = []
-        self._peak_pss = 0.0
-        self.last_window: tuple[Reading, float] = ([], 0.0)
+        self.current = 0.0
+        self._peak = 0.0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -234,25 +190,22 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            reading = self.read(self.pid)
+            reading = tree_rss_mb(self.pid)
             with self._lock:
                 self.current = reading
-                if _rss(reading) > _rss(self._peak):
-                    self._peak = reading
-                self._peak_pss = max(self._peak_pss, _pss(reading))
+                self._peak = max(self._peak, reading)
             self._stop.wait(self.interval)
 
     @contextmanager
     def window(self) -> Iterator[dict[str, float]]:
         with self._lock:
-            self._peak, self._peak_pss = self.current, _pss(self.current)
+            self._peak = self.current
         figures: dict[str, float] = {}
         yield figures
         time.sleep(self.interval * 2)
         with self._lock:
-            figures["peak_mb"] = _rss(self._peak)
-            figures["end_mb"] = _rss(self.current)
-            self.last_window = (self._peak, self._peak_pss)
+            figures["peak_mb"] = self._peak
+            figures["end_mb"] = self.current
 
     def close(self) -> None:
         self._stop.set()

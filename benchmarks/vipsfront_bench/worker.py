@@ -100,7 +100,8 @@ def _engine(op: dict[str, Any]) -> tuple[Runner, str]:
     import pyvips
 
     from vipsfront import __version__
-    from vipsfront.engine.run import Limits, transform
+    from vipsfront.engine.limits import Limits
+    from vipsfront.engine.run import transform
     from vipsfront.url.grammar import build
 
     spec = build(dict(op["params"]))
@@ -161,7 +162,7 @@ ENGINES: dict[str, Callable[[dict[str, Any]], tuple[Runner, str]]] = {
 # measuring
 
 
-def _throughput(run: Runner, images: list[bytes], concurrency: int, seconds: float, limit: int) -> dict[str, Any]:
+def throughput(run: Runner, images: list[bytes], concurrency: int, seconds: float, limit: int) -> dict[str, Any]:
     lock = threading.Lock()
     latencies: list[float] = []
     counter = iter(range(limit))
@@ -217,17 +218,17 @@ def run_op(engine: str, op: dict[str, Any], job: dict[str, Any]) -> dict[str, An
                         with open(path, "wb") as file:
                             file.write(out)
                         outputs.append(path)
-        throughput = None
+        loaded = None
         load = op.get("throughput")
         if load:
-            throughput = _throughput(run, images, load["concurrency"], load["seconds"], load["max_images"])
+            loaded = throughput(run, images, load["concurrency"], load["seconds"], load["max_images"])
     return {
         "op": op["id"],
         "version": version,
         "latency_ms": latencies,
         "bytes": sizes,
         "outputs": outputs,
-        "throughput": throughput,
+        "throughput": loaded,
         "rss_peak_mb": rss.peak,
     }
 

@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from vipsfront_bench.peers import Peer
-from vipsfront_bench.worker import _throughput
+from vipsfront_bench.worker import throughput
 
 
 def test_throughput_loop_transforms_every_file() -> None:
@@ -26,7 +26,7 @@ def test_throughput_loop_transforms_every_file() -> None:
 
     for files in ([b"slow", b"fast"], [b"fast", b"slow"]):
         seen.clear()
-        result = _throughput(run, files, concurrency=2, seconds=5.0, limit=40)
+        result = throughput(run, files, concurrency=2, seconds=5.0, limit=40)
         assert result["images"] == 40
         assert seen[b"slow"] == seen[b"fast"] == 20, (files, seen)
 

@@ -353,7 +353,7 @@ def backfill_command(args: argparse.Namespace) -> int:
 def bench_command(args: argparse.Namespace) -> int:
     """Hand the options to the benchmark package (the ``bench`` extra), imported only here."""
     try:
-        from vipsfront_bench.runner import main as bench_main
+        from vipsfront_bench.cli import main as bench_main
     except ImportError as error:
         if (error.name or "").split(".")[0] != "vipsfront_bench":
             raise ConfigError(f"{BENCH_MISSING} ({error})") from error
