@@ -1,0 +1,174 @@
+"""Writing the variant: one table of output formats (``FORMATS``), the savers it names, ``q=auto``'s hook.
+
+Adding an output format is a row here (plus its name in the URL grammar and the edge function). The table
+is plain data, importable without libvips: the plan reads what a format can hold from it.
+
+Decisions (measured on the team corpus, 2560x1600 photos → 400 px, libvips 8.18):
+
+* JPEG: q 80, ``optimize_coding`` on, baseline (not interlaced). The libjpeg here is mozjpeg:
+  ``trellis_quant`` saves ~12 % bytes but costs ~5x encode time at 400 px (7.8 ms vs 1.5 ms), so off.
+* WebP: q 80, ``effort = Limits.webp_effort`` (4). AVIF: ``heifsave`` av1, q 50, ``effort =
+  Limits.avif_effort`` (2: 400 px in ~40 ms; effort 4 is 6x slower for <10 % fewer bytes).
+* PNG: lossless, zlib level 6 (level 9 is 1-2 % smaller at twice the time; level 3 is 20 %
+  larger on alpha images). With ``q`` given: 8-bit palette, ``Q = q``, quantiser effort 4 (half the
+  time of the default 7, ~15 % larger). GIF: quantiser effort 4 (up to 2x faster than 7).
+* Metadata: every saver runs with ``keep="none"``: no EXIF, XMP, IPTC, GPS and no ICC profile. Pixels
+  are converted to sRGB first, which is what browsers assume for an untagged image.
+* Deadline: an AVIF encode (libheif/aom) cannot be interrupted once libvips has handed it the pixels, so
+  the effort is chosen for the time left (``for_deadline``): the configured effort when its estimated
+  encode time fits, else a lower one, else ``DeadlineExceededError`` before starting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from vipsfront.engine.limits import Limits
+from vipsfront.errors import DeadlineExceededError
+from vipsfront.url.spec import Format, Quality
+
+SaverOptions = Callable[[Limits, int | None], dict[str, Any]]
+"""A saver's options for the limits and the quality (``None``: the format has no default quality)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFormat:
+    """One output format: what it can hold and how libvips writes it."""
+
+    media_type: str
+    alpha: bool
+    animation: bool
+    quality: int | None  # the default ``Q`` of a lossy format; None: lossless (PNG) or a palette (GIF)
+    saver: str  # the libvips operation that writes a buffer
+    options: SaverOptions
+
+
+FORMATS: Mapping[Format, OutputFormat] = MappingProxyType(
+    {
+        Format.JPEG: OutputFormat(
+            "image/jpeg", alpha=False, animation=False, quality=80, saver="jpegsave_buffer",
+            options=lambda limits, q: {"Q": q, "optimize_coding": True},
+        ),
+        Format.WEBP: OutputFormat(
+            "image/webp", alpha=True, animation=True, quality=80, saver="webpsave_buffer",
+            options=lambda limits, q: {"Q": q, "effort": limits.webp_effort},
+        ),
+        Format.AVIF: OutputFormat(
+            "image/avif", alpha=True, animation=False, quality=50, saver="heifsave_buffer",
+            options=lambda limits, q: {"Q": q, "compression": "av1", "effort": limits.avif_effort, "bitdepth": 8},
+        ),
+        Format.PNG: OutputFormat(
+            "image/png", alpha=True, animation=False, quality=None, saver="pngsave_buffer",
+            options=lambda limits, q: {"compression": 6} if q is None else {"palette": True, "Q": q, "effort": 4},
+        ),
+        Format.GIF: OutputFormat(
+            "image/gif", alpha=True, animation=True, quality=None, saver="gifsave_buffer",
+            options=lambda limits, q: {"effort": 4},
+        ),
+    }
+)  # fmt: skip
+
+
+def save(image: Any, fmt: Format, limits: Limits, q: int | None = None, **extra: Any) -> bytes:
+    """Write ``image`` (8-bit sRGB or grey) as ``fmt`` at ``q`` (default: the format's), with the table's
+    saver and options plus ``extra``; ``keep="none"`` strips EXIF, XMP, IPTC and ICC."""
+    row = FORMATS[fmt]
+    options = row.options(limits, row.quality if q is None else q)
+    return bytes(getattr(image, row.saver)(keep="none", **options, **extra))
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """The variant's bytes, with timings (ms) and their descriptions for ``Server-Timing``."""
+
+    data: bytes
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def encode(
+    image: Any,
+    fmt: Format,
+    q: int | Quality | None,
+    limits: Limits,
+    *,
+    animated: bool = False,
+    deadline: float | None = None,
+    slower: bool = True,
+) -> Encoded:
+    """Write the variant at ``q`` (or the format's default); ``q=auto`` searches (``_auto_quality``)."""
+    if isinstance(q, Quality):
+        return _auto_quality(image, fmt, q, limits, animated=animated, deadline=deadline, slower=slower)
+    return Encoded(save(image, fmt, limits, q))
+
+
+# q=auto: the tuned settings it encodes with, fewer bytes for the same SSIMULACRA2
+# (``benchmarks/quality_auto.py``): JPEG with quantisation table 3 (which looks better per byte than the
+# standard table) and progressive scans, at no encode time. Trellis quantisation saves no more at the
+# same look and costs 4-7x the encode; WebP's effort 6 and AVIF's effort 3 save 3-5 % for 1.7-2x the
+# encode, so WebP and AVIF keep their settings.
+TUNED: Mapping[Format, Mapping[str, Any]] = MappingProxyType({Format.JPEG: {"quant_table": 3, "interlace": True}})
+
+
+def _auto_quality(
+    image: Any, fmt: Format, level: Quality, limits: Limits, *, animated: bool, deadline: float | None, slower: bool
+) -> Encoded:
+    """``q=auto`` (``vipsfront.engine.autoquality``) on a still JPEG, WebP or AVIF: the level's calibrated
+    quality with the tuned settings, lower for an image with nothing visible to lose; a JPEG keeps the
+    fixed default where that is not larger or has less colour error. ``slower``: a small detailed WebP or
+    AVIF may use ``autoquality.EFFORT`` (off when the AVIF effort was already lowered for the deadline).
+    An animation, a PNG (never a palette) or a GIF gets the format's default."""
+    from vipsfront.engine import autoquality  # on use: this module's table is read without libvips
+
+    default = FORMATS[fmt].quality
+    if animated or default is None or fmt.value not in autoquality.TUNING:
+        return Encoded(save(image, fmt, limits))
+    tuned = TUNED.get(fmt, {})
+    slower = slower and fmt.value in autoquality.EFFORT
+    slower_limits = replace(
+        limits,
+        webp_effort=max(limits.webp_effort, autoquality.EFFORT["webp"]),
+        avif_effort=max(limits.avif_effort, autoquality.EFFORT["avif"]),
+    )
+    chosen = autoquality.choose(
+        image,
+        fmt.value,
+        lambda im, q: save(im, fmt, limits, q, **tuned),
+        default_quality=default,
+        level=level,
+        deadline=deadline,
+        reference_encode=(lambda im, q: save(im, fmt, limits, q)) if tuned else None,
+        slower_encode=(lambda im, q: save(im, fmt, slower_limits, q, **tuned)) if slower else None,
+    )
+    return Encoded(chosen.data, timings={"qauto": chosen.ms}, notes={"qauto": chosen.description})
+
+
+# AVIF encode cost in microseconds per output pixel, by effort (0..9): measured here at 1000x750 to
+# 4000x3000 (effort 0: 0.05-0.07, 1: 0.06-0.08, 2: 0.2-0.4, 3: 0.16-0.24), doubled or more for slower CPUs;
+# efforts above 3 follow the DESIGN's "effort 4 is 4x effort 2" and double from there.
+AVIF_US_PER_PIXEL = (0.15, 0.2, 0.8, 0.8, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4)
+
+
+def avif_effort_for(pixels: int, preferred: int, remaining_s: float | None) -> int:
+    """The highest AVIF effort up to ``preferred`` whose estimated encode of ``pixels`` fits the time left.
+
+    Raises ``DeadlineExceededError`` when not even effort 0 fits: failing now is cheaper than an encode
+    that cannot be stopped and would end after the deadline.
+    """
+    if remaining_s is None:
+        return preferred
+    for effort in range(min(preferred, len(AVIF_US_PER_PIXEL) - 1), -1, -1):
+        if AVIF_US_PER_PIXEL[effort] * pixels / 1e6 <= remaining_s:
+            return effort
+    raise DeadlineExceededError("not enough time left to encode AVIF")
+
+
+def for_deadline(fmt: Format, pixels: int, limits: Limits, remaining_s: float | None) -> Limits:
+    """``limits`` with an AVIF effort lowered so the encode of ``pixels`` fits ``remaining_s``."""
+    if fmt != Format.AVIF:
+        return limits
+    effort = avif_effort_for(pixels, limits.avif_effort, remaining_s)
+    return limits if effort == limits.avif_effort else replace(limits, avif_effort=effort)
