@@ -52,12 +52,6 @@ class OriginalNotFoundError(VipsfrontError):
     code = "not_found"
 
 
-class VersionNotFoundError(OriginalNotFoundError):
-    """The URL's ``v`` is not the original's current version (an old one, or made up): nothing is made."""
-
-    code = "version_not_found"
-
-
 class InputTooLargeError(VipsfrontError):
     """The original exceeds the byte, pixel or frame limits."""
 

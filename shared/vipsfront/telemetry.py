@@ -11,6 +11,7 @@ class Outcome(StrEnum):
     HIT = "hit"  # the stored variant was served
     MISS = "miss"  # transformed (or copied, for the original) and stored
     NOT_MODIFIED = "not-modified"
+    MOVED = "moved"  # the URL named an old version: redirected to the current one, nothing made
     ERROR = "error"
 
 

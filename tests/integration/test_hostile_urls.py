@@ -32,7 +32,7 @@ SECRET_OLD, SECRET_NEW = b"old-secret-0123456789", b"new-secret-9876543210"
 TYPED = {
     400: {"invalid_spec", "invalid_key"},
     403: {"forbidden"},
-    404: {"not_found", "version_not_found"},
+    404: {"not_found"},
     405: {"method_not_allowed"},
     413: {"input_too_large"},
     415: {"unsupported_input"},

@@ -136,9 +136,9 @@ def test_versioned_urls(world: World) -> None:
     assert ok.status_code == 200 and ok.headers["cache-control"] == "public, max-age=31536000, immutable"
     head = world.s3.head_object(Bucket=VARIANTS, Key=f"{KEY}/_vf/w=80,v={version}")
     assert head["CacheControl"] == "public, max-age=31536000, immutable"  # what S3-first serves
-    stale = world.client.get(f"/{KEY}?w=80&v=notTheVersion")
-    assert stale.status_code == 404 and stale.json()["code"] == "version_not_found"
-    assert stale.headers["cache-control"] == world.settings.error_cache_control
+    stale = world.client.get(f"/{KEY}?w=80&v=notTheVersion", follow_redirects=False)
+    assert stale.status_code == 302  # to the current version (tests/integration/test_versions.py)
+    assert stale.headers["location"] == f"/{KEY}?w=80&v={version}"
     assert f"{KEY}/_vf/w=80,v=notTheVersion" not in world.variants()  # nothing was made for it
     original = world.client.get(f"/{KEY}?v={version}")
     assert original.status_code == 200 and close(mean_rgb(original.content), (10, 160, 10))
@@ -187,7 +187,8 @@ def test_a_bad_upload_is_recorded_not_retried(world: World) -> None:
     assert result.status is Status.REJECTED and result.error is not None
     document = json.loads(world.s3.get_object(Bucket=VARIANTS, Key="bad/broken.jpg/_vf/info.json")["Body"].read())
     assert document["error"]["code"] == result.error["code"] and document["version"] == version_token(etag=etag)
-    assert world.client.get("/_vf/info/bad/broken.jpg").status_code in (415, 422)
+    info = world.client.get("/_vf/info/bad/broken.jpg")
+    assert info.status_code == 422 and info.json()["code"] == result.error["code"] == "undecodable_image"
 
 
 def test_throttled_invalidation_is_retried(world: World) -> None:
@@ -205,7 +206,7 @@ def test_throttled_invalidation_is_retried(world: World) -> None:
     world.cloudfront.create_invalidation = throttled  # type: ignore[method-assign]
     world.put(KEY, solid((5, 5, 5)))
     [result] = world.lifecycle.apply([Change(KEY, Kind.DELETED, "seq")])
-    assert result.status is Status.PURGED and calls["n"] == 3 and len(world.invalidated()) == 1
+    assert result.status is Status.PURGED and len(world.invalidated()) == 1  # after two throttled attempts
 
 
 def test_invalidation_that_keeps_failing_fails_the_key(world: World) -> None:

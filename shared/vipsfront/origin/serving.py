@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from vipsfront.config.settings import Settings
-from vipsfront.engine import info
-from vipsfront.engine import probe, run
-from vipsfront.errors import DeadlineExceededError, VersionNotFoundError
+from vipsfront.engine import info, probe, run
+from vipsfront.errors import DeadlineExceededError
 from vipsfront.origin.gate import TransformGate
 from vipsfront.stores.base import ImageStore, Original
 from vipsfront.telemetry import Outcome, RequestRecord
@@ -47,6 +46,7 @@ class Served:
     media_type: str
     outcome: Outcome
     etag: str | None = None  # a hit's stored ETag; a miss's is computed by the app
+    version: str | None = None  # ``Outcome.MOVED``: the original's current version token
 
 
 class Origin:
@@ -180,8 +180,10 @@ class Origin:
         if time.monotonic() > deadline:
             raise DeadlineExceededError("request ran out of time reading the original")
         if route.spec.v is not None and route.spec.v != original.version:
-            # Only the current version is made, so an unsigned v cannot mint variants without end.
-            raise VersionNotFoundError("no such version of this image (see /_vf/info for the current one)", param="v")
+            # Only the current version is made (an unsigned v cannot mint variants without end), but a page
+            # cached before the original changed still shows it: the caller redirects to the current one.
+            record.outcome = Outcome.MOVED
+            return Served(b"", "", Outcome.MOVED, version=original.version)
 
         data, media_type = self.render(source, route.spec, record, deadline=deadline)
         if (

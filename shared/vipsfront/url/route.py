@@ -23,13 +23,15 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from urllib.parse import quote
 
-from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
 from vipsfront.errors import InvalidSpecError
+from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
 from vipsfront.url.grammar import DPR_AUTO
 from vipsfront.url.keys import parse_path, variant_key, variant_path
 from vipsfront.url.policy import Policy
 from vipsfront.url.query import Params, read_params, split_query
+from vipsfront.url.signing import sign
 from vipsfront.url.spec import Spec, format_value
 
 
@@ -165,3 +167,34 @@ def route(
         params.expires,
         vary_hints,
     )
+
+
+def with_version(raw_path: str, query: str, routed: Route, version: str, keys: Mapping[str, bytes]) -> str:
+    """The URL of the request ``raw_path?query`` (routed to ``routed``) naming ``version`` instead of its ``v``:
+    where a request for an old (or made-up) version of an original is redirected.
+
+    A query-form request keeps its own query, ``v`` replaced (``fm=auto``, presets, ``dpr`` and client hints
+    resolve again on the next request, as they did on this one); a canonical path-form request (behind
+    CloudFront) gets the canonical path of the same spec at ``version``. A signed request is signed again
+    with its own key id (and expiry), since ``v`` is part of what a signature covers; a key id not in
+    ``keys`` leaves the URL unsigned.
+    """
+    spec = replace(routed.spec, v=version)
+    signature = None
+    if routed.signature is not None:
+        kid = routed.signature.partition(".")[0]
+        if kid in keys:
+            signature = sign(routed.key, spec, kid, keys[kid], routed.expires)
+    if parse_path(raw_path).canonical is not None:
+        return replace(routed, spec=spec, uri=variant_path(routed.key, spec), signature=signature).location
+    pieces = []
+    for piece in query.split("&"):
+        name = piece.partition("=")[0]
+        if name == "v":
+            pieces.append(f"v={version}")
+        elif name == "s":
+            if signature is not None:
+                pieces.append(f"s={quote(signature, safe='.')}")
+        elif piece:
+            pieces.append(piece)
+    return f"{raw_path}?{'&'.join(pieces)}"

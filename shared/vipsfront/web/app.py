@@ -36,7 +36,7 @@ from vipsfront.stores.s3 import S3Store, run_by, s3_client
 from vipsfront.telemetry import Observer, Outcome, RequestRecord, ignore
 from vipsfront.url.grammar import SIGNATURE_PATTERN
 from vipsfront.url.keys import check_key
-from vipsfront.url.route import Hints, Route, route
+from vipsfront.url.route import Hints, Route, route, with_version
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ HEALTH_PATH = "/_vf/health"
 LAMBDA_ENVELOPE_BYTES = 512
 CORS_METHODS = "GET, HEAD"
 CORS_MAX_AGE_S = 86400
+MOVED_MAX_AGE_S = 60  # how long browsers and CloudFront keep the redirect from an old version to the current
 
 
 class AnyPathConvertor(Convertor[str]):
@@ -109,18 +110,33 @@ def _deadline(request: Request, budget_s: float) -> float:
     return deadline
 
 
-def _redirect_location(routed: Route, request: Request, settings: Settings) -> str:
-    """The canonical URL of a stored variant, signed as the viewer's request was.
-
-    Behind CloudFront the edge function strips ``s``/``exp`` from the rewritten request and passes them
-    in headers instead, so the viewer's follow-up request for the canonical path passes the edge again.
-    """
+def _signed_as_viewer(routed: Route, request: Request, settings: Settings) -> Route:
+    """``routed`` with the viewer's signature: behind CloudFront the edge function strips ``s``/``exp`` from
+    the rewritten request and passes them in headers instead, so a redirect's target, which the viewer
+    requests through the edge again, must carry them."""
     if routed.signature is None and settings.trust_path_form:
         signature = request.headers.get(SIGNATURE_HEADER)
         expires = request.headers.get(EXPIRES_HEADER)
         if signature and SIGNATURE_PATTERN.fullmatch(signature) and (expires is None or expires.isdigit()):
             routed = replace(routed, signature=signature, expires=int(expires) if expires else None)
-    return routed.location
+    return routed
+
+
+def _moved(routed: Route, version: str, request: Request, settings: Settings, record: RequestRecord) -> Response:
+    """A request for an old (or made-up) version of an original: a 302 to the same request at ``version``.
+
+    Cached briefly (``MOVED_MAX_AGE_S``) so a page cached before the change shows the new image in one hop;
+    a signed one privately only, since CloudFront's cache key leaves the signature out."""
+    signed = _signed_as_viewer(routed, request, settings)
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    location = with_version(_raw_path(request), query, signed, version, settings.policy.keys)
+    scope = "private" if signed.signature is not None else "public"
+    record.status = 302
+    return JSONResponse(
+        {"location": location, "version": version},
+        status_code=302,
+        headers={"location": location, "cache-control": f"{scope}, max-age={MOVED_MAX_AGE_S}", **SECURITY_HEADERS},
+    )
 
 
 def lambda_response_bytes(body_bytes: int, headers: Mapping[str, str]) -> int:
@@ -199,6 +215,8 @@ class ImageRequests:
         deadline = _deadline(request, settings.request_budget_s)
         # one hand-off for the whole request; its S3 calls run in that thread, bounded by the deadline
         served = await run_by(deadline, lambda: origin.serve(routed, record, deadline=deadline))
+        if served.outcome is Outcome.MOVED and served.version is not None:
+            return _moved(routed, served.version, request, settings, record)
         etag = served.etag or etag_of(served.data)
         record.timings["total"] = (time.perf_counter() - started) * 1000
         headers = {
@@ -223,7 +241,7 @@ class ImageRequests:
         if served.outcome is Outcome.MISS and lambda_response_bytes(len(served.data), headers) > settings.payload_limit:
             # Too big for a Lambda response (base64 and headers counted): it is stored, so the canonical
             # URL serves it from S3 (a hit: behind CloudFront the S3 origin, locally this app).
-            location = _redirect_location(routed, request, settings)
+            location = _signed_as_viewer(routed, request, settings).location
             record.status = 307
             return JSONResponse(
                 {"location": location, "bytes": len(served.data)},
