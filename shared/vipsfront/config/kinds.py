@@ -14,7 +14,6 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from vipsfront.config.cost import Architecture
@@ -192,13 +191,19 @@ def _parse_usd(raw: str) -> float:
     return value
 
 
+def _render_usd(usd: float) -> str:
+    """Positional rather than scientific (``0.0000133334``, not ``1.33334e-05``) when that reads back exactly."""
+    text = f"{usd:.16f}".rstrip("0").rstrip(".")
+    return text if float(text) == usd else repr(usd)
+
+
 def _parse_names(raw: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in raw.split(",") if name.strip())
 
 
 TEXT = Kind(str, str, "text")
 FLAG = Kind(_parse_flag, lambda value: "1" if value else "0", "`0` or `1`")
-USD = Kind(_parse_usd, lambda usd: format(Decimal(repr(usd)), "f"), "a non-negative number of USD")
+USD = Kind(_parse_usd, _render_usd, "a non-negative number of USD")
 KEYS = Kind(parse_keys, format_keys, "`kid:secret,kid2:secret2`, secrets of 16+ characters")
 PRESETS = Kind(
     parse_presets, lambda presets: _json({k: dict(v) for k, v in presets.items()}), "JSON: name to parameters"

@@ -11,7 +11,6 @@ Pure: no engine, no libvips, no AWS SDK, so the CDK can import it at synth.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -186,6 +185,8 @@ def _refuse_unknown(env: Mapping[str, str]) -> None:
 
 
 def _unknown(name: str, known: Mapping[str, str]) -> str:
+    import difflib  # on this error path only: a start-up with known variables does not pay for it
+
     close = difflib.get_close_matches(name.upper().removeprefix(PREFIX), known, n=1)
     if close:
         return f"unknown setting {name}: did you mean {known[close[0]]}?"
