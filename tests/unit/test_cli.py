@@ -9,8 +9,8 @@ import pytest
 
 from vipsfront.cli.main import main
 from vipsfront.config.settings import ConfigError
-from vipsfront.url.route import route
 from vipsfront.url.policy import Policy, UnsignedPolicy
+from vipsfront.url.route import route
 
 SECRET = "0123456789abcdef-cli"
 POLICY = Policy.create(keys={"k2": SECRET.encode()}, unsigned=UnsignedPolicy(widths=()))
@@ -85,8 +85,8 @@ def test_bad_secrets_are_one_clear_line(
 
 
 def test_one_secret_rule_for_the_library() -> None:
-    from vipsfront.url.signing import check_secret, parse_keys
     from vipsfront.url.builders import url
+    from vipsfront.url.signing import check_secret, parse_keys
 
     assert url("a.jpg", {"w": 300}, signing_key=("k2", SECRET)) == url(
         "a.jpg", {"w": 300}, signing_key=("k2", SECRET.encode())
@@ -146,3 +146,64 @@ def test_version_and_help_with_defaults(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         main(["serve", "--port", "-1"])
     assert "a port is a whole number from 0 to 65535" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------------
+# The first hour: no abbreviations, presets in url, key ids that exist, watch intervals, a busy S3 port
+
+
+def test_options_are_never_abbreviated(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["url", "a.jpg", "--po", "top"])
+    assert done.value.code == 2
+    assert "unrecognized arguments: --po" in capsys.readouterr().err
+
+
+def test_url_expands_a_preset_under_the_options(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIPSFRONT_PRESETS", '{"thumb": {"w": "200", "h": "200", "fm": "webp"}}')
+    code, out, _ = run(capsys, "url", "a.jpg", "--p", "thumb", "--h", "100")
+    assert (code, out) == (0, "/a.jpg?w=200&h=100&fm=webp")
+    code, out, err = run(capsys, "url", "a.jpg", "--p", "hero")
+    assert (code, out) == (2, "")
+    assert "unknown preset" in err
+
+
+def test_sign_refuses_a_key_id_it_does_not_have(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIPSFRONT_SIGNING_KEYS", f"k1:{SECRET},k2:{SECRET}-2")
+    code, out, err = run(capsys, "sign", "a.jpg?w=10", "--key-id", "k9")
+    assert (code, out) == (2, "")
+    assert err == "vipsfront: error: --key-id k9: VIPSFRONT_SIGNING_KEYS has no such key; its ids: k1, k2"
+    code, out, _ = run(capsys, "sign", "a.jpg?w=10", "--key-id", "k2")
+    assert code == 0 and "&s=k2." in out
+    code, out, _ = run(capsys, "sign", "a.jpg?w=10")
+    assert code == 0 and "&s=k1." in out
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "soon"])
+def test_a_watch_interval_below_zero_is_an_error(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["serve", "--watch", value])
+    assert done.value.code == 2
+    assert f"--watch: must be 0 (off) or a number of seconds, not {value!r}" in capsys.readouterr().err
+
+
+def test_serve_on_a_busy_s3_port_exits_at_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as busy, socket.socket() as free:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        free.bind(("127.0.0.1", 0))
+        port, web_port = busy.getsockname()[1], free.getsockname()[1]
+        free.close()
+        code, out, err = run(capsys, "serve", "--port", str(web_port), "--s3-port", str(port))
+    assert code == 2 and out == ""
+    assert err == f"vipsfront: error: port {port} on 127.0.0.1 is in use: stop what holds it or pass --s3-port"

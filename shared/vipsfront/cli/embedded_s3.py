@@ -112,7 +112,8 @@ class ServerProcess:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m vipsfront.cli.embedded_s3 PORT``: serve until standard input closes; print ``ready`` once listening."""
+    """``python -m vipsfront.cli.embedded_s3 PORT``: serve until standard input closes; print ``ready``
+    once listening."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or not args[0].isdigit():
         print("usage: python -m vipsfront.cli.embedded_s3 PORT", file=sys.stderr)

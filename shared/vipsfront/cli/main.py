@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from vipsfront import __version__
-from vipsfront.cli.embedded_s3 import LOCAL_CREDENTIALS, ensure_bucket, server_endpoint, start_server, upload
+from vipsfront.cli.embedded_s3 import HOST, LOCAL_CREDENTIALS, ensure_bucket, server_endpoint, start_server, upload
 from vipsfront.config.settings import ConfigError, Settings
 from vipsfront.errors import VipsfrontError
 from vipsfront.url.signing import check_key_id, check_secret
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
+DEFAULT_KEY_ID = "k1"  # the key id of a --secret given without --key-id
 BENCH_MISSING = "vipsfront bench needs the benchmark package: install the bench extra: pip install -e '.[bench]'"
 
 
@@ -85,7 +86,18 @@ def positive_int(text: str) -> int:
     return value
 
 
-def check_port_free(host: str, port: int) -> None:
+def watch_interval(text: str) -> float:
+    """An argparse type: seconds between polls of the originals, 0 (off) or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 (off) or a number of seconds, not {text!r}")
+    return value
+
+
+def check_port_free(host: str, port: int, option: str = "--port") -> None:
     """``ConfigError`` when ``host:port`` cannot be listened on (another server holds it)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -98,7 +110,7 @@ def check_port_free(host: str, port: int) -> None:
             probe.bind(address)
         except OSError as error:
             reason = "is in use" if error.errno == errno.EADDRINUSE else f"cannot be used ({error.strerror})"
-            raise ConfigError(f"port {port} on {host} {reason}: stop what holds it or pass --port") from None
+            raise ConfigError(f"port {port} on {host} {reason}: stop what holds it or pass {option}") from None
 
 
 def limit_malloc_arenas(env: MutableMapping[str, str]) -> None:
@@ -127,6 +139,8 @@ def serve(args: argparse.Namespace) -> int:
     if find_spec("uvicorn") is None or find_spec("moto") is None:
         raise ConfigError("vipsfront serve needs the serve extra: pip install -e '.[serve]'")
     check_port_free(args.host, args.port)  # before anything starts or prints a URL
+    if args.s3_port and not uses_real_s3(os.environ):
+        check_port_free(HOST, args.s3_port, "--s3-port")  # moto's server would hang on a busy port
     moto_server = None
     env = os.environ
     limit_malloc_arenas(env)
@@ -207,16 +221,23 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _signing_key(args: argparse.Namespace) -> tuple[str, bytes] | None:
+    """``--secret`` under ``--key-id`` (default ``k1``), else the key ``--key-id`` names in
+    ``VIPSFRONT_SIGNING_KEYS`` (default: its first); ``None`` without keys."""
     if args.secret:
         try:
-            return (check_key_id(args.key_id), check_secret(args.secret))
+            return (check_key_id(args.key_id or DEFAULT_KEY_ID), check_secret(args.secret))
         except ValueError as error:
             option = "--secret" if "secret" in str(error) else "--key-id"
             raise ConfigError(f"{option}: {error}") from None
     keys = Settings.load().policy.keys
     if not keys:
         return None
-    kid = args.key_id if args.key_id in keys else next(iter(keys))
+    if args.key_id is None:
+        kid = next(iter(keys))
+    elif args.key_id in keys:
+        kid = args.key_id
+    else:
+        raise ConfigError(f"--key-id {args.key_id}: VIPSFRONT_SIGNING_KEYS has no such key; its ids: {', '.join(keys)}")
     return (kid, keys[kid])
 
 
@@ -256,8 +277,11 @@ URL_OPTIONS = (
 
 def url_command(args: argparse.Namespace) -> int:
     from vipsfront.url.builders import expires_in, url
+    from vipsfront.url.query import read_params
 
     params = {name: getattr(args, name) for name in URL_OPTIONS if getattr(args, name) is not None}
+    if args.p is not None:  # the preset expanded under the explicit options, as the origin expands it
+        params = dict(read_params({"p": args.p, **params}, Settings.load().policy.presets).values)
     signing_key = _signing_key(args) if args.sign else None
     if args.sign and signing_key is None:
         raise ConfigError("--sign needs --secret or VIPSFRONT_SIGNING_KEYS")
@@ -298,6 +322,7 @@ def purge_command(args: argparse.Namespace) -> int:
 def backfill_state_machine(arn: str, prefix: str, client: Any = None, interval_s: float = 10.0) -> int:
     """Start the deployed backfill (a Distributed Map) and print its progress until it ends."""
     from vipsfront.lifecycle import step_functions as backfill_sfn
+
     if not arn.startswith("arn:") or ":stateMachine:" not in arn:
         raise ConfigError(f"--state-machine must be a state machine ARN (BackfillStateMachineArn), not {arn!r}")
     if client is None:
@@ -363,14 +388,18 @@ def bench_command(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     formatter = argparse.ArgumentDefaultsHelpFormatter  # every option's help shows its default
+    # allow_abbrev=False everywhere: argparse would read ``url --p`` as ``--pos``
     top = argparse.ArgumentParser(
-        prog="vipsfront", description="On-demand image transformation origin.", formatter_class=formatter
+        prog="vipsfront",
+        description="On-demand image transformation origin.",
+        formatter_class=formatter,
+        allow_abbrev=False,
     )
     top.add_argument("--version", action="version", version=f"vipsfront {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, **kwargs: object) -> argparse.ArgumentParser:
-        return commands.add_parser(name, formatter_class=formatter, **kwargs)  # type: ignore[arg-type]
+        return commands.add_parser(name, formatter_class=formatter, allow_abbrev=False, **kwargs)  # type: ignore[arg-type]
 
     run = command("serve", help="run the origin on 127.0.0.1 (embedded S3 unless configured)")
     run.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -385,7 +414,7 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--watch",
-        type=float,
+        type=watch_interval,
         default=2.0,
         metavar="SECONDS",
         help="poll the originals and purge what changed, every SECONDS (0: off)",
@@ -393,7 +422,9 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=serve)
 
     def signing_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--key-id", default="k1", help="key id")
+        sub.add_argument(
+            "--key-id", help=f"key id (default: {DEFAULT_KEY_ID} with --secret, else VIPSFRONT_SIGNING_KEYS' first)"
+        )
         sub.add_argument("--secret", help="signing secret, 16+ characters (unset: from VIPSFRONT_SIGNING_KEYS)")
         sub.add_argument("--expires-in", type=positive_int, metavar="SECONDS", help="make the URL expire")
         sub.add_argument("--base", default="", help="URL prefix, e.g. https://cdn.example.com")
@@ -407,6 +438,7 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("key", help="the original's key, e.g. photos/cat.jpg")
     for name in URL_OPTIONS:
         build.add_argument(f"--{name}", help=f"the {name} parameter (see the README's URL table)")
+    build.add_argument("--p", metavar="PRESET", help="a preset from VIPSFRONT_PRESETS, expanded under the options")
     build.add_argument("--sign", action="store_true", help="sign it (needs a key)")
     signing_options(build)
     build.set_defaults(func=url_command)
