@@ -1,8 +1,8 @@
-"""``vipsfront bench``: the origin against moto, side by side with the bare engine and its peers.
+"""vipsfront's benchmarks: ``python -m vipsfront_bench SUBCOMMAND`` or ``vipsfront bench SUBCOMMAND``.
 
-Modules: ``corpus`` (which files play which role), ``scenarios`` (the operations), ``services`` (moto,
-the origin, thumbor as processes; RSS sampling), ``load`` (the HTTP client loops), ``peers`` (bare
-pyvips, the engine, Pillow, Pillow-SIMD, sharp, thumbor), ``worker`` (one engine in its own process),
-``quality`` (SSIM, bytes at matched quality), ``stats``, ``report`` (JSON, Markdown, PNG) and
-``runner`` (the command). Nothing here asserts a time.
+Layers, top to bottom (an import-linter contract in ``pyproject.toml``): ``cli`` (the entry point) →
+one module per subcommand (``deployed``, ``engines``, ``origins``, ``calibrate``, ``backfill``,
+``soak``) → the processes they drive (``services``, ``peers``) → what they measure with (``scenarios``,
+``corpus``, ``load``, ``score``, ``report``, ``images``, and the child scripts ``instance`` and
+``worker``) → ``stats``. Nothing here asserts a time.
 """

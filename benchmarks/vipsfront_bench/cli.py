@@ -39,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vipsfront bench", description="Benchmarks of vipsfront, side by side on moto.")
     commands = p.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
     for name, module in SUBCOMMANDS.items():
-        doc = (module.__doc__ or "").split("\n\n")[0].split(": ", 1)[-1]
+        doc = (module.__doc__ or "").split("\n\n")[0].split(": ", 1)[-1].replace("``", "")
         sub = commands.add_parser(
             name, help=doc, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
         )

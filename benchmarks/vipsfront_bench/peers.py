@@ -1,11 +1,12 @@
-"""The engines run side by side with the origin, each installed (or found) and run its own way.
+"""The peers, each installed (or found) and run its own way: the engines of ``engines.py`` and the
+origins of ``origins.py``.
 
 * ``bare``: pyvips ``thumbnail_buffer`` + save, the engine's limit (``worker.py``, this interpreter);
 * ``engine``: ``vipsfront.engine.run.transform`` alone, no HTTP or S3 (``worker.py``);
 * ``pillow``: Pillow with ``draft()`` + LANCZOS (``worker.py``, this interpreter);
 * ``pillow-simd``: the same code under Pillow-SIMD, built from source into its own venv;
 * ``sharp``: node + sharp from ``benchmarks/peers/sharp`` (its own lockfile);
-* ``thumbor``: thumbor 7.8 in its own venv, served over HTTP with 2 processes and a file loader;
+* ``thumbor``: thumbor 7.8 in its own venv, served over HTTP by one process with a file loader;
 * ``thumbor-aws``: the same thumbor with thumbor-aws' S3 loader and result storage (an origin, ``origins.py``);
 * ``aws-sample``: the AWS sample's Lambda handler under node (an origin, ``origins.py``), its sharp and
   AWS SDK from ``benchmarks/peers/aws-sample`` (its own lockfile).
