@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,9 +48,7 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--quick", action="store_true", help="a few files, few repeats (the CI smoke run)")
         module.add_arguments(sub)
         sub.set_defaults(run=module.run)
-    own = commands.add_parser("calibrate", help="the default qualities: bytes and SSIMULACRA2", add_help=False)
-    own.add_argument("calibrate_args", nargs=argparse.REMAINDER)
-    own.set_defaults(run=lambda args: calibrate.main(args.calibrate_args))
+    commands.add_parser("calibrate", help="the default qualities: bytes and SSIMULACRA2 (its own options)")
     return p
 
 
@@ -62,8 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stopped with SIGTERM (``kill``, a CI timeout), the run unwinds like Ctrl-C: its ``finally``
         # blocks stop the servers it started instead of orphaning them
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["calibrate"]:  # calibrate.py parses its own options
+        return calibrate.main(argv[1:])
     args = parser().parse_args(argv)
-    args.argv = list(argv or [])[1:] if argv is not None else []
+    args.argv = argv[1:]
     if hasattr(args, "out"):
         args.out.mkdir(parents=True, exist_ok=True)
     run: Callable[[argparse.Namespace], int] = args.run
