@@ -14,7 +14,8 @@ the Lambda runtime and are not bundled.
 
 The folder ships compiled bytecode, written by an interpreter of the Lambda's Python version (found on
 ``PATH`` as ``python3.12``, or passed with ``--python``): ``/var/task`` is read-only, so without it every
-cold start compiles FastAPI, pydantic and Powertools again.
+cold start compiles FastAPI, pydantic and Powertools again. Without one, the folder holds the sources only
+and a warning says so.
 
 The CDK construct calls :func:`build` through local bundling; by hand::
 
@@ -41,6 +42,10 @@ PLATFORMS = {
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
 }
 ELF_MACHINES = {"arm64": 0xB7, "x86_64": 0x3E}
+NO_BYTECODE = (
+    "no Python {version} interpreter (the Lambda's) on PATH as python{version}: the asset ships without "
+    "bytecode, so each cold start compiles its modules again"
+)
 # Lambda rejects a function whose unzipped code is larger than this.
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 
@@ -97,9 +102,12 @@ def not_runtime(paths: Iterable[str]) -> list[str]:
     return sorted(path for path in paths if NOT_RUNTIME.search(path))
 
 
-def fingerprint(arch: str, *, deps: bool = True, root: Path = ROOT, python_version: str = PYTHON_VERSION) -> str:
-    """A hash of everything that goes into the folder, so CDK rebuilds only when an input changed."""
-    digest = hashlib.sha256(f"{arch}|{python_version}|deps={deps}".encode())
+def fingerprint(
+    arch: str, *, deps: bool = True, bytecode: bool = True, root: Path = ROOT, python_version: str = PYTHON_VERSION
+) -> str:
+    """A hash of everything that goes into the folder, so CDK rebuilds only when an input changed
+    (``bytecode``: whether an interpreter of the version is there to compile it)."""
+    digest = hashlib.sha256(f"{arch}|{python_version}|deps={deps}|bytecode={bytecode}".encode())
     if deps:
         digest.update("\n".join(requirements(root)).encode())
     digest.update(Path(__file__).read_bytes())
@@ -154,17 +162,16 @@ def python_version_of(python: str) -> str | None:
     return asked.stdout.decode().strip() if asked.returncode == 0 else None
 
 
-def python_for(version: str, python: str | None = None) -> str:
-    """An interpreter of Python ``version`` to compile the asset with: ``python`` if given, else this one or
-    ``python3.12`` on ``PATH``. A ``.pyc`` serves one Python version: any other would be ignored in Lambda."""
-    candidates = [python] if python else [sys.executable, shutil.which(f"python{version}")]
-    for candidate in candidates:
-        if candidate and python_version_of(candidate) == version:
-            return candidate
-    raise RuntimeError(
-        f"the asset's bytecode needs a Python {version} interpreter (the Lambda's): "
-        + (f"{python} is not one" if python else f"put python{version} on PATH (layers/build.py also takes --python)")
-    )
+def python_for(version: str, python: str | None = None) -> str | None:
+    """An interpreter of Python ``version`` to compile the asset with: ``python`` if given (an error if it
+    is another version: a ``.pyc`` serves one version, any other is ignored in Lambda), else this one or
+    ``python3.12`` on ``PATH``; None when there is none."""
+    if python:
+        if python_version_of(python) != version:
+            raise ValueError(f"--python {python} is not a Python {version} interpreter (the Lambda's)")
+        return python
+    found = [sys.executable, shutil.which(f"python{version}")]
+    return next((candidate for candidate in found if candidate and python_version_of(candidate) == version), None)
 
 
 def compile_bytecode(out: Path, python: str) -> None:
@@ -230,10 +237,16 @@ def build(
     python: str | None = None,
 ) -> Path:
     """Fill ``out`` with the Lambda's code and its bytecode, compiled by :func:`python_for` the version;
-    ``deps=False`` copies the sources only (fast, not deployable)."""
+    ``deps=False`` copies the sources only (fast, not deployable).
+
+    Without an interpreter of that version the asset ships its sources only: it runs, but each cold start
+    compiles its modules again (a warning says so).
+    """
     if arch not in PLATFORMS:
         raise ValueError(f"arch must be one of {sorted(PLATFORMS)}, not {arch!r}")
-    compiler = python_for(python_version, python) if deps else None  # before pip: fail in seconds, not minutes
+    compiler = python_for(python_version, python) if deps else None
+    if deps and compiler is None:
+        print(f"layers/build.py: warning: {NO_BYTECODE.format(version=python_version)}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     if deps:
         install_dependencies(out, arch, requirements(root), python_version)

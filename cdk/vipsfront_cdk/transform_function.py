@@ -115,10 +115,15 @@ class TransformFunction(Construct):
                 "vipsfront:unbundled",
                 "vipsfront:bundle=false: the function's asset has no dependencies; synth only, do not deploy",
             )
+        bytecode = bundle and builder.python_for(builder.PYTHON_VERSION) is not None
+        if bundle and not bytecode:
+            Annotations.of(self).add_warning_v2(
+                "vipsfront:noBytecode", builder.NO_BYTECODE.format(version=builder.PYTHON_VERSION)
+            )
         return lambda_.Code.from_asset(
             str(root / "layers"),  # not read: local bundling builds the folder from the sources
             asset_hash_type=AssetHashType.CUSTOM,
-            asset_hash=builder.fingerprint(arch, deps=bundle, root=root),
+            asset_hash=builder.fingerprint(arch, deps=bundle, bytecode=bytecode, root=root),
             bundling=BundlingOptions(
                 image=DockerImage.from_registry("none"),  # never used: local bundling always succeeds
                 local=_LocalBuild(builder, arch, bundle, root),

@@ -107,3 +107,11 @@ def test_the_handlers_import_chain_runs_from_the_bytecode_alone(tmp_path: Path) 
         "vipsfront.engine.run",
         "vipsfront.stores.s3",
     } <= loaded
+
+
+def test_the_bytecode_is_compiled_by_the_lambdas_python_version_only() -> None:
+    this = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert build.python_for(this) == sys.executable
+    assert build.python_for("3.0") is None  # the build ships the sources only, with a warning
+    with pytest.raises(ValueError, match="not a Python 3.0 interpreter"):
+        build.python_for("3.0", sys.executable)
