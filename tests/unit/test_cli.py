@@ -143,8 +143,9 @@ def test_version_and_help_with_defaults(capsys: pytest.CaptureFixture[str]) -> N
             assert action.help, (sub.prog, action.dest)
     serve_help = " ".join(top._subparsers._group_actions[0].choices["serve"].format_help().split())  # type: ignore[union-attr]
     assert "(default: 8080)" in serve_help and "(default: 127.0.0.1)" in serve_help
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as done:
         main(["serve", "--port", "-1"])
+    assert done.value.code == 2
     assert "a port is a whole number from 0 to 65535" in capsys.readouterr().err
 
 
