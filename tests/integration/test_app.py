@@ -14,17 +14,17 @@ import pyvips
 from fastapi.testclient import TestClient
 from helpers import photo_jpeg as photo
 
-from vipsfront.web.app import create_app
 from vipsfront.config.settings import Settings
-from vipsfront.url.route import route
-from vipsfront.engine.run import Limits
+from vipsfront.engine.limits import Limits
 from vipsfront.errors import DeadlineExceededError
-from vipsfront.url.policy import Policy, UnsignedPolicy
-from vipsfront.url.signing import sign
-from vipsfront.url.spec import Fm, Spec
 from vipsfront.stores.s3 import S3Store
 from vipsfront.telemetry import Outcome, RequestRecord
+from vipsfront.url.policy import Policy, UnsignedPolicy
+from vipsfront.url.route import route
+from vipsfront.url.signing import sign
+from vipsfront.url.spec import Fm, Spec
 from vipsfront.url.version import version_token
+from vipsfront.web.app import create_app
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 CHROME_ACCEPT = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"

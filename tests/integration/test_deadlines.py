@@ -16,12 +16,14 @@ import pytest
 import pyvips
 from fastapi.testclient import TestClient
 
-from vipsfront.engine import run as engine
-from vipsfront.web.app import create_app
 from vipsfront.config.settings import Settings
+from vipsfront.engine import encode
+from vipsfront.engine.limits import Limits
+from vipsfront.engine.run import transform
 from vipsfront.errors import DeadlineExceededError
-from vipsfront.url.spec import Fm, Spec
 from vipsfront.stores.s3 import S3Store
+from vipsfront.url.spec import Fm, Spec
+from vipsfront.web.app import create_app
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 HANG = 10  # times a budget: elapsed times are bounded only to catch a hang (speed is for benchmarks/)
@@ -35,13 +37,13 @@ def gradient_jpeg(width: int, height: int) -> bytes:
 
 def test_avif_effort_follows_the_time_left() -> None:
     pixels = 2000 * 1500
-    assert engine.avif_effort_for(pixels, 2, None) == 2  # no deadline: the configured effort
-    assert engine.avif_effort_for(pixels, 2, 60.0) == 2
-    assert engine.avif_effort_for(pixels, 2, 1.5) == 1  # effort 2 would not fit, effort 1 does
-    assert engine.avif_effort_for(pixels, 2, 0.5) == 0
+    assert encode.avif_effort_for(pixels, 2, None) == 2  # no deadline: the configured effort
+    assert encode.avif_effort_for(pixels, 2, 60.0) == 2
+    assert encode.avif_effort_for(pixels, 2, 1.5) == 1  # effort 2 would not fit, effort 1 does
+    assert encode.avif_effort_for(pixels, 2, 0.5) == 0
     with pytest.raises(DeadlineExceededError):
-        engine.avif_effort_for(pixels, 2, 0.1)
-    assert engine.avif_effort_for(pixels, 9, 1e9) == 9
+        encode.avif_effort_for(pixels, 2, 0.1)
+    assert encode.avif_effort_for(pixels, 9, 1e9) == 9
 
 
 def test_a_slow_avif_falls_back_to_a_lower_effort(caplog: pytest.LogCaptureFixture) -> None:
@@ -49,12 +51,12 @@ def test_a_slow_avif_falls_back_to_a_lower_effort(caplog: pytest.LogCaptureFixtu
     spec = Spec(w=2000, fm=Fm.AVIF)
     caplog.set_level(logging.INFO, logger="vipsfront.engine.run")
     started = time.monotonic()
-    result = engine.transform(source, spec, engine.Limits(avif_effort=2), deadline=started + 1.5)
+    result = transform(source, spec, Limits(avif_effort=2), deadline=started + 1.5)
     assert time.monotonic() - started < HANG * 1.5
     assert (result.width, result.height, result.media_type) == (2000, 1500, "image/avif")
     assert "AVIF effort 1 instead of 2" in caplog.text
     caplog.clear()
-    engine.transform(source, spec, engine.Limits(avif_effort=2), deadline=time.monotonic() + 60)
+    transform(source, spec, Limits(avif_effort=2), deadline=time.monotonic() + 60)
     assert "instead of" not in caplog.text  # with time to spare the configured effort is kept
 
 
@@ -63,21 +65,21 @@ def test_an_avif_that_cannot_fit_fails_before_encoding() -> None:
     spec = Spec(w=4000, fm=Fm.AVIF, enlarge=True)  # 12 MP of output from a small file
     started = time.monotonic()
     with pytest.raises(DeadlineExceededError):
-        engine.transform(source, spec, engine.Limits(avif_effort=2), deadline=started + 0.5)
+        transform(source, spec, Limits(avif_effort=2), deadline=started + 0.5)
     assert time.monotonic() - started < HANG * 0.5
 
 
 def test_a_result_ready_after_the_deadline_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    slow_encode = engine.encode
+    slow_encode = encode.encode
 
-    def late(image: Any, plan: engine.Plan, limits: engine.Limits) -> bytes:
-        data = slow_encode(image, plan, limits)
+    def late(*args: Any, **kwargs: Any) -> encode.Encoded:
+        encoded = slow_encode(*args, **kwargs)
         time.sleep(0.3)  # an encoder that overran its estimate
-        return data
+        return encoded
 
-    monkeypatch.setattr(engine, "encode", late)
+    monkeypatch.setattr(encode, "encode", late)
     with pytest.raises(DeadlineExceededError):
-        engine.transform(gradient_jpeg(64, 64), Spec(w=32), deadline=time.monotonic() + 0.2)
+        transform(gradient_jpeg(64, 64), Spec(w=32), deadline=time.monotonic() + 0.2)
 
 
 # Pixels flow only during the write: a 2000 px output blurred at sigma 100 keeps libvips evaluating for
@@ -96,13 +98,13 @@ def test_the_deadline_stops_a_running_libvips_evaluation(caplog: pytest.LogCaptu
     caplog.set_level(logging.INFO, logger="vipsfront.engine.run")
     started = time.monotonic()
     with pytest.raises(DeadlineExceededError, match="while encoding"):
-        engine.transform(source, SLOW_SPEC, deadline=started + SLOW_BUDGET_S)
+        transform(source, SLOW_SPEC, deadline=started + SLOW_BUDGET_S)
     elapsed = time.monotonic() - started
     (percent,) = kill_records(caplog)  # stopped once, from libvips' eval signal, not between steps
     assert 0 <= percent < 100  # cut short: the evaluation had not finished
     assert elapsed < 10 * SLOW_BUDGET_S  # only to catch a kill that does not stop libvips
     caplog.clear()
-    result = engine.transform(source, Spec(w=200, blur=100, fm=Fm.PNG), deadline=time.monotonic() + 60)
+    result = transform(source, Spec(w=200, blur=100, fm=Fm.PNG), deadline=time.monotonic() + 60)
     assert (result.width, result.height, result.format) == (200, 150, Fm.PNG)  # libvips still works
     assert kill_records(caplog) == []
 

@@ -23,12 +23,12 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from fastapi.testclient import TestClient
 
-from vipsfront.engine import run as engine
-from vipsfront.web.app import create_app
-from vipsfront.config.settings import Settings
-from vipsfront.errors import DeadlineExceededError, OriginalNotFoundError, StorageUnavailableError
 from vipsfront.cli.embedded_s3 import free_port
+from vipsfront.config.settings import Settings
+from vipsfront.engine import encode
+from vipsfront.errors import DeadlineExceededError, OriginalNotFoundError, StorageUnavailableError
 from vipsfront.stores.s3 import RUN_BY_GRACE_S, S3Store, run_by, s3_client
+from vipsfront.web.app import create_app
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 HANG = 10  # times a budget: elapsed times are bounded only to catch a hang (speed is for benchmarks/)
@@ -321,10 +321,10 @@ def test_s3_stopped_and_restarted_mid_run() -> None:
 def test_an_encode_failure_after_the_read_stores_nothing(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     world.put("encode/a.jpg", jpeg())
 
-    def broken(image: Any, plan: Any, limits: Any) -> bytes:
+    def broken(*args: Any, **kwargs: Any) -> encode.Encoded:
         raise pyvips.Error("encoder failed")
 
-    monkeypatch.setattr(engine, "encode", broken)
+    monkeypatch.setattr(encode, "encode", broken)
     response = world.app().get("/encode/a.jpg?w=100")
     assert response.status_code == 422
     assert world.variants("encode/a.jpg") == []

@@ -15,8 +15,11 @@ import pytest
 import pyvips
 from helpers import photo_jpeg
 
-from vipsfront.engine import run as engine
-from vipsfront.engine.run import Limits, geometry, output_format, probe, transform
+from vipsfront.engine.limits import Limits
+from vipsfront.engine.plan import ImageInfo, geometry
+from vipsfront.engine.probe import probe
+from vipsfront.engine.run import transform
+from vipsfront.engine.steps import is_srgb_profile
 from vipsfront.errors import (
     DeadlineExceededError,
     InputTooLargeError,
@@ -128,38 +131,7 @@ def photo_400x300() -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------------
-# geometry: sharp's documented results
-
-
-@pytest.mark.parametrize(
-    ("spec", "expected"),
-    [
-        (Spec(w=200, h=200, fit=Fit.COVER), (200, 200)),
-        (Spec(w=200, h=200, fit=Fit.CONTAIN), (200, 200)),
-        (Spec(w=200, h=200, fit=Fit.FILL), (200, 200)),
-        (Spec(w=200, h=200, fit=Fit.INSIDE), (200, 150)),
-        (Spec(w=200, h=200, fit=Fit.OUTSIDE), (267, 200)),
-        (Spec(w=200), (200, 150)),
-        (Spec(h=100), (133, 100)),
-        (Spec(), (400, 300)),
-        # withoutEnlargement (enlarge=0): never scale an axis up
-        (Spec(w=800, h=800, fit=Fit.COVER), (400, 300)),
-        (Spec(w=800, h=200, fit=Fit.COVER), (400, 200)),
-        (Spec(w=800, h=800, fit=Fit.CONTAIN), (800, 800)),  # sharp pads the unenlarged image
-        (Spec(w=800, h=800, fit=Fit.FILL), (400, 300)),
-        (Spec(w=800, h=800, fit=Fit.INSIDE), (400, 300)),
-        (Spec(w=800, h=800, fit=Fit.OUTSIDE), (400, 300)),
-        (Spec(w=800), (400, 300)),
-        # enlarge=1
-        (Spec(w=800, h=800, fit=Fit.COVER, enlarge=True), (800, 800)),
-        (Spec(w=800, h=800, fit=Fit.INSIDE, enlarge=True), (800, 600)),
-        (Spec(w=800, h=800, fit=Fit.OUTSIDE, enlarge=True), (1067, 800)),
-        (Spec(w=800, h=200, fit=Fit.FILL, enlarge=True), (800, 200)),
-        (Spec(w=800, enlarge=True), (800, 600)),
-    ],
-)
-def test_geometry_matches_sharp(spec: Spec, expected: tuple[int, int]) -> None:
-    assert geometry(400, 300, spec).output == expected
+# geometry on real pixels (the sizes themselves: test_plan.py)
 
 
 @pytest.mark.parametrize("fit", list(Fit))
@@ -368,9 +340,9 @@ def test_icc_profile_is_applied_and_dropped() -> None:
 def test_srgb_profile_is_recognised_and_kept_out() -> None:
     srgb = bytes(pyvips.Operation.call("profile_load", "srgb"))
     p3 = bytes(pyvips.Operation.call("profile_load", "p3"))
-    assert engine._is_srgb_profile(srgb)
-    assert not engine._is_srgb_profile(p3)
-    assert not engine._is_srgb_profile(b"not a profile at all, but long enough")
+    assert is_srgb_profile(srgb)
+    assert not is_srgb_profile(p3)
+    assert not is_srgb_profile(b"not a profile at all, but long enough")
     colour = (200, 60, 50)
     tagged = solid(64, 64, colour).copy()
     tagged.set_type(pyvips.GValue.blob_type, "icc-profile-data", srgb)
@@ -588,79 +560,6 @@ def test_truncated_jpeg_is_undecodable_but_probes() -> None:
         transform(cut, Spec(w=200, fm=Fm.WEBP))
 
 
-def loader_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The options of every loader call (``*load_source``, the engine's loaders) made from now on."""
-    calls: list[dict[str, Any]] = []
-    call = pyvips.Operation.call
-
-    def counting(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name.endswith("load_source"):
-            calls.append(kwargs)
-        return call(name, *args, **kwargs)
-
-    monkeypatch.setattr(pyvips.Operation, "call", staticmethod(counting))
-    return calls
-
-
-def test_loader_opened_once_without_shrink_on_load(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The probe's header image is decoded when no loader option is needed (no shrink, one frame): the
-    JPEG header and EXIF are read once, not twice."""
-    data = bytes(corner_image(64, 48).jpegsave_buffer(Q=95))
-    png = bytes(corner_image(64, 48).pngsave_buffer())
-    calls = loader_calls(monkeypatch)
-    for source, fm in ((data, Fm.JPEG), (png, Fm.WEBP)):
-        calls.clear()
-        result = transform(source, Spec(w=48, fm=fm))
-        image = decode(result.data)
-        assert (image.width, image.height) == (48, 36) and red_corner(image) == "tl"
-        assert len(calls) == 1
-
-
-def test_jpeg_header_opened_once_at_the_planned_shrink(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The probe opens a JPEG at the shrink-on-load its plan will choose (read from the frame header's
-    size), so the load decodes from that header."""
-    data = noise_jpeg(256, 256)
-    calls = loader_calls(monkeypatch)
-    result = transform(data, Spec(w=64))
-    assert (decode(result.data).width, result.height) == (64, 64)
-    assert [c.get("shrink") for c in calls] == [2]
-    assert (result.input_info.width, result.input_info.height) == (256, 256)  # the full size, not the shrunk
-
-
-def test_jpeg_rotated_by_exif_opened_again_at_its_shrink(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stored 128x256 with orientation 6: upright, w=32 would decode at 1/2; turned (256x128) the plan
-    decodes at 1/4, so the loader is opened again, and the output is as without the first guess."""
-    data = with_orientation(corner_image(256, 128), 6)
-    calls = loader_calls(monkeypatch)
-    result = transform(data, Spec(w=32))
-    out = decode(result.data)
-    assert (out.width, out.height) == (32, 16) and red_corner(out) == "tl"
-    assert [c.get("shrink") for c in calls] == [2, 4]
-    assert (result.input_info.width, result.input_info.height, result.input_info.orientation) == (128, 256, 6)
-
-
-@pytest.mark.parametrize(
-    ("prefix", "expected"),
-    [
-        (b"", (300, 200)),
-        (b"\xff\xe1\x00\x0cExif\x00\x00\xff\xd8\xff\xc0", (300, 200)),  # an APP1 holding SOF-like bytes
-        (b"\xff\xff\xff\xdd\x00\x04\x00\x00", (300, 200)),  # fill bytes, a restart interval segment
-    ],
-)
-def test_jpeg_size_from_the_frame_header(prefix: bytes, expected: tuple[int, int]) -> None:
-    frame = b"\xff\xc2\x00\x11\x08" + (200).to_bytes(2, "big") + (300).to_bytes(2, "big") + b"\x03" + b"\x00" * 9
-    assert engine._jpeg_size(b"\xff\xd8" + prefix + frame) == expected
-
-
-def test_jpeg_size_unknown() -> None:
-    assert engine._jpeg_size(b"\x89PNG\r\n\x1a\n") is None
-    assert engine._jpeg_size(b"\xff\xd8\xff\xda\x00\x02") is None  # scan before any frame header
-    assert engine._jpeg_size(b"\xff\xd8\xff\xc0\x00\x11\x08\x00\x00\x01\x00") is None  # height 0 (DNL)
-    assert engine._jpeg_size(b"\xff\xd8\xff\xc0\x00") is None  # cut short
-    data = bytes(corner_image(64, 48).jpegsave_buffer(Q=90))
-    assert engine._jpeg_size(data) == (64, 48)
-
-
 @pytest.mark.parametrize("fm", [Fm.PNG, Fm.WEBP, Fm.GIF])
 def test_truncated_other_formats(fm: Fm) -> None:
     data = transform(noise_jpeg(200, 200), Spec(fm=fm)).data
@@ -731,7 +630,7 @@ def test_a_deadline_passed_before_the_encode_stops_the_transform() -> None:
 def test_probe_fields() -> None:
     data = bytes(solid(30, 20, (1, 2, 3, 4)).webpsave_buffer())
     info = probe(data)
-    assert info == engine.ImageInfo(
+    assert info == ImageInfo(
         width=30,
         height=20,
         oriented_width=30,
@@ -760,60 +659,54 @@ def test_tiff_source() -> None:
     assert red_corner(decode(result.data)) == "tl"
 
 
-@pytest.mark.parametrize(
-    ("fm", "source", "alpha", "animated", "expected"),
-    [
-        (Fm.AUTO_AVIF_WEBP, "jpeg", False, False, Format.AVIF),
-        (Fm.AUTO_WEBP, "png", True, False, Format.WEBP),
-        (Fm.AUTO, "png", True, False, Format.PNG),
-        (Fm.AUTO, "jpeg", False, False, Format.JPEG),
-        (Fm.AUTO_AVIF_WEBP, "gif", True, True, Format.WEBP),
-        (Fm.AUTO_AVIF, "gif", True, True, Format.GIF),
-        (Fm.JPEG, "png", True, False, Format.JPEG),
-        (None, "webp", False, False, Format.WEBP),
-        (None, "tiff", False, False, Format.JPEG),
-        (None, "heif", True, False, Format.PNG),
-    ],
-)
-def test_output_format(fm: Fm | None, source: str, alpha: bool, animated: bool, expected: Format) -> None:
-    assert output_format(fm, source, alpha=alpha, animated=animated) is expected
-
-
 # ---------------------------------------------------------------------------------------------------
-# the resize: reduce for plain images, thumbnail_image for the rest
+# shrink-on-load and the resize
 
 
-@pytest.mark.parametrize("shrink", [1, 2, 4, 8])
+def mean_difference(a: Any, b: Any) -> float:
+    return float((a.cast("int") - b.cast("int")).abs().avg())
+
+
+@pytest.mark.parametrize("width", [1100, 500, 240, 100])  # JPEG decoded at 1, 1/2, 1/4, 1/8 (test_plan.py)
 @pytest.mark.parametrize("grey", [False, True])
-def test_plain_resize_is_thumbnail_image_pixel_for_pixel(shrink: int, grey: bool) -> None:
-    """An upright 8-bit sRGB or grey image without alpha skips ``thumbnail_image``: same size, same
-    bytes, at shrinks with and without the box shrink ``resize`` does first (a shrink of 2 or more)."""
-    source = pyvips.Image.jpegload_buffer(photo_jpeg(1200, 800), shrink=shrink).copy_memory()
+def test_shrink_on_load_looks_like_a_full_decode(width: int, grey: bool) -> None:
+    """Whatever JPEG scale the plan picks, the output has the planned size, the probe the stored size, and
+    the pixels are those of a full-resolution lanczos3 resize, give or take a level or two."""
+    source = pyvips.Image.new_from_buffer(photo_jpeg(1200, 800), "")
     if grey:
         source = source.colourspace("b-w")
-    for width, height in ((source.width - 1, source.height - 1), (source.width // 3, 97), (7, 5), (1, 1)):
-        expected = source.thumbnail_image(width, height=height, size="force")
-        got = engine._resize(source, width, height)
-        assert (got.width, got.height, got.bands, got.format) == (width, height, source.bands, "uchar")
-        assert got.write_to_memory() == expected.write_to_memory()
+    data = bytes(source.jpegsave_buffer(Q=95))
+    result = transform(data, Spec(w=width, fm=Fm.PNG))
+    out = decode(result.data)
+    height = round(width * 800 / 1200)
+    assert (out.width, out.height, out.bands) == (width, height, 1 if grey else 3)
+    assert (result.input_info.width, result.input_info.height) == (1200, 800)
+    reference = decode(data).resize(width / 1200, vscale=height / 800, kernel="lanczos3")
+    assert mean_difference(out, reference) < 0.75  # a gaussian blur of sigma 2 is 0.9-4.6 off
 
 
-def test_resize_keeps_thumbnail_image_for_alpha_rotation_and_enlargement(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What ``reduce`` alone would get wrong still goes to ``thumbnail_image``: alpha (premultiplied
-    before the resize), an EXIF rotation (turned after it) and an enlargement; a plain image never does."""
-    calls: list[tuple[int, int]] = []
-    original = pyvips.Image.thumbnail_image
+def test_a_jpeg_turned_by_exif_shrinks_on_load_in_its_upright_frame() -> None:
+    """Stored 128x256 with orientation 6 (upright 256x128): w=32 decodes at 1/4 of the stored size."""
+    data = with_orientation(corner_image(256, 128), 6)
+    result = transform(data, Spec(w=32))
+    out = decode(result.data)
+    assert (out.width, out.height) == (32, 16) and red_corner(out) == "tl"
+    assert (result.input_info.width, result.input_info.height, result.input_info.orientation) == (128, 256, 6)
 
-    def spy(image: Any, width: int, **kwargs: Any) -> Any:
-        calls.append((width, kwargs["height"]))
-        return original(image, width, **kwargs)
 
-    monkeypatch.setattr(pyvips.Image, "thumbnail_image", spy)
-    plain = pyvips.Image.jpegload_buffer(photo_jpeg(120, 80)).copy_memory()
-    assert engine._resize(plain, 60, 40).width == 60 and calls == []
-    rgba = plain.bandjoin_const([128]).copy(interpretation="srgb")
-    rotated = plain.copy()
-    rotated.set_type(pyvips.GValue.gint_type, "orientation", 6)
-    out = engine._resize(rgba, 60, 40), engine._resize(rotated, 40, 60), engine._resize(plain, 240, 160)
-    assert [(o.width, o.height, o.bands) for o in out] == [(60, 40, 4), (40, 60, 3), (240, 160, 3)]
-    assert calls == [(60, 40), (40, 60), (240, 160)]
+@pytest.mark.parametrize("fm", [Fm.PNG, Fm.WEBP])
+def test_resizing_alpha_leaves_no_dark_fringe(fm: Fm) -> None:
+    """The resize premultiplies alpha: a red square on transparency stays red up to its soft edge."""
+    square = pyvips.Image.black(200, 200, bands=4).draw_rect([255, 0, 0, 255], 50, 50, 100, 100, fill=True)
+    data = bytes(square.copy(interpretation="srgb").pngsave_buffer())
+    out = decode(transform(data, Spec(w=37, fm=fm)).data)
+    assert (out.width, out.height, out.bands) == (37, 37, 4)
+    visible = out.extract_band(3) > 16  # every pixel with some coverage, the soft edge included
+    red = out.extract_band(0)
+    assert (visible.ifthenelse(red, 255)).min() > 200
+
+
+def test_an_enlargement_is_smooth_and_exact() -> None:
+    data = bytes(corner_image(40, 30).pngsave_buffer())
+    out = decode(transform(data, Spec(w=160, enlarge=True, fm=Fm.PNG)).data)
+    assert (out.width, out.height) == (160, 120) and red_corner(out) == "tl"

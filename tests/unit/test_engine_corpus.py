@@ -8,7 +8,8 @@ import pytest
 import pyvips
 
 from vipsfront.engine import autoquality
-from vipsfront.engine.run import probe, transform
+from vipsfront.engine.probe import probe
+from vipsfront.engine.run import transform
 from vipsfront.url.spec import Fit, Fm, Format, Spec
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
@@ -38,6 +39,23 @@ def test_photos_to_400_wide(path: Path) -> None:
         assert result.format == Format(fm.value)
         assert out.get_typeof("exif-data") == 0 and out.get_typeof("icc-profile-data") == 0
         assert 2_000 < len(result.data) < 120_000
+
+
+@pytest.mark.parametrize("path", PHOTOS, ids=lambda p: p.name)
+@pytest.mark.parametrize("fm", [Fm.JPEG, Fm.WEBP])
+def test_photos_to_800_wide_look_like_a_full_decode(path: Path, fm: Fm) -> None:
+    """The reference miss (a 2560x1600 photo to w=800): decoded at 1/2, the output is the full-resolution
+    lanczos3 resize's colours within the encoder's error."""
+    data = path.read_bytes()
+    result = transform(data, Spec(w=800, fm=fm))
+    out = decode(result.data)
+    assert (out.width, out.height, result.format) == (800, 500, Format(fm.value))
+    assert out.get("vips-loader").startswith(f"{fm.value}load")
+    out = out.colourspace("srgb")  # the grey photo: one band in JPEG, three in WebP
+    reference = decode(data).colourspace("srgb").resize(800 / 2560, kernel="lanczos3")
+    assert (out.cast("int") - reference.cast("int")).abs().avg() < 6  # the encoder's error: 1.3-4.2 levels
+    for band in range(3):
+        assert abs(out[band].avg() - reference[band].avg()) < 2.5  # no colour shift (4:2:0 chroma: up to 1.8)
 
 
 @pytest.mark.parametrize("path", LARGE, ids=lambda p: p.name)

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vipsfront.engine import metadata
-from vipsfront.errors import InvalidSpecError, UndecodableImageError, UnsupportedInputError
 from vipsfront.engine.limits import Limits
+from vipsfront.errors import InvalidSpecError, UndecodableImageError, UnsupportedInputError
 from vipsfront.url.version import TOKEN_LENGTH, check_version, version_token
 
 # ---------------------------------------------------------------------------------------------------

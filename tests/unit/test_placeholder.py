@@ -7,7 +7,7 @@ import base64
 import pytest
 import pyvips
 
-from vipsfront.engine.run import Limits
+from vipsfront.engine.limits import Limits
 from vipsfront.engine.placeholder import (
     compute,
     dominant_color,

@@ -10,9 +10,8 @@ import pytest
 import pyvips
 from helpers import photo_jpeg
 
-from vipsfront.engine import autoquality
-
-from vipsfront.engine import run as engine
+from vipsfront.engine import autoquality, encode
+from vipsfront.engine.run import transform
 from vipsfront.errors import InvalidSpecError
 from vipsfront.url.grammar import build, parse_canonical
 from vipsfront.url.policy import Policy, UnsignedPolicy
@@ -85,8 +84,8 @@ def test_unsigned_allow_list_admits_q_auto_by_configuration() -> None:
 @pytest.mark.parametrize("fm", ["jpeg", "webp", "avif"])
 @pytest.mark.parametrize("source", [flat_png(), gradient_png()], ids=["flat", "gradient"])
 def test_engine_q_auto_decodes_and_is_never_larger_than_the_default(fm: str, source: bytes) -> None:
-    fixed = engine.transform(source, Spec(w=256, fm=Fm(fm)))
-    auto = engine.transform(source, Spec(w=256, fm=Fm(fm), q=Quality.AUTO))
+    fixed = transform(source, Spec(w=256, fm=Fm(fm)))
+    auto = transform(source, Spec(w=256, fm=Fm(fm), q=Quality.AUTO))
     out = decoded(auto.data, fm)
     assert (out.width, out.height) == (256, 192) == (auto.width, auto.height)
     assert auto.format == Format(fm)
@@ -97,8 +96,8 @@ def test_engine_q_auto_decodes_and_is_never_larger_than_the_default(fm: str, sou
 def test_engine_q_auto_jpeg_photo_is_smaller_than_the_default() -> None:
     """A photo: table 3 and progressive scans at the calibrated quality, fewer bytes than the fixed q80."""
     source = photo_jpeg(800, 600)
-    fixed = engine.transform(source, Spec(w=400, fm=Fm.JPEG))
-    auto = engine.transform(source, Spec(w=400, fm=Fm.JPEG, q=Quality.AUTO))
+    fixed = transform(source, Spec(w=400, fm=Fm.JPEG))
+    auto = transform(source, Spec(w=400, fm=Fm.JPEG, q=Quality.AUTO))
     out = decoded(auto.data, "jpeg")
     assert (out.width, out.height) == (400, 300)
     assert out.get("interlaced") == 1
@@ -108,7 +107,7 @@ def test_engine_q_auto_jpeg_photo_is_smaller_than_the_default() -> None:
 
 
 def test_engine_q_auto_through_fm_auto() -> None:
-    result = engine.transform(photo_jpeg(400, 300), build({"w": "200", "fm": "auto-avif-webp", "q": "auto"}))
+    result = transform(photo_jpeg(400, 300), build({"w": "200", "fm": "auto-avif-webp", "q": "auto"}))
     decoded(result.data, "avif")
     assert "qauto" in result.notes
 
@@ -116,19 +115,19 @@ def test_engine_q_auto_through_fm_auto() -> None:
 def test_engine_q_auto_keeps_alpha() -> None:
     rgba = pyvips.Image.black(200, 100).bandjoin([pyvips.Image.xyz(200, 100)[0].cast("uchar")] * 3)
     source = bytes(rgba.copy(interpretation="srgb").pngsave_buffer())
-    out = decoded(engine.transform(source, Spec(w=100, fm=Fm.WEBP, q=Quality.AUTO)).data, "webp")
+    out = decoded(transform(source, Spec(w=100, fm=Fm.WEBP, q=Quality.AUTO)).data, "webp")
     assert out.hasalpha() and (out.width, out.height) == (100, 50)
 
 
 def test_png_and_gif_with_q_auto_keep_their_behaviour() -> None:
     """PNG stays lossless (q=auto never makes a palette), GIF as always; no search runs."""
     source = flat_png(160, 120)
-    auto_png = engine.transform(source, Spec(w=80, fm=Fm.PNG, q=Quality.AUTO))
-    plain_png = engine.transform(source, Spec(w=80, fm=Fm.PNG))
+    auto_png = transform(source, Spec(w=80, fm=Fm.PNG, q=Quality.AUTO))
+    plain_png = transform(source, Spec(w=80, fm=Fm.PNG))
     assert auto_png.data == plain_png.data and "qauto" not in auto_png.notes
     assert decoded(auto_png.data, "png").bands == 3  # not a palette
-    auto_gif = engine.transform(source, Spec(w=80, fm=Fm.GIF, q=Quality.AUTO))
-    assert auto_gif.data == engine.transform(source, Spec(w=80, fm=Fm.GIF)).data
+    auto_gif = transform(source, Spec(w=80, fm=Fm.GIF, q=Quality.AUTO))
+    assert auto_gif.data == transform(source, Spec(w=80, fm=Fm.GIF)).data
 
 
 def test_animation_with_q_auto_is_encoded_at_the_default() -> None:
@@ -136,9 +135,9 @@ def test_animation_with_q_auto_is_encoded_at_the_default() -> None:
     strip = pyvips.Image.arrayjoin(frames, across=1).copy(interpretation="srgb")
     strip.set_type(pyvips.GValue.gint_type, "page-height", 30)
     source = bytes(strip.gifsave_buffer())
-    auto = engine.transform(source, Spec(w=20, fm=Fm.WEBP, q=Quality.AUTO))
+    auto = transform(source, Spec(w=20, fm=Fm.WEBP, q=Quality.AUTO))
     assert auto.pages == 3 and "qauto" not in auto.notes
-    assert auto.data == engine.transform(source, Spec(w=20, fm=Fm.WEBP)).data
+    assert auto.data == transform(source, Spec(w=20, fm=Fm.WEBP)).data
 
 
 def test_a_deadline_too_near_falls_back_to_the_default_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,8 +149,8 @@ def test_a_deadline_too_near_falls_back_to_the_default_and_says_so(monkeypatch: 
         return real(*args, **kwargs)
 
     monkeypatch.setattr(autoquality, "choose", hurried)
-    result = engine.transform(photo_jpeg(400, 300), Spec(w=200, fm=Fm.JPEG, q=Quality.AUTO))
-    assert result.notes["qauto"] == f"q={engine.JPEG_QUALITY} n=1 fallback=deadline"
+    result = transform(photo_jpeg(400, 300), Spec(w=200, fm=Fm.JPEG, q=Quality.AUTO))
+    assert result.notes["qauto"] == f"q={encode.FORMATS[Format.JPEG].quality} n=1 fallback=deadline"
     assert decoded(result.data, "jpeg").width == 200
 
 
@@ -175,20 +174,20 @@ def chosen(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 def test_engine_gives_q_auto_its_slower_encoder(chosen: dict[str, Any], fm: str, saver: str, effort: int) -> None:
     """The engine builds the slower WebP/AVIF encoder (``autoquality.EFFORT``) from its own settings: its
     bytes are libvips' at that effort; a JPEG gets none."""
-    result = engine.transform(photo_jpeg(400, 300), Spec(w=200, fm=Fm(fm), q=Quality.AUTO))
+    result = transform(photo_jpeg(400, 300), Spec(w=200, fm=Fm(fm), q=Quality.AUTO))
     assert decoded(result.data, fm).width == 200
     slower, image = chosen["slower"], chosen["image"]
     options = {"compression": "av1", "bitdepth": 8} if fm == "avif" else {}
     assert slower(image, 60) == bytes(getattr(image, saver)(Q=60, effort=effort, keep="none", **options))
-    engine.transform(photo_jpeg(400, 300), Spec(w=200, fm=Fm.JPEG, q=Quality.AUTO))
+    transform(photo_jpeg(400, 300), Spec(w=200, fm=Fm.JPEG, q=Quality.AUTO))
     assert chosen["slower"] is None
 
 
 def test_no_slower_avif_when_the_deadline_already_lowered_its_effort(
     chosen: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine, "avif_effort_for", lambda pixels, preferred, remaining: 0)
-    result = engine.transform(
+    monkeypatch.setattr(encode, "avif_effort_for", lambda pixels, preferred, remaining: 0)
+    result = transform(
         photo_jpeg(400, 300), Spec(w=200, fm=Fm.AVIF, q=Quality.AUTO), deadline=time.monotonic() + 30
     )
     assert decoded(result.data, "avif").width == 200

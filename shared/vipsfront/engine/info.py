@@ -15,13 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from vipsfront.engine import run as engine
-
-from vipsfront.engine import metadata
-
-from vipsfront.engine import placeholder
-from vipsfront.errors import VipsfrontError
+from vipsfront.engine import metadata, placeholder
 from vipsfront.engine.limits import Limits
+from vipsfront.engine.probe import probe
+from vipsfront.errors import VipsfrontError
 
 __all__ = ["describe", "failed", "is_current"]
 
@@ -37,7 +34,7 @@ def describe(
     deadline: float | None = None,
 ) -> dict[str, Any]:
     """The info document of an original's bytes; raises the engine's typed errors for a bad image."""
-    found = engine.probe(source, limits)
+    found = probe(source, limits)
     thumbnail = placeholder.thumbnail_rgba(source, limits, deadline=deadline)
     hint = placeholder.from_rgba(*thumbnail)
     meta = metadata.extract(

@@ -32,10 +32,9 @@ from typing import Any
 
 import pyvips
 
-from vipsfront.engine import run as engine
-
 from vipsfront.engine import placeholder
 from vipsfront.engine.limits import Limits
+from vipsfront.engine.probe import probe
 
 __all__ = [
     "Gps",
@@ -290,7 +289,7 @@ def exif_fields(blob: bytes, *, include_gps: bool = False, include_personal: boo
     """The fields this module reads from an EXIF block (libvips' ``exif-data``), malformed parts skipped.
 
     Keys: ``captured_at``, ``camera_make``, ``camera_model``, ``lens_model``, plus ``gps`` / ``personal``
-    only when opted in. (Orientation is the engine's: ``engine.probe``.)
+    only when opted in. (Orientation is the engine's: ``probe.probe``.)
     """
     exif = _Exif(blob)
     captured = _iso_time(
@@ -435,11 +434,11 @@ def extract(
 ) -> Metadata:
     """Metadata of an original's bytes.
 
-    The header is checked by ``engine.probe`` (format, byte/pixel/frame limits) and raises its typed
+    The header is checked by ``probe.probe`` (format, byte/pixel/frame limits) and raises its typed
     errors. ``thumbnail`` is ``placeholder.thumbnail_rgba``'s result when the caller already has it;
     otherwise it is made here (only when ``perceptual_hash``). ``deadline`` bounds that decode.
     """
-    info = engine.probe(source, limits)
+    info = probe(source, limits)
     header = pyvips.Image.new_from_buffer(source, "", access="sequential")  # header only: pixels are lazy
     exif = exif_fields(_blob(header, "exif-data"), include_gps=include_gps, include_personal=include_personal)
     phash: str | None = None

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import pyvips
 
-from vipsfront.engine import run as engine
+from vipsfront.engine.limits import Limits
+from vipsfront.engine.run import transform
 from vipsfront.url.rounding import round_half_up as _round  # JavaScript's Math.round: halves go up
 from vipsfront.url.spec import Fit, Fm, Spec
 
@@ -256,12 +257,10 @@ def dominant_color(rgba: Sequence[int]) -> str:
 # from an original
 
 
-def thumbnail_rgba(
-    source: bytes, limits: engine.Limits, *, deadline: float | None = None
-) -> tuple[int, int, list[int]]:
+def thumbnail_rgba(source: bytes, limits: Limits, *, deadline: float | None = None) -> tuple[int, int, list[int]]:
     """The original shrunk to fit ``THUMB_SIDE`` (upright, sRGB, first frame), as RGBA pixels."""
     spec = Spec(w=THUMB_SIDE, h=THUMB_SIDE, fit=Fit.INSIDE, fm=Fm.PNG)
-    result = engine.transform(source, spec, limits, deadline=deadline)
+    result = transform(source, spec, limits, deadline=deadline)
     image = pyvips.Image.new_from_buffer(result.data, "")
     if image.format != "uchar":
         image = image.cast("uchar", shift=image.format == "ushort")
@@ -272,7 +271,7 @@ def thumbnail_rgba(
     return image.width, image.height, list(bytes(image.write_to_memory()))
 
 
-def compute(source: bytes, limits: engine.Limits, *, deadline: float | None = None) -> Placeholder:
+def compute(source: bytes, limits: Limits, *, deadline: float | None = None) -> Placeholder:
     """Placeholder values for an original's bytes."""
     return from_rgba(*thumbnail_rgba(source, limits, deadline=deadline))
 

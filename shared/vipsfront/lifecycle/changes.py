@@ -33,10 +33,9 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
-from vipsfront.engine import run as engine
-
-from vipsfront.engine import info
 from vipsfront.config.settings import Settings
+from vipsfront.engine import info
+from vipsfront.engine.plan import output_format
 from vipsfront.errors import (
     InputTooLargeError,
     OriginalNotFoundError,
@@ -44,13 +43,13 @@ from vipsfront.errors import (
     UnsupportedInputError,
     VipsfrontError,
 )
-from vipsfront.url.grammar import build
 from vipsfront.lifecycle.invalidation import InvalidationLimits, OriginalChange, plan
-from vipsfront.url.keys import info_key, variant_key
 from vipsfront.origin.serving import Origin
-from vipsfront.url.spec import Fm, Spec
 from vipsfront.stores.base import LifecycleStore, ListedOriginal, Original
 from vipsfront.telemetry import RequestRecord
+from vipsfront.url.grammar import build
+from vipsfront.url.keys import info_key, variant_key
+from vipsfront.url.spec import Fm, Spec
 
 __all__ = ["Change", "Kind", "KeyResult", "Lifecycle", "Status", "summarise"]
 
@@ -107,7 +106,7 @@ class KeyResult:
 
 
 class Invalidator(Protocol):
-    def submit(self, plan: Any) -> tuple[Any, ...]: ...
+    def submit(self, plan: Any, *, deadline: float | None = None) -> tuple[Any, ...]: ...
 
 
 def _error(error: Exception) -> dict[str, Any]:
@@ -142,10 +141,11 @@ class Lifecycle:
 
     # -- purge ---------------------------------------------------------------------------------------
 
-    def apply(self, changes: Iterable[Change]) -> list[KeyResult]:
+    def apply(self, changes: Iterable[Change], *, deadline: float | None = None) -> list[KeyResult]:
         """Purge every changed original's variants and cached paths, then ingest the created ones.
 
         One result per key (a key changed twice in the batch is purged once, then ingested if created).
+        ``deadline`` (``time.monotonic()``) bounds the invalidator's waits, so failures are reported in time.
         """
         kinds: dict[str, set[Kind]] = {}
         revisions: dict[str, list[str]] = {}
@@ -163,7 +163,7 @@ class Lifecycle:
         if self.invalidator is not None and listings:
             cached = [OriginalChange(k, tuple(v), "\x00".join(revisions[k])) for k, v in listings.items()]
             try:
-                self.invalidator.submit(plan(cached, self.limits))
+                self.invalidator.submit(plan(cached, self.limits), deadline=deadline)
             except VipsfrontError as error:  # cloudfront.InvalidationError: the originals still cached
                 for key in getattr(error, "pending_keys", tuple(listings)):
                     failed.setdefault(key, error)
@@ -223,7 +223,7 @@ class Lifecycle:
         made: dict[tuple[Spec, str], tuple[bytes, str, RequestRecord]] = {}
         stored = 0
         for spec in self.eager_specs():
-            fmt = engine.output_format(
+            fmt = output_format(
                 spec.fm, str(document["format"]), alpha=bool(document["alpha"]), animated=bool(document["animated"])
             )
             same = (replace(spec, fm=None), fmt.value)
