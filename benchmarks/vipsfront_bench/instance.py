@@ -126,6 +126,7 @@ def serve(handler_path: str, port: int) -> None:
 
     class Front(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as CloudFront holds connections to the origin
+        disable_nagle_algorithm = True  # the headers and the body go out at once, not 40 ms apart
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             url = urlsplit(self.path)
