@@ -434,13 +434,6 @@ def test_full_size_transforms_need_full_size_or_any_width(s3_module: Any) -> Non
 
 
 def test_quality_auto_by_configuration(s3_module: Any) -> None:
-    from vipsfront.errors import InvalidSpecError
-    from vipsfront.url.grammar import PARAMS
-
-    try:
-        PARAMS["q"]("auto")
-    except InvalidSpecError:
-        pytest.skip("q=auto is not in the grammar yet")
     keys = {"new": SECRET_NEW}
     params = {"fm": None, "q": ["auto"]}
     app = app_with(s3_module, policy=Policy.create(keys=keys, unsigned=UnsignedPolicy(widths=(100,), params=params)))
