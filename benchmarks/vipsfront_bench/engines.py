@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +106,7 @@ def thumbor(peer: peer_list.Peer, ops: tuple[Op, ...], corpus: corpora.Corpus, p
                             sizes.append(len(reply.body))
                             folder = plan["outputs"] / "thumbor" / op.id
                             outputs.append(report.save_output(folder, index, op.format, reply.body))
-                load = concurrent(
-                    base, lambda i, p=paths: p[i % len(p)], plan["concurrency"], plan["seconds"], plan["max_images"]
-                )
+                load = concurrent(base, round_robin(paths), plan["concurrency"], plan["seconds"], plan["max_images"])
             results[op.id] = entry(
                 {
                     "latency_ms": latencies,
@@ -126,6 +125,11 @@ def thumbor(peer: peer_list.Peer, ops: tuple[Op, ...], corpus: corpora.Corpus, p
         sampler.close()
         services.stop(process)
     return results
+
+
+def round_robin(paths: list[str]) -> Callable[[int], str]:
+    """The ``i``-th request's path: the files in turn."""
+    return lambda i: paths[i % len(paths)]
 
 
 def scores(measured: dict[str, dict[str, Any]], ops: tuple[Op, ...], corpus: corpora.Corpus) -> dict[str, Any]:
@@ -278,7 +282,7 @@ def run(args: argparse.Namespace) -> int:
             peer.skipped = f"did not run: {error}"[:300]
     measured = {name: results for name, results in measured.items() if not prepared[name].skipped}
     grid = (1, 400, (50, 90)) if args.quick else (3, scenarios.MATCHED_WIDTH, scenarios.MATCHED_QUALITIES)
-    results = {
+    results: dict[str, Any] = {
         "command": " ".join(["vipsfront bench engines", *args.argv]),
         "machine": report.machine(),
         "corpus": {"name": corpus.name, "files": {k: [corpus.key(p) for p in v] for k, v in corpus.files.items()}},

@@ -295,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         version = f"vipsfront {__version__}" if name == "vipsfront" else prepared[name].version
         entries[name] = {"version": version, "note": NOTES[name], "ops": figures}
-    results = {
+    results: dict[str, Any] = {
         "command": " ".join(["vipsfront bench origins", *args.argv]),
         "machine": report.machine(),
         "corpus": {"name": corpus.name, "files": {k: [corpus.key(p) for p in v] for k, v in corpus.files.items()}},
