@@ -120,7 +120,7 @@ def _pillow(op: dict[str, Any]) -> tuple[Runner, str]:
         raise RuntimeError(f"this Pillow {PIL.__version__} build has no AVIF encoder")
 
     def run(data: bytes) -> bytes:
-        image = Image.open(io.BytesIO(data))
+        image: Image.Image = Image.open(io.BytesIO(data))
         if height:
             scale = max(width / image.width, height / image.height)
         else:
