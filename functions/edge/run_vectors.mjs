@@ -269,7 +269,7 @@ async function runHandlerChecks(failures, variant, code) {
     const denied = await fn.handler(makeEvent('/photos/cat.jpg?w=641'));
     eq(denied.statusCode, 403);
     eq(denied.statusDescription, 'Forbidden');
-    eq(denied.body.data, show({ error: 'this transform needs a signed URL', code: 'forbidden', param: 's' }));
+    eq(denied.body.data, show({ error: 'w=641 needs a signed URL (nearest unsigned: 640, 1280)', code: 'forbidden', param: 's' }));
   });
   check('reserved /_vf/ paths pass through unchanged', async () => {
     const fn = load(signedConfig, { store: storeFor(keys), now, code });

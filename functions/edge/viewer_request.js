@@ -136,15 +136,24 @@ i=path.indexOf(VF);
 return i>=0&&path.indexOf('/',i+5)<0?{key:checkKey(path.slice(0,i)),spec:parseCanonical(path.slice(i+5))}:{key:checkKey(path)};
 }
 var encodeKey=s=>encodeURIComponent(s).replace(/%2F/g,'/').replace(/[!'()*]/g,c=>'%'+c.charCodeAt(0).toString(16).toUpperCase());
-// UnsignedPolicy.allows: each name=value of the signing canonical (without v) on its list; null: any
-function allows(spec,cfg){
-var n,u=cfg.unsigned||{},a=u.params,su=canon(spec,1).replace(/(^|,)v=[\w-]+$/,'');// su: without v
-if(!su)return u.originals!==false;
-for(n in cfg.presets||{})if(canon(build(cfg.presets[n]),1)==su)return true;
-return !u.presets_only&&(spec.w!=null||spec.h!=null||u.full_size||!u.widths)&&su.split(',').every(p=>{
-var kv=split(p,'='),k=kv[0],s=k=='w'||k=='h',l=s?u[k=='w'?'widths':'heights']:a&&(has(a,k)?a[k]:[]);
-return (!l||l.some(x=>x==kv[1]))&&!(s&&u.max_side!=null&&kv[1]>u.max_side);
+// UnsignedPolicy.refusal: why a spec needs a signature (none: it needs none): the first name=value of
+// the signing canonical (without v, sizes last) off its list (null: any), a size with the nearest allowed
+var NS=' needs a signed URL';
+function refusal(spec,cfg){
+var n,u=cfg.unsigned||{},a=u.params,m=u.max_side||MAX,su=canon(spec,1).replace(/(^|,)v=[\w-]+$/,''),why,big;// su: without v
+if(!su)return u.originals===false?'the original'+NS:null;
+for(n in cfg.presets||{})if(canon(build(cfg.presets[n]),1)==su)return null;
+if(u.presets_only)return 'a transform other than a preset'+NS;
+if(spec.w==null&&spec.h==null&&!u.full_size&&u.widths)return 'a transform without w or h'+NS;
+su.split(',').forEach(p=>{
+var kv=split(p,'='),k=kv[0],x=+kv[1],s=k=='w'||k=='h',l=s?u[k=='w'?'widths':'heights']:a&&(has(a,k)?a[k]:[]);
+if(l&&!l.some(y=>y==kv[1])||s&&x>m){
+l=(l||[]).sort((b,c)=>b-c);
+l=l.filter((y,i)=>y<x&&!(l[i+1]<x)||y>x&&!(l[i-1]>x)).join(', ');
+s?big=big||p+NS+(l&&' (nearest unsigned: '+l+')'):why=why||p+NS;
+}
 });
+return why||big;
 }
 // edge.hint_width, edge.hint_dpr: Sec-CH-Width up the ladder, Sec-CH-DPR up to a half (1 < dpr <= 4)
 // breakpoints.BREAKPOINT_WIDTHS when the unsigned policy has no widths
@@ -173,7 +182,7 @@ m.dpr=''+x;
 }else return req.spec;
 try{s=build(m);}catch(e){return req.spec;}
 if(isAuto(s.fm))s.fm=negotiate(accept);
-return cfg.signed&&!allows(s,cfg)?req.spec:s;
+return cfg.signed&&refusal(s,cfg)?req.spec:s;
 }
 // Policy.authorize, signing.verify; secret: the store's value for the URL's kid (null when none)
 function authorize(v,cfg,secret,now){
@@ -181,7 +190,7 @@ var d=0,i,want;
 // Policy.check_key: outside the published prefixes, as if absent
 cfg.prefixes&&!cfg.prefixes.some(p=>!v.key.indexOf(p))&&fail(404,'not_found','original not found','key');
 if(!cfg.signed)return;
-if(v.sig==null)return allows(v.spec,cfg)||deny('this transform needs a signed URL','s');
+if(v.sig==null)return (i=refusal(v.spec,cfg))&&deny(i,'s');
 secret||deny('unknown signing key','s');
 want=crypto.createHmac('sha256',secret)
 .update('/'+encodeKey(v.key)+'?'+canon(v.spec,1)+(v.exp!=null?'&exp='+v.exp:''))

@@ -353,7 +353,8 @@ def test_unsigned_abuse_of_each_parameter_is_refused(allow_list_app: TestClient,
     for path in (f"/photos/cat.jpg?{query}", f"/photos/cat.jpg?{via_dpr}"):
         response = allow_list_app.get(path)
         assert response.status_code == 403, (path, response.text)
-        assert response.json() == {"error": "this transform needs a signed URL", "code": "forbidden", "param": "s"}
+        body = response.json()
+        assert (body["code"], body["param"]) == ("forbidden", "s") and "needs a signed URL" in body["error"]
         check_typed(response)
 
 

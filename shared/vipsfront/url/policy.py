@@ -41,6 +41,13 @@ def _is_side(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SIDE
 
 
+def _nearest(side: int, sizes: tuple[int, ...] | None) -> str:
+    """`` (nearest unsigned: 640, 750)``: the listed sizes just below and above ``side``."""
+    below = [s for s in sorted(sizes or ()) if s < side][-1:]
+    above = [s for s in sorted(sizes or ()) if s > side][:1]
+    return f" (nearest unsigned: {', '.join(str(s) for s in below + above)})" if below + above else ""
+
+
 def check_params(params: Mapping[str, Iterable[Any] | None] | None) -> AllowList | None:
     """An allow-list with every name a spec parameter and every value in canonical form; ``ValueError``.
 
@@ -120,31 +127,35 @@ class UnsignedPolicy:
         object.__setattr__(self, "params", check_params(self.params))
 
     def allows(self, spec: Spec, preset_specs: frozenset[str] = frozenset()) -> bool:
+        return self.refusal(spec, preset_specs) is None
+
+    def refusal(self, spec: Spec, preset_specs: frozenset[str] = frozenset()) -> str | None:
+        """Why ``spec`` needs a signature (the first ``name=value`` the policy refuses, sizes last, and
+        for a size off the list the nearest allowed ones), or ``None`` when it needs none. The edge
+        function words its refusals the same way."""
         spec = spec.unversioned
         if spec.is_identity:
-            return self.originals
+            return None if self.originals else "the original needs a signed URL"
         signing = spec.signing_canonical()
         if spec.unversioned.signing_canonical() in preset_specs:  # a preset at a version is the preset
-            return True
+            return None
         if self.presets_only:
-            return False
+            return "a transform other than a preset needs a signed URL"
         if spec.w is None and spec.h is None and not (self.full_size or self.widths is None):
-            return False  # a re-encode at the original's size: not on the ladder
-        for piece in signing.split(","):
+            return "a transform without w or h needs a signed URL"  # a re-encode at the original's size
+        pieces = signing.split(",")  # sizes last: ``p=thumb&q=90`` is refused for its q, not the preset's w
+        for piece in sorted(pieces, key=lambda piece: piece.partition("=")[0] in SIZE_PARAMS):
             name, _, value = piece.partition("=")
             if name in SIZE_PARAMS:
                 sizes = self.widths if name == "w" else self.heights
-                if sizes is not None and int(value) not in sizes:
-                    return False
-                if self.max_side is not None and int(value) > self.max_side:
-                    return False
+                too_large = self.max_side is not None and int(value) > self.max_side
+                if too_large or (sizes is not None and int(value) not in sizes):
+                    return f"{piece} needs a signed URL" + _nearest(int(value), sizes)
             elif self.params is not None:
-                if name not in self.params:
-                    return False
-                values = self.params[name]
-                if values is not None and value not in values:
-                    return False
-        return True
+                values = self.params.get(name, ())
+                if name not in self.params or (values is not None and value not in values):
+                    return f"{piece} needs a signed URL"
+        return None
 
     def to_config(self) -> dict[str, Any]:
         return {
@@ -250,8 +261,9 @@ class Policy:
             return
         if not self.keys:
             return
-        if not self.unsigned.allows(spec, self.preset_specs):
-            raise SignatureError("this transform needs a signed URL", param="s")
+        refusal = self.unsigned.refusal(spec, self.preset_specs)
+        if refusal is not None:
+            raise SignatureError(refusal, param="s")
 
     def authorize_info(self, key: str) -> None:
         """``/_vf/info/{key}``: within the prefixes, and unsigned info allowed (no signed form: behind
