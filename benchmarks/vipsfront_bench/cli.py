@@ -6,6 +6,8 @@ Each subcommand writes ``{name}.json`` and ``{name}.md`` into ``--out`` (default
   engine alone, hits from S3, RSS per instance, cost (``deployed.py``);
 * ``engines``: the engine against bare pyvips, Pillow, Pillow-SIMD, sharp and thumbor on the same files
   and ops: latency, throughput, peak RSS, SSIMULACRA2, bytes at matched quality (``engines.py``);
+* ``stages``: the engine's CPU per stage (probe, plan, decode, resize, steps, encode) through its public
+  API, beside the streamed pipeline and ``transform`` (``stages.py``);
 * ``origins``: origin against origin on one S3: vipsfront's Lambda instance, thumbor-aws, the AWS
   sample (``origins.py``);
 * ``calibrate``: bytes and SSIMULACRA2 of each format's default quality, of other settings and of
@@ -24,11 +26,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from vipsfront_bench import backfill, calibrate, deployed, engines, origins, soak
+from vipsfront_bench import backfill, calibrate, deployed, engines, origins, soak, stages
 
 SUBCOMMANDS: dict[str, ModuleType] = {
     "lambda": deployed,
     "engines": engines,
+    "stages": stages,
     "origins": origins,
     "backfill": backfill,
     "soak": soak,

@@ -81,6 +81,15 @@ def test_engines_run_side_by_side_and_a_missing_peer_carries_a_reason(tmp_path: 
         assert heading in markdown
 
 
+def test_stages_time_every_stage_of_the_engine(tmp_path: Path) -> None:
+    data, markdown = bench(tmp_path, "stages", "--reps", "1")
+    for op in QUICK:
+        cpu = data["cpu_ms"][op.id]
+        names = ("probe", "plan", "decode", "resize", "steps", "encode", "pipeline", "transform")
+        assert set(cpu) == set(names) and all(cpu[name] > 0 for name in names)
+        assert op.label in markdown
+
+
 def test_origins_run_the_deployed_handler_and_skip_a_peer_that_is_not_installed(tmp_path: Path) -> None:
     pytest.importorskip("mangum")
     data, markdown = bench(
