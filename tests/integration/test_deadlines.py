@@ -49,7 +49,7 @@ def test_avif_effort_follows_the_time_left() -> None:
 def test_a_slow_avif_falls_back_to_a_lower_effort(caplog: pytest.LogCaptureFixture) -> None:
     source = gradient_jpeg(2000, 1500)
     spec = Spec(w=2000, fm=Fm.AVIF)
-    caplog.set_level(logging.INFO, logger="vipsfront.engine.run")
+    caplog.set_level(logging.INFO, logger="vipsfront.engine.encode")
     started = time.monotonic()
     result = transform(source, spec, Limits(avif_effort=2), deadline=started + 1.5)
     assert time.monotonic() - started < HANG * 1.5

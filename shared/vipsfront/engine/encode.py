@@ -21,6 +21,8 @@ Decisions (measured on the team corpus, 2560x1600 photos → 400 px, libvips 8.1
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -29,6 +31,8 @@ from typing import Any
 from vipsfront.engine.limits import Limits
 from vipsfront.errors import DeadlineExceededError
 from vipsfront.url.spec import Format, Quality
+
+log = logging.getLogger(__name__)
 
 SaverOptions = Callable[[Limits, int | None], dict[str, Any]]
 """A saver's options for the limits and the quality (``None``: the format has no default quality)."""
@@ -95,18 +99,24 @@ def encode(
     q: int | Quality | None,
     limits: Limits,
     *,
-    animated: bool = False,
     deadline: float | None = None,
-    slower: bool = True,
 ) -> Encoded:
-    """Write the variant at ``q`` (or the format's default); ``q=auto`` searches (``_auto_quality``)."""
+    """Write the variant at ``q`` or the format's default.
+
+    With a ``deadline`` (``time.monotonic()``), an AVIF's effort is lowered to fit the time left
+    (``for_deadline``). ``q=auto`` searches (``_auto_quality``).
+    """
+    remaining = None if deadline is None else deadline - time.monotonic()
+    fitted = for_deadline(fmt, int(image.width) * int(image.height), limits, remaining)
+    if fitted is not limits:
+        log.info("AVIF effort %d instead of %d to meet the deadline", fitted.avif_effort, limits.avif_effort)
     if isinstance(q, Quality):
-        return _auto_quality(image, fmt, q, limits, animated=animated, deadline=deadline, slower=slower)
-    return Encoded(save(image, fmt, limits, q))
+        return _auto_quality(image, fmt, q, fitted, deadline=deadline, slower=fitted is limits)
+    return Encoded(save(image, fmt, fitted, q))
 
 
 # q=auto: the tuned settings it encodes with, fewer bytes for the same SSIMULACRA2
-# (``benchmarks/quality_auto.py``): JPEG with quantisation table 3 (which looks better per byte than the
+# (measured on the team corpus): JPEG with quantisation table 3 (which looks better per byte than the
 # standard table) and progressive scans, at no encode time. Trellis quantisation saves no more at the
 # same look and costs 4-7x the encode; WebP's effort 6 and AVIF's effort 3 save 3-5 % for 1.7-2x the
 # encode, so WebP and AVIF keep their settings.
@@ -114,7 +124,7 @@ TUNED: Mapping[Format, Mapping[str, Any]] = MappingProxyType({Format.JPEG: {"qua
 
 
 def _auto_quality(
-    image: Any, fmt: Format, level: Quality, limits: Limits, *, animated: bool, deadline: float | None, slower: bool
+    image: Any, fmt: Format, level: Quality, limits: Limits, *, deadline: float | None, slower: bool
 ) -> Encoded:
     """``q=auto`` (``vipsfront.engine.autoquality``) on a still JPEG, WebP or AVIF: the level's calibrated
     quality with the tuned settings, lower for an image with nothing visible to lose; a JPEG keeps the
@@ -124,6 +134,7 @@ def _auto_quality(
     from vipsfront.engine import autoquality  # on use: this module's table is read without libvips
 
     default = FORMATS[fmt].quality
+    animated = image.get_typeof("page-height") != 0 and int(image.get("page-height")) < image.height
     if animated or default is None or fmt.value not in autoquality.TUNING:
         return Encoded(save(image, fmt, limits))
     tuned = TUNED.get(fmt, {})
@@ -167,7 +178,8 @@ def avif_effort_for(pixels: int, preferred: int, remaining_s: float | None) -> i
 
 
 def for_deadline(fmt: Format, pixels: int, limits: Limits, remaining_s: float | None) -> Limits:
-    """``limits`` with an AVIF effort lowered so the encode of ``pixels`` fits ``remaining_s``."""
+    """``limits`` with an AVIF effort lowered so the encode of ``pixels`` fits ``remaining_s`` (``limits``
+    itself when nothing changes)."""
     if fmt != Format.AVIF:
         return limits
     effort = avif_effort_for(pixels, limits.avif_effort, remaining_s)

@@ -103,16 +103,8 @@ def transform(
         _check_deadline(deadline)
         timings["pipeline"] = _ms(step_started)
         encode_started = time.perf_counter()
-        width, height = plan.geometry.output
-        pixels = width * height * (plan.info.pages if plan.animated else 1)
-        remaining = None if deadline is None else deadline - time.monotonic()
-        fitted = encode.for_deadline(plan.format, pixels, limits, remaining)
-        if fitted != limits:
-            log.info("AVIF effort %d instead of %d to meet the deadline", fitted.avif_effort, limits.avif_effort)
         watch = _watch(image, deadline)
-        encoded = encode.encode(
-            image, plan.format, spec.q, fitted, animated=plan.animated, deadline=deadline, slower=fitted == limits
-        )
+        encoded = encode.encode(image, plan.format, spec.q, limits, deadline=deadline)
         timings.update(encoded.timings)
         timings["encode"] = _ms(encode_started)
         _check_deadline(deadline)
