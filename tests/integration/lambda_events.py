@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+AWS_FIXTURES = ROOT / "tests" / "fixtures" / "aws"
 HANDLER_PATH = ROOT / "functions" / "transform" / "handler.py"
 
 FUNCTION_NAME = "vipsfront-transform"
@@ -25,6 +26,12 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 URL_ID = "abcdefghijklmnopqrstuvwxyz012345"
 BROWSER_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+
+
+def aws_fixture(name: str) -> dict[str, Any]:
+    """One of AWS's documented events (``tests/fixtures/aws/<name>.json``, its page in the folder's README)."""
+    document: dict[str, Any] = json.loads((AWS_FIXTURES / f"{name}.json").read_text())
+    return document
 
 
 def function_url_event(

@@ -17,6 +17,7 @@ import pyvips
 from helpers import photo_jpeg
 from lambda_events import (
     FakeLambdaContext,
+    aws_fixture,
     body_bytes,
     emf_documents,
     function_url_event,
@@ -294,6 +295,22 @@ def test_canonical_path_form_behind_cloudfront(make_lambda: Callable[..., Lambda
         + 0.005 / 1000
         + value(doc, "OutputBytes") / GIB * 0.085
     )
+
+
+def test_function_url_payload_as_cloudfront_forwards_it(make_lambda: Callable[..., Lambda]) -> None:
+    # AWS's documented payload 2.0, as CloudFront sends it with OAC: the edge's rewritten URI, no query,
+    # no cookies, no Accept (the origin request policy forwards none of them)
+    fn = make_lambda(VIPSFRONT_VARIANT_LOOKUP="0", VIPSFRONT_TRUST_PATH_FORM="1")
+    event = aws_fixture("function_url_via_cloudfront")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/{KEY}/_vf/w=320,fm=webp"
+    assert "cookies" not in event and "accept" not in event["headers"]
+
+    response = fn.invoke(event)
+
+    assert response["statusCode"] == 200, response
+    image = pyvips.Image.new_from_buffer(body_bytes(response), "")
+    assert (image.width, image.height, image.get("vips-loader")) == (320, 240, "webpload_buffer")
+    assert fn.s3.head_object(Bucket=VARIANTS, Key=f"{KEY}/_vf/w=320,fm=webp")["ContentType"] == "image/webp"
 
 
 def test_log_line_carries_the_correlation_id_and_no_query(fn: Lambda) -> None:

@@ -14,15 +14,16 @@ import pyvips
 from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 from hostile_images import png_bomb, truncated
+from lambda_events import FakeLambdaContext, aws_fixture
 
-from vipsfront.web.app import create_app
-from vipsfront.lifecycle.cloudfront import CloudFrontInvalidator
 from vipsfront.config.settings import Settings
-from vipsfront.lifecycle.invalidation import RetryPolicy
 from vipsfront.lifecycle.changes import Change, Kind, Lifecycle, Status
-from vipsfront.stores.s3 import S3Store
+from vipsfront.lifecycle.cloudfront import CloudFrontInvalidator
+from vipsfront.lifecycle.invalidation import RetryPolicy
 from vipsfront.stores.base import ListedOriginal
+from vipsfront.stores.s3 import S3Store
 from vipsfront.url.version import version_token
+from vipsfront.web.app import create_app
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 KEY = "photos/cat.jpg"
@@ -310,3 +311,131 @@ def test_backfill_batch_event_shape(s3: Any, handler_module: Any) -> None:
     assert answer["counts"]["ingested"] == 1
     assert handler_module.handle_batch(world.lifecycle, event_items)["counts"]["skipped"] == 1
     assert [r.status for r in world.lifecycle.backfill([ListedOriginal(KEY, etag)])] == [Status.SKIPPED]
+
+
+# -- the shapes AWS sends (tests/fixtures/aws/) -----------------------------------------------------------
+
+
+def s3_event(name: str, key: str, etag: str, version_id: str | None = None, **detail: str) -> str:
+    """AWS's documented EventBridge S3 event ``name``, about ``key`` in the originals bucket."""
+    event = aws_fixture(name)
+    event["detail"]["bucket"]["name"] = ORIGINALS
+    event["detail"]["object"].update({"key": key, "etag": etag.strip('"')})
+    if version_id is not None:
+        event["detail"]["object"]["version-id"] = version_id
+    event["detail"].update(detail)
+    return json.dumps(event)
+
+
+def sqs_records(*bodies: str) -> list[dict[str, Any]]:
+    """An SQS batch as Lambda delivers it (AWS's example record), one record per body."""
+    template = aws_fixture("sqs_event")["Records"][0]
+    return [{**template, "messageId": f"message-{i}", "body": body} for i, body in enumerate(bodies)]
+
+
+def test_sqs_batch_as_aws_sends_it_ingests_and_fails_only_the_unreadable(s3: Any, handler_module: Any) -> None:
+    world = World(s3, {"VIPSFRONT_EAGER_PRESETS": "card"})
+    etag = world.put(KEY, solid((0, 0, 200)))
+    records = sqs_records(s3_event("s3_object_created", KEY, etag), "test", json.dumps({"source": "aws.s3"}))
+    del records[2]["body"]  # a record without a body
+
+    answer = handler_module.handle_sqs(world.lifecycle, records)
+
+    assert answer.keys() == aws_fixture("sqs_batch_response").keys()
+    assert [f.keys() for f in answer["batchItemFailures"]] == [{"itemIdentifier"}] * 2
+    assert {f["itemIdentifier"] for f in answer["batchItemFailures"]} == {"message-1", "message-2"}
+    variant = world.s3.get_object(Bucket=VARIANTS, Key=f"{KEY}/_vf/w=120,fm=webp")["Body"].read()
+    assert close(mean_rgb(variant), (0, 0, 200))  # the eager preset, made and decodable
+
+
+def test_object_deleted_as_aws_sends_it_purges(s3: Any, handler_module: Any) -> None:
+    world = World(s3)
+    etag = world.put(KEY, solid((9, 9, 9)))
+    handler_module.handle_sqs(world.lifecycle, sqs_records(s3_event("s3_object_created", KEY, etag)))
+    assert world.variants()
+    world.s3.delete_object(Bucket=ORIGINALS, Key=KEY)
+
+    answer = handler_module.handle_sqs(world.lifecycle, sqs_records(s3_event("s3_object_deleted", KEY, etag)))
+
+    assert answer == {"batchItemFailures": []}
+    assert world.variants() == []
+
+
+def test_an_old_version_expiring_keeps_the_current_original(s3: Any, handler_module: Any) -> None:
+    s3.put_bucket_versioning(Bucket=ORIGINALS, VersioningConfiguration={"Status": "Enabled"})
+    world = World(s3)
+    old = s3.put_object(Bucket=ORIGINALS, Key=KEY, Body=solid((200, 0, 0)))
+    new = s3.put_object(Bucket=ORIGINALS, Key=KEY, Body=solid((0, 200, 0)))
+    handler_module.handle_sqs(world.lifecycle, sqs_records(s3_event("s3_object_created", KEY, new["ETag"])))
+    current = set(world.variants())
+    invalidations = len(world.invalidated())
+    s3.delete_object(Bucket=ORIGINALS, Key=KEY, VersionId=old["VersionId"])  # what noncurrent expiry does
+    expired = s3_event(
+        "s3_object_deleted_lifecycle", KEY, old["ETag"], old["VersionId"], **{"deletion-type": "Permanently Deleted"}
+    )
+
+    assert handler_module.handle_sqs(world.lifecycle, sqs_records(expired)) == {"batchItemFailures": []}
+    assert set(world.variants()) == current and len(world.invalidated()) == invalidations
+
+    # the current version deleted for good: the variants were made from it, so they go
+    s3.delete_object(Bucket=ORIGINALS, Key=KEY, VersionId=new["VersionId"])
+    gone = s3_event("s3_object_deleted", KEY, new["ETag"], new["VersionId"], **{"deletion-type": "Permanently Deleted"})
+    handler_module.handle_sqs(world.lifecycle, sqs_records(gone))
+    assert world.variants() == []
+
+
+def test_backfill_batch_as_step_functions_sends_it(s3: Any, handler_module: Any) -> None:
+    world = World(s3)
+    etag = world.put(KEY, solid((0, 90, 0)))
+    batch = aws_fixture("distributed_map_s3_batch")
+    [item] = batch["Items"]
+    item.update(Key=KEY, Etag=etag)  # S3's quoted ETag, as the Distributed Map writes it
+
+    answer = handler_module.handle_batch(world.lifecycle, batch["Items"])
+
+    assert answer["counts"]["ingested"] == 1
+    document = json.loads(world.s3.get_object(Bucket=VARIANTS, Key=f"{KEY}/_vf/info.json")["Body"].read())
+    assert document["version"] == version_token(etag=etag)
+    assert handler_module.handle_batch(world.lifecycle, batch["Items"])["counts"]["skipped"] == 1
+
+
+def test_a_backfill_item_without_a_key_fails_alone(s3: Any, handler_module: Any) -> None:
+    world = World(s3)
+    etag = world.put(KEY, solid((0, 0, 90)))
+    items = [{"Key": KEY, "Etag": etag, "Size": 10}, {"Etag": etag}]
+
+    with pytest.raises(handler_module.BackfillBatchError, match="item-1"):
+        handler_module.handle_batch(world.lifecycle, items)
+    assert world.s3.head_object(Bucket=VARIANTS, Key=f"{KEY}/_vf/info.json")  # its neighbour was ingested
+
+
+@pytest.mark.parametrize("event", [{}, {"Records": "x"}, {"detail-type": "Object Created"}, []])
+def test_an_event_of_no_known_shape_fails_its_invocation(
+    handler_module: Any, event: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    context = FakeLambdaContext(aws_request_id="request-42")
+    with pytest.raises(handler_module.MalformedEventError):
+        handler_module.handler(event, context)
+    assert [getattr(r, "request_id", None) for r in caplog.records if r.levelname == "ERROR"] == ["request-42"]
+
+
+def test_throttled_purge_stops_before_the_invocation_ends(world: World) -> None:
+    def refused(**kwargs: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "TooManyInvalidationsInProgress", "Message": "wait"}}, "CreateInvalidation"
+        )
+
+    waited: list[float] = []
+    world.cloudfront.create_invalidation = refused  # type: ignore[method-assign]
+    world.lifecycle.invalidator = CloudFrontInvalidator(
+        world.cloudfront,
+        world.distribution,
+        sleep=waited.append,
+        rand=lambda: 0.5,  # no jitter
+        clock=lambda: 100.0 + sum(waited),
+    )
+    # the first waits are 5 and 10 s: with 12 s left, one wait fits and the second would not
+    [result] = world.lifecycle.apply([Change(KEY, Kind.DELETED, "seq")], deadline=112.0)
+    assert result.status is Status.FAILED and result.error is not None
+    assert result.error["code"] == "invalidation_throttled"
+    assert waited == [5.0]

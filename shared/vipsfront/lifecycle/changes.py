@@ -257,6 +257,13 @@ class Lifecycle:
             return None
         return document if isinstance(document, dict) else None
 
+    def is_old_version(self, key: str, etag: str) -> bool:
+        """Whether the version of ``key`` with this ETag (deleted for good: a noncurrent version expiring)
+        is not the one its info document, and so its variants, were made from: then the current original,
+        and what CloudFront holds of it, stay. Without an info document nothing tells: ``False``."""
+        document = self.stored_document(key)
+        return document is not None and document.get("version") != ListedOriginal(key, etag).version
+
     def backfill(self, items: Iterable[ListedOriginal], *, force: bool = False) -> list[KeyResult]:
         """Ingest each listed original unless its info document is already at its version."""
         results: list[KeyResult] = []

@@ -3,7 +3,9 @@
 A thin shell over ``vipsfront.lifecycle.invalidation``: the plan and the backoff schedule are decided there; this
 module only calls ``CreateInvalidation`` with a boto3 CloudFront client it is given (so tests pass a
 moto-backed one). ``TooManyInvalidationsInProgress`` is retried on the policy's schedule (the sleep is
-injectable); once the attempts are used up, or on any other error, ``InvalidationError`` says which
+injectable) while the caller's ``deadline`` allows the next wait (a Lambda passes its remaining time, so
+it reports the batch's failures before its timeout); once the attempts or the time are used up, or on
+any other error, ``InvalidationError`` says which
 originals were invalidated and which were not, so the caller can fail the message into the dead-letter
 queue with its keys. Submitting the same plan again is safe: each batch's ``CallerReference`` is
 deterministic, so CloudFront answers a batch it already has with the existing invalidation.
@@ -76,26 +78,31 @@ class CloudFrontInvalidator:
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 (frozen default)
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.distribution_id = distribution_id
         self.retry = retry
         self._sleep = sleep
         self._rand = rand
+        self._clock = clock
 
-    def submit(self, plan: InvalidationPlan) -> tuple[Receipt, ...]:
-        """Every batch of ``plan``, in order; raises ``InvalidationError`` at the first that fails."""
+    def submit(self, plan: InvalidationPlan, *, deadline: float | None = None) -> tuple[Receipt, ...]:
+        """Every batch of ``plan``, in order; raises ``InvalidationError`` at the first that fails.
+
+        ``deadline`` (``time.monotonic()``): no wait may end after it; the retries stop short instead.
+        """
         done: list[Receipt] = []
         for index, batch in enumerate(plan.batches):
             try:
-                done.append(self.submit_batch(batch))
+                done.append(self.submit_batch(batch, deadline=deadline))
             except _BatchFailed as failed:
                 error = InvalidationThrottledError if failed.throttled else InvalidationError
                 raise error(failed.message, done=tuple(done), pending=plan.batches[index:]) from failed.__cause__
         return tuple(done)
 
-    def submit_batch(self, batch: InvalidationBatch) -> Receipt:
-        """One ``CreateInvalidation``, retried while CloudFront has too many in progress."""
+    def submit_batch(self, batch: InvalidationBatch, *, deadline: float | None = None) -> Receipt:
+        """One ``CreateInvalidation``, retried while CloudFront has too many in progress and time allows."""
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 answer = self.client.create_invalidation(
@@ -115,6 +122,12 @@ class CloudFrontInvalidator:
                         throttled=True,
                     ) from exc
                 wait = self.retry.delay(attempt, self._rand())
+                if deadline is not None and self._clock() + wait > deadline:
+                    raise _BatchFailed(
+                        f"CloudFront still had too many invalidations in progress after {attempt} attempts; "
+                        "no time left to wait for another",
+                        throttled=True,
+                    ) from exc
                 log.info("%s for %d paths; retry %d in %.1f s", THROTTLED, len(batch.paths), attempt, wait)
                 self._sleep(wait)
             except BotoCoreError as exc:
