@@ -10,8 +10,6 @@ Each subcommand writes ``{name}.json`` and ``{name}.md`` into ``--out`` (default
   API, beside the streamed pipeline and ``transform`` (``stages.py``);
 * ``origins``: origin against origin on one S3: vipsfront's Lambda instance, thumbor-aws, the AWS
   sample (``origins.py``);
-* ``calibrate``: bytes and SSIMULACRA2 of each format's default quality, of other settings and of
-  encoder ladders over a mixed corpus (``calibrate.py``, its own options);
 * ``backfill``: originals per second of the backfill step on the corpus (``backfill.py``);
 * ``soak``: ``vipsfront serve`` under misses and hits, its RSS and latency over time (``soak.py``).
 """
@@ -26,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from vipsfront_bench import backfill, calibrate, deployed, engines, origins, soak, stages
+from vipsfront_bench import backfill, deployed, engines, origins, soak, stages
 
 SUBCOMMANDS: dict[str, ModuleType] = {
     "lambda": deployed,
@@ -51,7 +49,6 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--quick", action="store_true", help="a few files, few repeats (the CI smoke run)")
         module.add_arguments(sub)
         sub.set_defaults(run=module.run)
-    commands.add_parser("calibrate", help="the default qualities: bytes and SSIMULACRA2 (its own options)")
     return p
 
 
@@ -65,8 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # blocks stop the servers it started instead of orphaning them
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["calibrate"]:  # calibrate.py parses its own options
-        return calibrate.main(argv[1:])
     args = parser().parse_args(argv)
     args.argv = argv[1:]
     if hasattr(args, "out"):
