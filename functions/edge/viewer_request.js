@@ -11,7 +11,7 @@ var fail=(s,c,e,p)=>{throw{status:s,code:c,error:e,param:p||null};};
 var bad=(m,p)=>fail(400,'invalid_spec',m,p),badKey=m=>fail(400,'invalid_key',m,'key');
 var deny=(m,p)=>fail(403,'forbidden',m,p),must=(n,m)=>bad(n+' must be '+m,n);
 // spec._PARSERS; decimals stay strings, as repr() writes them
-var num=(n,lo,hi,re,m)=>r=>!re.test(r)?must(n,m):+r<lo||+r>hi?must(n,`from ${lo} to ${hi}`):r;
+var num=(n,lo,hi,re,m)=>r=>!re.test(r)||+r<lo||+r>hi?must(n,m):r;
 var int=(n,lo,hi)=>{var f=num(n,lo,hi,/^\d{1,6}$/,`a whole number from ${lo} to ${hi}`);return r=>+f(r);};
 var dec=(n,lo,hi)=>{
 var f=num(n,lo,hi,/^\d{1,4}(\.\d{1,4})?$/,`a number from ${lo} to ${hi} with at most 4 decimals`);
@@ -19,7 +19,7 @@ return r=>(f(r),/\./.test(r)?r.replace(/\.?0+$/,''):r).replace(/^0+(?=\d)/,'');
 };
 var one=(n,l,al)=>r=>{
 var v=al&&typeof al[r]=='string'?al[r]:r;
-return l.split(' ').indexOf(v)<0?must(n,'one of: '+l.replace(/ /g,', ')):v;
+return l.split(' ').indexOf(v)<0?must(n,'one of: '+l.replace(/ auto-\S+/g,'').replace(/ /g,', ')):v;
 };
 var P={
 w:int('w',1,MAX),h:int('h',1,MAX),dpr:(f=>r=>r=='auto'?1:f(r))(dec('dpr',1,4)),fit:one('fit','cover contain fill inside outside'),
@@ -149,7 +149,7 @@ su.split(',').forEach(p=>{
 var kv=split(p,'='),k=kv[0],x=+kv[1],s=k=='w'||k=='h',l=s?u[k=='w'?'widths':'heights']:a&&(has(a,k)?a[k]:[]);
 if(l&&!l.some(y=>y==kv[1])||s&&x>m){
 l=(l||[]).sort((b,c)=>b-c);
-l=l.filter((y,i)=>y<x&&!(l[i+1]<x)||y>x&&!(l[i-1]>x)).join(', ');
+l=l.filter((y,i)=>y<x!=l[i+1]<x||y>x!=l[i-1]>x).join(', ');// sorted: the last below, the first above
 s?big=big||p+NS+(l&&' (nearest unsigned: '+l+')'):why=why||p+NS;
 }
 });

@@ -59,6 +59,14 @@ class InputTooLargeError(VipsfrontError):
     code = "input_too_large"
 
 
+class OutputTooLargeError(VipsfrontError):
+    """The transform would make an image over the output side limit (an enlargement, or the original's
+    size kept): the request asks for too much, whatever the original; ``param`` names the side over it."""
+
+    status = HTTPStatus.BAD_REQUEST
+    code = "output_too_large"
+
+
 class UnsupportedInputError(VipsfrontError):
     """The original is in a format vipsfront does not (or is configured not to) read."""
 

@@ -1,7 +1,7 @@
 """The edge function words its refusals as the origin does: every 403 and 404 case of
-``tests/vectors/*.json`` gets the same message from the CloudFront Function (source and minified build,
-under node) as from the Python route. The vectors compare status and parameter; this compares the text
-a user reads."""
+``tests/vectors/*.json``, and the 400s below, get the same message from the CloudFront Function (source
+and minified build, under node) as from the Python route. The vectors compare status and parameter; this
+compares the text a user reads."""
 
 from __future__ import annotations
 
@@ -21,6 +21,18 @@ ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors"
 NODE = shutil.which("node")
 REFUSALS = (403, 404)
+# one rule, one message for a value off the grammar or out of range; fm lists what a URL may say
+BAD_VALUES = (
+    "w=9000",
+    "w=400.5",
+    "w=0",
+    "h=-1",
+    "dpr=5&w=10",
+    "dpr=1.23456&w=10",
+    "fm=tiff",
+    "fm=auto-png",
+    "blur=0.1",
+)
 
 # Runs each case through the function's handler, in its source and minified forms; prints one JSON
 # list per form: the error message of each case (null when the request passed).
@@ -61,6 +73,11 @@ def python_message(config: dict[str, Any], case: dict[str, Any]) -> str | None:
 @pytest.mark.skipif(NODE is None, reason="node is not on PATH: the edge function cannot run")
 def test_every_refusal_reads_the_same_at_the_edge_and_the_origin() -> None:
     docs = [json.loads(path.read_text()) for path in sorted(VECTORS.glob("*.json"))]
+    bad = [
+        {"url": f"/photos/cat.jpg?{query}", "accept": None, "expect": {"error": {"status": 400}}}
+        for query in BAD_VALUES
+    ]
+    docs.append({"config": docs[0]["config"], "cases": bad})
     cases = [(doc["config"], case) for doc in docs for case in doc["cases"]]
     assert NODE is not None
     result = subprocess.run(
@@ -78,6 +95,6 @@ def test_every_refusal_reads_the_same_at_the_edge_and_the_origin() -> None:
         differ = [
             f"{case['url']}: origin {want!r}, edge {got!r}"
             for (_, case), want, got in zip(cases, expected, messages, strict=True)
-            if case["expect"].get("error", {}).get("status") in REFUSALS and got != want
+            if (case in bad or case["expect"].get("error", {}).get("status") in REFUSALS) and got != want
         ]
         assert not differ, f"{form}: {len(differ)} messages differ:\n" + "\n".join(differ[:20])

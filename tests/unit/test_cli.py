@@ -49,7 +49,7 @@ def test_url_builds_the_canonical_url(capsys: pytest.CaptureFixture[str]) -> Non
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["url", "a.jpg", "--w", "0"], "w must be from 1 to 8192"),
+        (["url", "a.jpg", "--w", "0"], "w must be a whole number from 1 to 8192"),
         (["url", "a/../b.jpg", "--w", "10"], "segment"),
         (["sign", "a.jpg?w=10"], "no signing key"),
         (["sign", "a.jpg?zoom=2", "--secret", SECRET], "unknown parameter"),

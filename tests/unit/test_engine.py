@@ -23,6 +23,7 @@ from vipsfront.engine.steps import is_srgb_profile
 from vipsfront.errors import (
     DeadlineExceededError,
     InputTooLargeError,
+    OutputTooLargeError,
     UndecodableImageError,
     UnsupportedInputError,
 )
@@ -193,7 +194,7 @@ def test_cover_refuses_only_by_output_size_and_cuts_a_long_strip_first() -> None
     assert (turned.width, turned.height) == (100, 100)
     # mirrored (blue left, red right), then turned clockwise: blue on top, red below
     assert near(pixel(turned, 50, 10), (0, 0, 255), 2) and near(pixel(turned, 50, 90), RED, 2)
-    with pytest.raises(InputTooLargeError, match="output would be 200x200"):
+    with pytest.raises(OutputTooLargeError, match="output would be 200x200"):
         transform(strip, Spec(w=200, h=200, enlarge=True), Limits(max_output_side=150))
 
 
@@ -239,9 +240,9 @@ def test_enlarge_flag(photo_400x300: bytes) -> None:
 
 
 def test_output_side_limit(photo_400x300: bytes) -> None:
-    with pytest.raises(InputTooLargeError):
+    with pytest.raises(OutputTooLargeError):
         transform(photo_400x300, Spec(w=600, enlarge=True), Limits(max_output_side=500))
-    with pytest.raises(InputTooLargeError):  # a format change keeps the source size
+    with pytest.raises(OutputTooLargeError):  # a format change keeps the source size
         transform(photo_400x300, Spec(fm=Fm.WEBP), Limits(max_output_side=300))
 
 

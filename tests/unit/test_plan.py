@@ -21,7 +21,7 @@ from vipsfront.engine.plan import (
     output_format,
     pad_origin,
 )
-from vipsfront.errors import InputTooLargeError
+from vipsfront.errors import OutputTooLargeError
 from vipsfront.url.grammar import build
 from vipsfront.url.spec import Fit, Flip, Fm, Format, Position, Spec
 
@@ -213,9 +213,10 @@ def test_webp_and_vector_sources_scale_on_load() -> None:
 
 
 def test_output_side_limit() -> None:
-    with pytest.raises(InputTooLargeError, match="output would be 600x375"):
+    with pytest.raises(OutputTooLargeError, match="output would be 600x375") as over:
         make_plan(PHOTO, Spec(w=600), Limits(max_output_side=500))
-    with pytest.raises(InputTooLargeError):  # a format change keeps the source size
+    assert (over.value.status, over.value.code, over.value.param) == (400, "output_too_large", "w")
+    with pytest.raises(OutputTooLargeError):  # a format change keeps the source size
         make_plan(PHOTO, Spec(fm=Fm.WEBP), Limits(max_output_side=2000))
     assert make_plan(PHOTO, Spec(w=500), Limits(max_output_side=500)).geometry.output == (500, 313)
 

@@ -1,12 +1,14 @@
 """A refusal says what to change: the unsigned policy names the parameter that needs a signature and,
-for a size off the ladder, the nearest sizes it serves unsigned."""
+for a size off the ladder, the nearest sizes it serves unsigned; a bad value gets one message per rule,
+listing what a URL may say."""
 
 from __future__ import annotations
 
 import pytest
 
-from vipsfront.errors import SignatureError
+from vipsfront.errors import InvalidSpecError, SignatureError
 from vipsfront.url.policy import Policy, UnsignedPolicy
+from vipsfront.url.query import parse_query
 from vipsfront.url.route import route
 
 KEYS = {"k1": b"0123456789abcdef-refusals"}
@@ -43,3 +45,19 @@ def test_the_nearest_sizes_respect_the_largest_side() -> None:
     assert refusal("w=1280", policy) == "w=1280 needs a signed URL (nearest unsigned: 640)"
     presets_only = Policy.create(keys=KEYS, unsigned=UnsignedPolicy(presets_only=True))
     assert refusal("w=640", presets_only) == "a transform other than a preset needs a signed URL"
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("w=9000", "w must be a whole number from 1 to 8192"),
+        ("w=400.5", "w must be a whole number from 1 to 8192"),
+        ("dpr=5&w=10", "dpr must be a number from 1 to 4 with at most 4 decimals"),
+        ("dpr=1.23456&w=10", "dpr must be a number from 1 to 4 with at most 4 decimals"),
+        ("fm=tiff", "fm must be one of: jpeg, png, webp, avif, gif, auto"),
+    ],
+)
+def test_one_rule_one_message_for_a_bad_value(query: str, message: str) -> None:
+    with pytest.raises(InvalidSpecError) as refused:
+        parse_query(query)
+    assert refused.value.message == message

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from vipsfront.engine.encode import FORMATS
 from vipsfront.engine.limits import Limits
-from vipsfront.errors import InputTooLargeError
+from vipsfront.errors import OutputTooLargeError
 from vipsfront.url.rounding import round_half_up
 from vipsfront.url.spec import Fit, Flip, Fm, Format, Position, Rgba, Spec
 
@@ -225,8 +225,11 @@ def make_plan(info: ImageInfo, spec: Spec, limits: Limits = Limits()) -> Plan:  
     ow, oh = info.oriented_width, info.oriented_height
     geo = geometry(*((oh, ow) if turned else (ow, oh)), spec)
     if max(geo.output) > limits.max_output_side:
-        raise InputTooLargeError(
-            f"output would be {geo.output[0]}x{geo.output[1]}, more than {limits.max_output_side} pixels a side"
+        width, height = geo.output
+        raise OutputTooLargeError(
+            f"output would be {width}x{height}, more than {limits.max_output_side} pixels a side: ask for a"
+            " smaller w or h",
+            param="w" if width > limits.max_output_side else "h",
         )
     load_size = (geo.resize[1], geo.resize[0]) if turned else geo.resize
     cut = None

@@ -45,38 +45,38 @@ _POS_ALIASES = {
     "southwest": "bottom-left",
 }
 _FM_ALIASES = {"jpg": "jpeg"}
+FM_WRITTEN = "jpeg, png, webp, avif, gif, auto"  # what a URL says (and jpg); auto-* are auto resolved
 _FLIP_ALIASES = {"vh": "hv"}
 _Q_LEVELS = frozenset(level.value for level in Quality)
 _BOOLS = {"0": False, "1": True, "false": False, "true": True}
 
 
 def _int(name: str, raw: str, lo: int, hi: int) -> int:
-    if not _INT.fullmatch(raw):
+    """One rule, one message: ``w=9000`` and ``w=400.5`` break the same rule."""
+    if not _INT.fullmatch(raw) or not lo <= int(raw) <= hi:
         raise InvalidSpecError(f"{name} must be a whole number from {lo} to {hi}", param=name)
-    value = int(raw)
-    if not lo <= value <= hi:
-        raise InvalidSpecError(f"{name} must be from {lo} to {hi}", param=name)
-    return value
+    return int(raw)
 
 
 def _dec(name: str, raw: str, lo: float, hi: float) -> float:
-    if not _DEC.fullmatch(raw):
+    if not _DEC.fullmatch(raw) or not lo <= float(raw) <= hi:
         raise InvalidSpecError(
             f"{name} must be a number from {format_value(lo)} to {format_value(hi)} with at most 4 decimals",
             param=name,
         )
-    value = float(raw)
-    if not lo <= value <= hi:
-        raise InvalidSpecError(f"{name} must be from {format_value(lo)} to {format_value(hi)}", param=name)
-    return value
+    return float(raw)
 
 
-def _choice(name: str, raw: str, enum: type[E], aliases: Mapping[str, str] | None = None) -> E:
+def _choice(
+    name: str, raw: str, enum: type[E], aliases: Mapping[str, str] | None = None, written: str | None = None
+) -> E:
+    """``raw`` (or its alias) as ``enum``; the error lists ``written``, what a user writes, when the enum
+    holds more than that (``fm``'s negotiated forms)."""
     value = (aliases or {}).get(raw, raw)
     try:
         return enum(value)
     except ValueError:
-        allowed = ", ".join(m.value for m in enum)
+        allowed = written or ", ".join(m.value for m in enum)
         raise InvalidSpecError(f"{name} must be one of: {allowed}", param=name) from None
 
 
@@ -128,7 +128,7 @@ PARAMS: dict[str, Callable[[str], Any]] = {
     "fx": lambda raw: _dec("fx", raw, 0, 1),
     "fy": lambda raw: _dec("fy", raw, 0, 1),
     "enlarge": lambda raw: _bool("enlarge", raw),
-    "fm": lambda raw: _choice("fm", raw, Fm, _FM_ALIASES),
+    "fm": lambda raw: _choice("fm", raw, Fm, _FM_ALIASES, FM_WRITTEN),
     "q": _q,
     "blur": lambda raw: _dec("blur", raw, 0.3, 100),
     "sharpen": lambda raw: _dec("sharpen", raw, 0.3, 10),
