@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from vipsfront import __version__
 from vipsfront.config.settings import Settings
@@ -52,6 +52,7 @@ HEALTH_PATH = "/_vf/health"
 # "body": "...", "isBase64Encoded": true, "cookies": null}, with room to spare
 LAMBDA_ENVELOPE_BYTES = 512
 CORS_METHODS = "GET, HEAD"
+DEMO_PATH = "/_vf/demo"
 CORS_MAX_AGE_S = 86400
 MOVED_MAX_AGE_S = 60  # how long browsers and CloudFront keep the redirect from an old version to the current
 
@@ -276,16 +277,21 @@ def create_app(
     async def vipsfront_error(request: Request, error: VipsfrontError) -> JSONResponse:
         return error_response(error, settings)
 
+    allowed_methods = "GET, HEAD, OPTIONS" if settings.cors_origins else "GET, HEAD"  # on every path
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        headers = {"cache-control": settings.error_cache_control, **(error.headers or {})}
+        detail = str(error.detail)
+        if error.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+            # Starlette's Allow names the routes whose path matched (OPTIONS alone, for an image path)
+            headers = {name: value for name, value in headers.items() if name.lower() != "allow"}
+            headers["allow"] = allowed_methods
+            detail = f"{request.method} is not allowed: use {allowed_methods.replace(', ', ' or ')}"
         return JSONResponse(
-            {
-                "error": str(error.detail),
-                "code": HTTPStatus(error.status_code).phrase.lower().replace(" ", "_"),
-                "param": None,
-            },
+            {"error": detail, "code": HTTPStatus(error.status_code).phrase.lower().replace(" ", "_"), "param": None},
             status_code=error.status_code,
-            headers={"cache-control": settings.error_cache_control, **(error.headers or {})},
+            headers=headers,
         )
 
     app.add_exception_handler(Exception, internal_error)
@@ -293,6 +299,21 @@ def create_app(
     @app.api_route(HEALTH_PATH, methods=["GET", "HEAD"])
     async def health() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__}, headers=NO_STORE)
+
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+    async def index(request: Request) -> Response:
+        """The root holds no image: a browser goes to the demo page (when on), a client gets the endpoints."""
+        if settings.demo and "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse(DEMO_PATH, status_code=302, headers={**NO_STORE, "vary": "Accept"})
+        endpoints = {
+            "image": "/{key}?w=&h=&fit=&fm=... (docs/url-api.md)",
+            "info": "/_vf/info/{key}",
+            "health": HEALTH_PATH,
+            "openapi": "/_vf/openapi.json",
+            **({"demo": DEMO_PATH} if settings.demo else {}),
+        }
+        body = {"service": "vipsfront", "version": __version__, "endpoints": endpoints}
+        return JSONResponse(body, headers={**NO_STORE, "vary": "Accept"})
 
     @app.api_route("/_vf/openapi.json", methods=["GET", "HEAD"], include_in_schema=False)
     async def openapi() -> JSONResponse:

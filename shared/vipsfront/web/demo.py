@@ -15,15 +15,15 @@ from importlib.resources import files
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from vipsfront.config.settings import Settings
 from vipsfront.errors import VipsfrontError
-from vipsfront.url.keys import check_key
 from vipsfront.origin.serving import Origin
 from vipsfront.stores.base import ImageStore
 from vipsfront.url.builders import sizes, url
+from vipsfront.url.keys import check_key
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,12 @@ async def demo_page(request: Request) -> HTMLResponse:
         "referrer-policy": "no-referrer",
     }
     return HTMLResponse(html, headers=headers)
+
+
+@router.get("/_vf/demo/", include_in_schema=False)
+async def demo_slash() -> RedirectResponse:
+    """``/_vf/demo/`` (a trailing slash typed or pasted): the page itself."""
+    return RedirectResponse("/_vf/demo", status_code=301)
 
 
 @router.get("/_vf/demo/static/{name}")
