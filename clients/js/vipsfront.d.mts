@@ -25,6 +25,10 @@ export interface Params {
   flip?: 'h' | 'v' | 'hv';
   /** hex rgb, rrggbb or rrggbbaa, with or without '#'. */
   bg?: string;
+  /** A source rectangle cut before the resize: `left,top,width,height` or `[left, top, width, height]`. */
+  rect?: string | [number, number, number, number];
+  /** Remove a uniform border first, with this threshold (0..255). */
+  trim?: number;
   /** The original's version token, as `/_vf/info` answers it (`version`): a new version is a new URL. */
   v?: string;
 }

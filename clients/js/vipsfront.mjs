@@ -5,7 +5,7 @@
 // through a signer from ./sign.mjs (or any function with the same contract).
 
 const MAX_SIDE = 8192;
-const ORDER = ['w', 'h', 'fit', 'pos', 'fx', 'fy', 'enlarge', 'fm', 'q', 'blur', 'sharpen', 'rot', 'flip', 'bg', 'v'];
+const ORDER = ['w', 'h', 'fit', 'pos', 'fx', 'fy', 'enlarge', 'fm', 'q', 'blur', 'sharpen', 'rot', 'flip', 'bg', 'rect', 'trim', 'v'];
 const DEFAULTS = { fit: 'cover', pos: 'center', enlarge: false, rot: 0 };
 const POSITIONS = ['center', 'top', 'bottom', 'left', 'right', 'top-left', 'top-right', 'bottom-left',
   'bottom-right', 'attention', 'entropy'];
@@ -73,12 +73,20 @@ const PARSERS = {
     if (value.length === 3) value = value.replace(/./g, (c) => c + c);
     return value.length === 8 && value.endsWith('ff') ? value.slice(0, 6) : value;
   },
+  // a source rectangle, `left,top,width,height` (or an array of the four); `:` in the canonical form
+  rect: (raw, name) => {
+    const [x, y, w, h] = (/^([0-9]{1,5})[,:]([0-9]{1,5})[,:]([0-9]{1,5})[,:]([0-9]{1,5})$/.exec(raw) || []).slice(1).map(Number);
+    return w >= 1 && h >= 1 && x + w <= 65535 && y + h <= 65535
+      ? `${x}:${y}:${w}:${h}`
+      : fail(name, 'must be left,top,width,height within 65535');
+  },
+  trim: int(0, 255),
   // the original's version token (what /_vf/info answers as `version`): last in the canonical form
   v: (raw, name) =>
     /^[A-Za-z0-9_-]{1,32}$/.test(raw) ? raw : fail(name, "must be 1 to 32 characters of A-Z, a-z, 0-9, '-' and '_'"),
 };
 
-const raw = (value) => (typeof value === 'boolean' ? (value ? '1' : '0') : String(value));
+const raw = (value) => (typeof value === 'boolean' ? (value ? '1' : '0') : Array.isArray(value) ? value.join(',') : String(value));
 
 /** The checked spec for `params`, as `vipsfront.url.grammar.build` makes it (dpr folded, no-ops dropped). */
 export function build(params = {}) {

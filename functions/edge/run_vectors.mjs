@@ -23,7 +23,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const VECTORS = path.resolve(HERE, '..', '..', 'tests', 'vectors');
 const SOURCE = fs.readFileSync(SOURCE_PATH, 'utf8');
 const MINIFIED = await build(SOURCE);
-const BUDGET = 9000; // the CDK construct's size guard (bytes, config included)
+const BUDGET = 9728; // the CDK construct's size guard, CODE_BUDGET_BYTES (bytes, config included)
 const VARIANTS = [
   ['source', SOURCE],
   ['minified', MINIFIED],

@@ -4,7 +4,7 @@
 import cf from 'cloudfront';
 import crypto from 'crypto';
 var CONFIG = __VIPSFRONT_CONFIG__;
-var MAX=8192,VF='/_vf/',ORDER='w h fit pos fx fy enlarge fm q blur sharpen rot flip bg v'.split(' ');
+var MAX=8192,VF='/_vf/',ORDER='w h fit pos fx fy enlarge fm q blur sharpen rot flip bg rect trim v'.split(' ');
 var DEF={fit:'cover',pos:'center',enlarge:false,rot:0};
 var has=(o,k)=>Object.prototype.hasOwnProperty.call(o,k),isAuto=f=>/^auto/.test(f);
 var fail=(s,c,e,p)=>{throw{status:s,code:c,error:e,param:p||null};};
@@ -32,6 +32,8 @@ fm:one('fm','jpeg png webp avif gif auto auto-webp auto-avif auto-avif-webp',{jp
 q:r=>/^auto(:low|:high)?$/.test(r)?r:int('q',1,100)(r),blur:dec('blur',0.3,100),sharpen:dec('sharpen',0.3,10),
 rot:r=>/^(0|90|180|270)$/.test(r)?+r:must('rot','0, 90, 180 or 270'),
 flip:one('flip','h v hv',{vh:'hv'}),
+rect:r=>(r=/^(\d{1,5})[,:](\d{1,5})[,:](\d{1,5})[,:](\d{1,5})$/.exec(r))&&r[3]>0&&r[4]>0&&r[1]- -r[3]<65536&&r[2]- -r[4]<65536?
+r.slice(1).map(Number).join(':'):must('rect','left,top,width,height within 65535'),trim:int('trim',0,255),
 v:r=>/^[\w-]{1,32}$/.test(r)?r:must('v',"1 to 32 characters of A-Z, a-z, 0-9, '-' and '_'"),
 bg:r=>{
 var v=(/^#?([\da-f]{3}|[\da-f]{6}|[\da-f]{8})$/i.exec(r)||must('bg','a hex colour: rgb, rrggbb or rrggbbaa'))[1];

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 from vipsfront.engine.encode import FORMATS
 from vipsfront.engine.limits import Limits
-from vipsfront.errors import OutputTooLargeError
+from vipsfront.errors import InvalidSpecError, OutputTooLargeError
 from vipsfront.url.rounding import round_half_up
-from vipsfront.url.spec import Fit, Flip, Fm, Format, Position, Rgba, Spec
+from vipsfront.url.spec import Fit, Flip, Fm, Format, Position, Rect, Rgba, Spec
 
 JPEG_SHRINK_MARGIN = 1.5
 
@@ -79,6 +79,9 @@ class Plan:
     # cover with a resized image over ``max_output_side``: the box, as fractions (left, top, right,
     # bottom) of the EXIF-oriented source, cut before the resize (``load_size`` is then the box)
     cut: tuple[float, float, float, float] | None = None
+    # ``rect`` (clipped to the source) and ``trim`` (found in the pixels): the part of the EXIF-oriented
+    # source everything else applies to; the source is then decoded whole (no shrink-on-load)
+    region: Rect | None = None
 
 
 def _round(value: float) -> int:
@@ -217,12 +220,35 @@ def output_format(fm: Fm | None, source: str, *, alpha: bool, animated: bool) ->
     return Format.PNG if alpha else Format.JPEG
 
 
-def make_plan(info: ImageInfo, spec: Spec, limits: Limits = Limits()) -> Plan:  # noqa: B008 (frozen default)
-    """Decide output format and every size; refuse outputs over ``limits.max_output_side``."""
+def source_rect(info: ImageInfo, spec: Spec) -> Rect | None:
+    """``spec.rect`` clipped to the EXIF-oriented source (as imgix clips it); ``InvalidSpecError`` when
+    the rectangle lies wholly outside it."""
+    if spec.rect is None:
+        return None
+    left, top, width, height = spec.rect
+    right, bottom = min(left + width, info.oriented_width), min(top + height, info.oriented_height)
+    if left >= right or top >= bottom:
+        raise InvalidSpecError(
+            f"rect lies outside the {info.oriented_width}x{info.oriented_height} original", param="rect"
+        )
+    return left, top, right - left, bottom - top
+
+
+def make_plan(
+    info: ImageInfo,
+    spec: Spec,
+    limits: Limits = Limits(),  # noqa: B008 (frozen default)
+    region: Rect | None = None,
+) -> Plan:
+    """Decide output format and every size; refuse outputs over ``limits.max_output_side``.
+
+    ``region``: the part of the source that ``trim`` found (within ``rect``); without it, ``rect`` clipped.
+    """
     fmt = output_format(spec.fm, info.format, alpha=info.alpha, animated=info.animated)
     traits = FORMATS[fmt]
     turned = spec.rot in (90, 270)
-    ow, oh = info.oriented_width, info.oriented_height
+    region = region or source_rect(info, spec)
+    ow, oh = (region[2], region[3]) if region else (info.oriented_width, info.oriented_height)
     geo = geometry(*((oh, ow) if turned else (ow, oh)), spec)
     if max(geo.output) > limits.max_output_side:
         width, height = geo.output
@@ -238,7 +264,9 @@ def make_plan(info: ImageInfo, spec: Spec, limits: Limits = Limits()) -> Plan:  
         load_size = (geo.crop[1], geo.crop[0]) if turned else geo.crop
     shrink, scale = 1, 1.0
     ratio = max(load_size[0] / ow, load_size[1] / oh)
-    if info.format == "jpeg":
+    if region is not None:
+        pass  # decoded whole: the region is cut in source pixels
+    elif info.format == "jpeg":
         shrink = _jpeg_shrink((ow, oh), load_size)
     elif info.format in ("svg", "pdf"):
         scale = ratio  # vector: render at the output resolution
@@ -256,4 +284,5 @@ def make_plan(info: ImageInfo, spec: Spec, limits: Limits = Limits()) -> Plan:  
         load_scale=scale,
         bg=spec.background,
         cut=cut,
+        region=region,
     )

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyvips
 
-from vipsfront.engine import encode, probe, steps
+from vipsfront.engine import encode, faces, probe, steps
 from vipsfront.engine.limits import Limits
-from vipsfront.engine.plan import ImageInfo, make_plan
+from vipsfront.engine.plan import ImageInfo, Plan, make_plan
 from vipsfront.errors import DeadlineExceededError, UndecodableImageError
-from vipsfront.url.spec import Format, Spec
+from vipsfront.url.spec import Flip, Format, Position, Spec
 
 log = logging.getLogger(__name__)
 
@@ -72,25 +73,65 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000.0, 3)
 
 
+def _wants_faces(plan: Plan) -> bool:
+    """``pos=face`` on a ``cover`` crop that cuts something off, of a still output."""
+    crop = plan.geometry.crop
+    return (
+        plan.spec.pos is Position.FACE
+        and plan.spec.fx is None
+        and crop is not None
+        and crop != plan.geometry.resize
+        and not plan.animated
+    )
+
+
+def _aim(plan: Plan, found: Sequence[faces.Face], limits: Limits, how: str) -> tuple[Plan, str]:
+    """The plan with its crop aimed at ``found`` (fractions of the oriented source) through the
+    focal point, or at libvips' ``attention`` without faces; and what was used, for Server-Timing."""
+    spec = plan.spec
+    oriented = faces.orient(found, spec.flip in (Flip.H, Flip.HV), spec.flip in (Flip.V, Flip.HV), spec.rot)
+    assert plan.geometry.crop is not None
+    point = faces.focal_point(oriented, plan.geometry.resize, plan.geometry.crop)
+    if point is None:
+        return make_plan(plan.info, replace(spec, pos=Position.ATTENTION), limits), f"attention: no face {how}"
+    aimed = replace(spec, fx=point[0], fy=point[1])
+    return make_plan(plan.info, aimed, limits), f"faces={len(found)} {how}"
+
+
+def _fallback(plan: Plan, limits: Limits, exc: Exception) -> tuple[Plan, str]:
+    log.warning("face detection failed, cropping by attention: %s", exc)
+    return make_plan(plan.info, replace(plan.spec, pos=Position.ATTENTION), limits), "attention: detector error"
+
+
 def transform(
     data: bytes,
     spec: Spec,
     limits: Limits = Limits(),  # noqa: B008 (frozen default)
     *,
     deadline: float | None = None,
+    known_faces: Sequence[faces.Face] | None = None,
 ) -> TransformResult:
     """Apply ``spec`` to the image in ``data``.
 
     ``deadline`` is an absolute ``time.monotonic()`` value: the result is returned only if it is ready
     by then (AVIF effort is lowered to fit it). Raises ``UnsupportedInputError``,
     ``UndecodableImageError``, ``InputTooLargeError`` or ``DeadlineExceededError``; nothing else.
+
+    ``pos=face`` aims the crop at ``known_faces`` (the info document's boxes), else at the faces
+    found in the resized image (or, when that is under ``faces.MIN_DETECT_SIDE`` or cut from an
+    oversized resize, in a shrink-on-load decode), else at ``attention``. The ``faces`` timing says
+    which (its note: ``faces=2 cached``, ``attention: no face``, ...).
     """
     started = time.perf_counter()
     _check_deadline(deadline)
     if limits.threads > 0 and pyvips.concurrency_get() != limits.threads:
         pyvips.concurrency_set(limits.threads)
     header = probe.open_header(data, limits)
-    plan = make_plan(header.info, spec, limits)
+    try:
+        region = steps.trim_region(header, spec)
+    except pyvips.Error:
+        raise UndecodableImageError("image could not be decoded") from None
+    plan = make_plan(header.info, spec, limits, region)
     timings = {"probe": _ms(started)}
     step_started = time.perf_counter()
     watch = _Watch()
@@ -130,5 +171,5 @@ def transform(
         pages=int(image.height) // frame_height,
         input_info=header.info,
         timings=timings,
-        notes=encoded.notes,
+        notes={**notes, **encoded.notes},
     )

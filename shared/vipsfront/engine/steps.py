@@ -2,7 +2,8 @@
 
 Pipeline, written down once::
 
-    load: shrink-on-load, EXIF auto-orientation, the ``cover`` cut of an oversized resize, lanczos3 resize
+    load: shrink-on-load, EXIF auto-orientation, the ``rect``/``trim`` region, the ``cover`` cut of an
+          oversized resize, lanczos3 resize
     → 8-bit sRGB → flip → rot → crop (cover) → pad (contain) → blur → sharpen → flatten
 
 pyvips is lazy: pixels are decoded, resized and encoded together during the final write.
@@ -23,9 +24,9 @@ from typing import Any
 import pyvips
 
 from vipsfront.engine import loaders
-from vipsfront.engine.plan import Plan, crop_origin, pad_origin
+from vipsfront.engine.plan import Plan, crop_origin, pad_origin, source_rect
 from vipsfront.engine.probe import Header
-from vipsfront.url.spec import Flip, Position
+from vipsfront.url.spec import Flip, Position, Rect, Spec
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,17 @@ def load(data: bytes, plan: Plan, header: Header) -> Any:
     """Decode ``data`` with shrink-on-load and resize to ``plan.load_size`` (EXIF auto-orientation included).
 
     JPEG decodes at ``1/plan.jpeg_shrink``; WebP, SVG and PDF at ``plan.load_scale``; an animation kept in
-    the output with all its frames. Without any of those the probe's ``header`` image is decoded.
+    the output with all its frames. Without any of those (nor ``trim``, which has read it) the probe's
+    ``header`` image is decoded.
     """
     options = loaders.load_options(shrink=plan.jpeg_shrink, scale=plan.load_scale, all_frames=plan.animated)
-    if options == loaders.load_options():
+    if options == loaders.load_options() and plan.spec.trim is None:  # trim_region has read the header's
         image = header.image
     else:
         image = loaders.open_image(data, header.loader, **options)
+    if plan.region is not None:
+        left, top, width, height = plan.region
+        image = _frames(_oriented(image, plan), lambda f: f.extract_area(left, top, width, height))
     if plan.cut is not None:
         image = _cut(image, plan)
     return resize(image, *plan.load_size)
@@ -57,12 +62,37 @@ def resize(image: Any, width: int, height: int) -> Any:
     return image
 
 
+def _oriented(image: Any, plan: Plan) -> Any:
+    """``image`` turned by its EXIF orientation (an animation's frames are left as they are)."""
+    if plan.info.orientation != 1 and not plan.animated:
+        return image.copy_memory().autorot()
+    return image
+
+
+def trim_region(header: Header, spec: Spec) -> Rect | None:
+    """``trim``: the box, in the EXIF-oriented source, left when a border of the top-left pixel's colour
+    is removed from ``rect`` (or the whole image) with ``spec.trim`` as libvips' ``find_trim`` threshold.
+    A uniform image keeps its size. Reads the pixels of the first frame."""
+    if spec.trim is None:
+        return None
+    info = header.info
+    left, top, width, height = source_rect(info, spec) or (0, 0, info.oriented_width, info.oriented_height)
+    image = header.image
+    if info.orientation != 1:
+        image = image.copy_memory().autorot()
+    area = image.extract_area(left, top, width, min(height, page_height(image) - top))
+    if area.hasalpha():
+        area = area.flatten(background=[255] * (area.bands - 1))
+    found = area.find_trim(threshold=spec.trim, background=area.getpoint(0, 0))
+    x, y, w, h = (int(v) for v in found)
+    return (left + x, top + y, w, h) if w > 0 and h > 0 else (left, top, width, height)
+
+
 def _cut(image: Any, plan: Plan) -> Any:
     """Cut ``plan.cut`` out of the decoded source (EXIF orientation applied first), so the resize that
     follows makes only the ``cover`` box, never the oversized image around it."""
     assert plan.cut is not None
-    if plan.info.orientation != 1 and not plan.animated:
-        image = image.copy_memory().autorot()
+    image = _oriented(image, plan)
     width, height = image.width, page_height(image)
     x0, y0, x1, y1 = plan.cut
     left, top = min(width - 1, int(x0 * width)), min(height - 1, int(y0 * height))

@@ -16,12 +16,15 @@ from vipsfront.url.grammar import build, to_query
 from vipsfront.url.keys import check_key, encode_key
 from vipsfront.url.signing import sign
 
-Value = str | int | float | bool
+Value = str | int | float | bool | tuple[int, ...] | list[int]  # a sequence: ``rect``
 Params = Mapping[str, Value]
 
 
 def _raw(value: Value) -> str:
-    """A query value as a browser would send it; booleans as ``1``/``0`` (``enlarge=True``)."""
+    """A query value as a browser would send it; booleans as ``1``/``0`` (``enlarge=True``), a ``rect``
+    sequence as ``left,top,width,height``."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(part) for part in value)
     if isinstance(value, bool):
         return "1" if value else "0"
     return str(value)

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from vipsfront.errors import InvalidSpecError
 from vipsfront.url.rounding import times_half_up
-from vipsfront.url.spec import IDENTITY, MAX_SIDE, Fit, Flip, Fm, Position, Quality, Spec, format_value
+from vipsfront.url.spec import IDENTITY, MAX_SIDE, Fit, Flip, Fm, Position, Quality, Rect, Spec, format_value
 from vipsfront.url.version import check_version
 
 E = TypeVar("E", bound=StrEnum)
@@ -31,6 +31,8 @@ PRESET_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")  # a signing key's id, as in VIPSFRONT_SIGNING_KEYS and in s=
 SIGNATURE_PATTERN = re.compile(KEY_ID.pattern + r"\.[A-Za-z0-9_-]{43}")
 EXPIRES_PATTERN = re.compile(r"[0-9]{1,12}")
+MAX_SOURCE_SIDE = 65535  # a ``rect`` lies within a source, which may be larger than an output
+_RECT = re.compile(r"([0-9]{1,5})[,:]([0-9]{1,5})[,:]([0-9]{1,5})[,:]([0-9]{1,5})")
 DPR_AUTO = "auto"  # dpr=auto: the ratio comes from a Sec-CH-DPR hint (vipsfront.url.route), else 1
 
 _POS_ALIASES = {
@@ -115,6 +117,15 @@ def _q(raw: str) -> int | Quality:
     return _int("q", raw, 1, 100)
 
 
+def _rect(raw: str) -> Rect:
+    """``rect``: ``left,top,width,height`` in source pixels (``:`` between them in the canonical form)."""
+    match = _RECT.fullmatch(raw)
+    left, top, width, height = (int(part) for part in match.groups()) if match else (-1, -1, 0, 0)
+    if not (0 <= min(left, top) and 1 <= min(width, height) and max(left + width, top + height) <= MAX_SOURCE_SIDE):
+        raise InvalidSpecError(f"rect must be left,top,width,height within {MAX_SOURCE_SIDE}", param="rect")
+    return left, top, width, height
+
+
 def _dpr(raw: str) -> float:
     return 1.0 if raw == DPR_AUTO else _dec("dpr", raw, 1, 4)  # auto without a hint is 1
 
@@ -135,6 +146,8 @@ PARAMS: dict[str, Callable[[str], Any]] = {
     "rot": lambda raw: _rot("rot", raw),
     "flip": lambda raw: _choice("flip", raw, Flip, _FLIP_ALIASES),
     "bg": lambda raw: _bg("bg", raw),
+    "rect": _rect,
+    "trim": lambda raw: _int("trim", raw, 0, 255),
     "v": check_version,  # the original's version: last in the canonical form, signed like the rest
 }
 SPEC_PARAMS = frozenset(PARAMS)

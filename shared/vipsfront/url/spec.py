@@ -101,6 +101,7 @@ class Flip(StrEnum):
 
 
 Rgba = tuple[int, int, int, int]
+Rect = tuple[int, int, int, int]  # left, top, width, height
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,7 @@ class Spec:
     """A transform, in output pixels (``dpr`` already folded). ``Spec()`` is the identity.
 
     ``bg`` is canonical hex: ``rrggbb`` or ``rrggbbaa``, lower case, no ``#`` (the grammar writes it so).
+    ``rect`` is written ``left:top:width:height`` (``,`` separates the canonical form's pairs).
     """
 
     w: int | None = None
@@ -124,6 +126,8 @@ class Spec:
     rot: int = 0
     flip: Flip | None = None
     bg: str | None = None
+    rect: Rect | None = None  # a source rectangle (EXIF-oriented pixels), cut before anything else
+    trim: int | None = None  # remove a uniform border (libvips find_trim) with this threshold, after ``rect``
     v: str | None = None  # the original's version token: names the source, never changes the pixels
 
     @property
@@ -173,7 +177,10 @@ _DEFAULTS = {f.name: f.default for f in fields(Spec)}
 
 
 def format_value(value: object) -> str:
-    """Numbers print like JavaScript's ``String(n)``: ``1`` not ``1.0``, ``0.25`` not ``.25``."""
+    """Numbers print like JavaScript's ``String(n)``: ``1`` not ``1.0``, ``0.25`` not ``.25``; a rectangle
+    as ``left:top:width:height``."""
+    if isinstance(value, tuple):
+        return ":".join(str(part) for part in value)
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float):
