@@ -85,7 +85,7 @@ def thumbor(peer: peer_list.Peer, ops: tuple[Op, ...], corpus: corpora.Corpus, p
 
     assert peer.venv is not None
     config = peer_list.peers_dir() / "thumbor" / "thumbor.conf"
-    settings = {"VIPSFRONT_BENCH_CORPUS": str(corpus.root), "VIPSFRONT_BENCH_AVIF_SPEED": str(9 - Limits().avif_effort)}
+    settings = {"VFBENCH_CORPUS": str(corpus.root), "VFBENCH_AVIF_SPEED": str(9 - Limits().avif_effort)}
     process, base = services.start_thumbor(peer.venv, config, settings, 1)
     sampler = services.RssSampler(process.pid)
     http = Client(base)

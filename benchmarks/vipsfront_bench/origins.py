@@ -127,10 +127,10 @@ def start(name: str, peer: peer_list.Peer | None, s3: services.S3Server, memory_
     if name == "thumbor-aws":
         assert peer is not None and peer.venv is not None
         env = {
-            "VIPSFRONT_BENCH_S3_ENDPOINT": s3.endpoint,
-            "VIPSFRONT_BENCH_ORIGINALS_BUCKET": DEFAULT_ORIGINALS_BUCKET,
-            "VIPSFRONT_BENCH_RESULTS_BUCKET": RESULTS_BUCKET,
-            "VIPSFRONT_BENCH_AVIF_SPEED": str(9 - Limits().avif_effort),
+            "VFBENCH_S3_ENDPOINT": s3.endpoint,
+            "VFBENCH_ORIGINALS_BUCKET": DEFAULT_ORIGINALS_BUCKET,
+            "VFBENCH_RESULTS_BUCKET": RESULTS_BUCKET,
+            "VFBENCH_AVIF_SPEED": str(9 - Limits().avif_effort),
         }
         config = peer_list.peers_dir() / "thumbor" / "thumbor-aws.conf"
         process, base = services.start_thumbor(peer.venv, config, env, 1)

@@ -98,7 +98,7 @@ def test_demo_page_in_chromium(server: str, browser: Any, tmp_path: Path) -> Non
     page.wait_for_function(f"() => Object.keys(window.vfDemo.loads).length === {count}")
     page.wait_for_timeout(500)  # the fade-in
     page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
-    if os.environ.get("VIPSFRONT_SCREENSHOT"):
+    if os.environ.get("VFTEST_SCREENSHOT"):
         page.screenshot(path=str(README_SCREENSHOT), scale="css", type="png")
 
     facts = page.evaluate(

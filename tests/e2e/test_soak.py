@@ -1,7 +1,7 @@
 """The soak, short form: ``vipsfront bench soak`` runs `vipsfront serve` under misses and hits for ~30 s;
 zero errors, RSS levels off.
 
-``VIPSFRONT_SOAK_SECONDS`` lengthens it (``python -m vipsfront_bench soak --seconds N`` is the long form,
+``VFTEST_SOAK_SECONDS`` lengthens it (``python -m vipsfront_bench soak --seconds N`` is the long form,
 and reports the latencies; nothing here asserts a speed).
 """
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_soak_has_no_errors_and_stable_memory(tmp_path: Path) -> None:
-    seconds = float(os.environ.get("VIPSFRONT_SOAK_SECONDS", "30"))
+    seconds = float(os.environ.get("VFTEST_SOAK_SECONDS", "30"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIPSFRONT_"))}
     command = [sys.executable, "-m", "vipsfront_bench", "soak", "--seconds", str(seconds), "--clients", "4"]
     done = subprocess.run(

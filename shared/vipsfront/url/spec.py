@@ -37,6 +37,13 @@ class Position(StrEnum):
     BOTTOM_RIGHT = "bottom-right"
     ATTENTION = "attention"
     ENTROPY = "entropy"
+    FACE = "face"
+
+
+# ``pos=face`` in the canonical form (the cache key and the variant key) names the face detector too, so a
+# new model or threshold makes new variants; a signature covers plain ``face`` and outlives the model.
+# The suffix is ``vipsfront.engine.faces.digest()`` (the edge function writes the same text).
+FACE_CANONICAL = "face-d5ff7c"
 
 
 class Format(StrEnum):
@@ -47,10 +54,6 @@ class Format(StrEnum):
     WEBP = "webp"
     AVIF = "avif"
     GIF = "gif"
-
-    @property
-    def media_type(self) -> str:
-        return f"image/{self.value}"
 
 
 class Fm(StrEnum):
@@ -156,19 +159,24 @@ class Spec:
 
     def canonical(self) -> str:
         """The deterministic ``name=value,...`` form; ``""`` for the identity."""
+        return self._text(signing=False)
+
+    def signing_canonical(self) -> str:
+        """The canonical form with any ``auto*`` format collapsed to ``auto`` and ``pos=face`` without
+        its detector: what a signature covers."""
+        if self.fm is not None and self.fm.is_auto:
+            return replace(self, fm=Fm.AUTO)._text(signing=True)
+        return self._text(signing=True)
+
+    def _text(self, *, signing: bool) -> str:
         parts: list[str] = []
         for name in CANONICAL_ORDER:
             value = getattr(self, name)
             if value is None or value == _DEFAULTS[name]:
                 continue
-            parts.append(f"{name}={format_value(value)}")
+            text = FACE_CANONICAL if value is Position.FACE and not signing else format_value(value)
+            parts.append(f"{name}={text}")
         return ",".join(parts)
-
-    def signing_canonical(self) -> str:
-        """The canonical form with any ``auto*`` format collapsed to ``auto``: what a signature covers."""
-        if self.fm is not None and self.fm.is_auto:
-            return replace(self, fm=Fm.AUTO).canonical()
-        return self.canonical()
 
 
 IDENTITY = Spec()
