@@ -10,6 +10,7 @@ naming the closest known key.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,12 @@ DEFAULT_PRESETS: Mapping[str, Mapping[str, str]] = {
 PRICE_CLASSES = ("100", "200", "All")
 TLS_POLICIES = ("TLSv1.2_2021", "TLSv1.2_2019", "TLSv1.2_2018")
 DEFAULT_RESERVED_CONCURRENCY = 50
+# Lifecycle function: measured ingest rate (one original, eager presets off) and the fixed part of an
+# invocation (CloudFront's invalidation backoff stops 10 s before the end); Lambda's timeout is 900 s at most.
+INGEST_SECONDS_PER_ORIGINAL = 1.5
+LIFECYCLE_BASE_SECONDS = 60
+LIFECYCLE_MIN_SECONDS = 300
+LAMBDA_MAX_TIMEOUT_S = 900
 RESPONSE_MARGIN_S = 3  # the origin's request budget stops this much before Lambda's timeout
 
 
@@ -105,6 +112,9 @@ class Settings:
     backfill_max_concurrency: int = 40
     backfill_batch_size: int = 20
     backfill_tolerated_failure_percent: int = 5
+    eager_presets: tuple[str, ...] = ()
+    originals_noncurrent_days: int = 30
+    originals_kms_key_arn: str | None = None
 
     def __post_init__(self) -> None:
         # each check is the runtime's own; normalised values replace the given ones
@@ -130,6 +140,7 @@ class Settings:
             raise ValueError(f"{PREFIX}timeoutSeconds must be 1..59 (CloudFront waits at most 60 s)")
         self._check_edge_options()
         self._check_backfill_options()
+        self._check_originals_options()
 
     def _check_edge_options(self) -> None:
         if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
@@ -158,10 +169,32 @@ class Settings:
     def _check_backfill_options(self) -> None:
         if not 1 <= self.backfill_max_concurrency <= 10_000:
             raise ValueError(f"{PREFIX}backfillMaxConcurrency must be 1..10000 (child executions at once)")
-        if not 1 <= self.backfill_batch_size <= 1_000:
-            raise ValueError(f"{PREFIX}backfillBatchSize must be 1..1000 (originals per invocation)")
+        largest = (LAMBDA_MAX_TIMEOUT_S - LIFECYCLE_BASE_SECONDS) // INGEST_SECONDS_PER_ORIGINAL
+        if not 1 <= self.backfill_batch_size <= largest:
+            raise ValueError(
+                f"{PREFIX}backfillBatchSize must be 1..{largest:.0f} (originals per invocation: at "
+                f"{INGEST_SECONDS_PER_ORIGINAL} s each, more would not fit Lambda's {LAMBDA_MAX_TIMEOUT_S} s)"
+            )
         if not 0 <= self.backfill_tolerated_failure_percent <= 100:
             raise ValueError(f"{PREFIX}backfillToleratedFailurePercent must be 0..100")
+
+    def _check_originals_options(self) -> None:
+        unknown = [name for name in self.eager_presets if name not in self.presets]
+        if unknown:
+            raise ValueError(f"{PREFIX}eagerPresets: no preset named {unknown[0]!r} in {PREFIX}presets")
+        if self.originals_noncurrent_days < 0:
+            raise ValueError(f"{PREFIX}originalsNoncurrentDays must be 0 (keep old versions) or more")
+        arn = self.originals_kms_key_arn
+        if arn is not None and not (arn.startswith("arn:aws") and ":kms:" in arn and ":key/" in arn):
+            raise ValueError(
+                f"{PREFIX}originalsKmsKeyArn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/...)"
+            )
+
+    @property
+    def lifecycle_timeout_seconds(self) -> int:
+        """The lifecycle function's timeout: room for a backfill batch at the measured ingest rate."""
+        need = LIFECYCLE_BASE_SECONDS + math.ceil(self.backfill_batch_size * INGEST_SECONDS_PER_ORIGINAL)
+        return max(LIFECYCLE_MIN_SECONDS, need)
 
     @property
     def key_id(self) -> str:
@@ -193,6 +226,9 @@ class Settings:
             request_budget_s=float(max(1, self.timeout_seconds - RESPONSE_MARGIN_S)),
             memory_mb=self.memory_mb,
             architecture=Architecture(self.arch),
+            # The preflight reaches the function when S3 has no object at the URI (the origin group fails over).
+            cors_origins=self.cors_origins,
+            eager_presets=self.eager_presets,
             **self._expiry(),
         )
 
@@ -248,6 +284,9 @@ PARSERS: Mapping[str, Callable[[Any], Any]] = {  # field -> parser of its contex
     "backfill_max_concurrency": _int,
     "backfill_batch_size": _int,
     "backfill_tolerated_failure_percent": _int,
+    "eager_presets": _strs,
+    "originals_noncurrent_days": _int,
+    "originals_kms_key_arn": _optional_str,
 }
 
 

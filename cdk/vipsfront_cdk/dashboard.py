@@ -3,6 +3,8 @@ function's health, the 5xx answers it handles, and the lifecycle's failures, sen
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -14,7 +16,9 @@ from constructs import Construct
 from vipsfront.config.settings import METRICS_NAMESPACE, SERVICE_NAME
 from vipsfront_cdk.nag import acknowledge
 
-DIMENSIONS = {"service": SERVICE_NAME}  # Powertools' default dimension, the only one the function emits
+# Powertools' default dimension, the only one the function emits: its value is the stack's service name
+# (POWERTOOLS_SERVICE_NAME), so two stacks in one account never add up each other's metrics.
+SERVICE_VARIABLE = "POWERTOOLS_SERVICE_NAME"
 FIVE_MINUTES = Duration.minutes(5)
 HOUR = Duration.hours(1)
 # CloudFront publishes its metrics in us-east-1 only, with the dimension Region=Global.
@@ -38,12 +42,19 @@ def cloudfront_metric(distribution_id: str, name: str, statistic: str = "Sum", l
     )
 
 
-def metric(name: str, statistic: str = "Sum", period: Duration = FIVE_MINUTES, label: str | None = None) -> cw.Metric:
+def metric(
+    name: str,
+    statistic: str = "Sum",
+    period: Duration = FIVE_MINUTES,
+    label: str | None = None,
+    *,
+    service: str = SERVICE_NAME,
+) -> cw.Metric:
     """One metric the function emits (Powertools EMF, namespace ``Vipsfront``, dimension ``service``)."""
     return cw.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map=DIMENSIONS,
+        dimensions_map={"service": service},
         statistic=statistic,
         period=period,
         label=label or f"{name} {statistic}",
@@ -65,8 +76,10 @@ class Dashboard(Construct):
         errors_threshold: int = 5,
         alarm_email: str | None = None,
         dashboard_name: str | None = None,
+        service: str = SERVICE_NAME,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.service = service
         self.topic = self._build_topic(alarm_email)
         self.alarms: list[cw.Alarm] = []
         self.errors_alarm, self.throttles_alarm = self._build_alarms(function, errors_threshold)
@@ -76,7 +89,7 @@ class Dashboard(Construct):
             cw.Metric(
                 namespace=METRICS_NAMESPACE,
                 metric_name="ServerErrors",
-                dimensions_map=DIMENSIONS,
+                dimensions_map={"service": service},
                 statistic="Sum",
                 period=FIVE_MINUTES,
             ),
@@ -84,6 +97,10 @@ class Dashboard(Construct):
             description="vipsfront origin answered 5xx (502/503 handled errors included, which are not Lambda errors)",
         )
         self.dashboard = self._build_dashboard(function, distribution_id, dashboard_name)
+
+    def _metric(self, name: str, statistic: str = "Sum", **options: Any) -> cw.Metric:
+        """One metric this stack's function emits."""
+        return metric(name, statistic, service=self.service, **options)
 
     def _build_topic(self, alarm_email: str | None) -> sns.Topic:
         topic = sns.Topic(self, "Alarms", display_name="vipsfront alarms", enforce_ssl=True)
@@ -168,7 +185,7 @@ class Dashboard(Construct):
         ]
 
     def _build_volume_widgets(self) -> list[cw.IWidget]:
-        hits, misses = metric("VariantHit", label="hits"), metric("VariantMiss", label="misses")
+        hits, misses = self._metric("VariantHit", label="hits"), self._metric("VariantMiss", label="misses")
         ratio = cw.MathExpression(
             expression="100 * hits / (hits + misses)",
             using_metrics={"hits": hits, "misses": misses},
@@ -176,7 +193,7 @@ class Dashboard(Construct):
             period=FIVE_MINUTES,
         )
         return [
-            cw.GraphWidget(title="Transforms", left=[metric("Transforms", label="transforms")], width=8),
+            cw.GraphWidget(title="Transforms", left=[self._metric("Transforms", label="transforms")], width=8),
             cw.GraphWidget(title="Variant cache: hits and misses", left=[hits, misses], width=8),
             cw.GraphWidget(
                 title="Variant cache hit ratio (%)",
@@ -190,13 +207,13 @@ class Dashboard(Construct):
         return [
             cw.GraphWidget(
                 title="Transform time (ms)",
-                left=[metric("TransformMs", "p50"), metric("TransformMs", "p99")],
+                left=[self._metric("TransformMs", "p50"), self._metric("TransformMs", "p99")],
                 width=12,
             ),
             cw.GraphWidget(
                 title="S3 read / write time (ms)",
-                left=[metric("S3ReadMs", "p50"), metric("S3ReadMs", "p99")],
-                right=[metric("S3WriteMs", "p50"), metric("S3WriteMs", "p99")],
+                left=[self._metric("S3ReadMs", "p50"), self._metric("S3ReadMs", "p99")],
+                right=[self._metric("S3WriteMs", "p50"), self._metric("S3WriteMs", "p99")],
                 width=12,
             ),
         ]
@@ -205,23 +222,26 @@ class Dashboard(Construct):
         return [
             cw.GraphWidget(
                 title="Bytes in and out",
-                left=[metric("OutputBytes", label="output bytes"), metric("InputBytes", label="input bytes")],
+                left=[
+                    self._metric("OutputBytes", label="output bytes"),
+                    self._metric("InputBytes", label="input bytes"),
+                ],
                 width=12,
             ),
             cw.GraphWidget(
                 title="Input megapixels",
-                left=[metric("InputMegapixels", "Average"), metric("InputMegapixels", "Maximum")],
+                left=[self._metric("InputMegapixels", "Average"), self._metric("InputMegapixels", "Maximum")],
                 width=12,
             ),
         ]
 
     def _build_cost_widgets(self) -> list[cw.IWidget]:
-        cost = metric("EstimatedCostUSD", period=HOUR, label="estimated USD per hour")
+        cost = self._metric("EstimatedCostUSD", period=HOUR, label="estimated USD per hour")
         per_million = cw.MathExpression(
             expression="1000000 * cost / IF(transforms > 0, transforms, 1)",
             using_metrics={
-                "cost": metric("EstimatedCostUSD", period=HOUR),
-                "transforms": metric("Transforms", period=HOUR),
+                "cost": self._metric("EstimatedCostUSD", period=HOUR),
+                "transforms": self._metric("Transforms", period=HOUR),
             },
             label="estimated USD per million transforms",
             period=HOUR,

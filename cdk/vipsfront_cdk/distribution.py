@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, CfnRule, CfnRuleAssertion, Duration, Fn, RemovalPolicy, Stack, Token
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -25,6 +25,9 @@ PRICE_CLASSES = {
 SIGNATURE_HEADERS = ("x-vipsfront-signature", "x-vipsfront-expires")
 # Answers that must never be cached: the health check and the API description (the edge lets both through).
 UNCACHED_PATHS = ("/_vf/health", "/_vf/openapi.json")
+# CloudFront does not deliver standard logs to a bucket in these Regions (Amazon CloudFront Developer Guide,
+# "Choosing an Amazon S3 bucket for your standard logs"); the log bucket is created in the stack's Region.
+NO_LOG_DELIVERY_REGIONS = ("af-south-1", "ap-east-1", "eu-south-1", "me-south-1")
 TLS_POLICIES = {
     "TLSv1.2_2021": cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
     "TLSv1.2_2019": cloudfront.SecurityPolicyProtocol.TLS_V1_2_2019,
@@ -166,7 +169,31 @@ class Distribution(Construct):
             ),
         )
 
+    def _check_log_region(self) -> None:
+        """Refuse a Region CloudFront cannot deliver standard logs to: at synth when the stack names its
+        Region, else at deploy (a template rule, before any resource is made)."""
+        region = Stack.of(self).region
+        message = (
+            "vipsfront:accessLogs: CloudFront does not deliver standard logs to an S3 bucket in {}; deploy the "
+            "stack in another Region or leave vipsfront:accessLogs off"
+        )
+        if not Token.is_unresolved(region):
+            if region in NO_LOG_DELIVERY_REGIONS:
+                raise ValueError(message.format(region))
+            return
+        CfnRule(
+            self,
+            "LogDeliveryRegion",
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=Fn.condition_not(Fn.condition_contains(list(NO_LOG_DELIVERY_REGIONS), Aws.REGION)),
+                    assert_description=message.format("this Region (" + ", ".join(NO_LOG_DELIVERY_REGIONS) + ")"),
+                )
+            ],
+        )
+
     def _build_log_bucket(self, expire_days: int) -> s3.Bucket:
+        self._check_log_region()
         # CloudFront's standard logs are written with an ACL: the bucket must accept ACLs (object writer).
         bucket = s3.Bucket(
             self,

@@ -1,6 +1,9 @@
 """The life of an original: its S3 events, through a queue with a dead-letter queue, to the lifecycle
 function (``functions/lifecycle/``, same asset as the transform), which purges the variants of a changed
-or deleted original, invalidates CloudFront, and ingests (info document, eager presets)."""
+or deleted original, invalidates CloudFront, and ingests (info document, eager presets).
+
+An event EventBridge cannot put on the queue is retried for up to a day, then kept in the same
+dead-letter queue (its depth is alarmed on), so no change of an original is lost silently."""
 
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ from vipsfront_cdk.transform_function import objects_arn
 HANDLER = "lifecycle/handler.handler"  # functions/lifecycle/handler.py, in the asset's lifecycle/ folder
 EVENT_TYPES = ["Object Created", "Object Deleted"]
 MAX_RECEIVE_COUNT = 5  # deliveries of one event before it moves to the dead-letter queue
+EVENT_RETRY_ATTEMPTS = 185  # EventBridge's most: retried with backoff for up to EVENT_MAX_AGE
+EVENT_MAX_AGE = Duration.hours(24)
 QUEUE_BATCH_SIZE = 10
 # Concurrent queue consumers: invalidations are per distribution (15 wildcards, 3,000 paths in progress).
 QUEUE_MAX_CONCURRENCY = 5
@@ -47,6 +52,7 @@ class Lifecycle(Construct):
         log_group: logs.ILogGroup,
         timeout_seconds: int = 300,
         delivery_delay_seconds: int = 30,
+        originals_key_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         timeout = Duration.seconds(timeout_seconds)
@@ -79,7 +85,14 @@ class Lifecycle(Construct):
                 detail_type=EVENT_TYPES,
                 detail={"bucket": {"name": [originals.bucket_name]}},
             ),
-            targets=[targets.SqsQueue(self.queue)],
+            targets=[
+                targets.SqsQueue(
+                    self.queue,
+                    dead_letter_queue=self.dead_letters,
+                    retry_attempts=EVENT_RETRY_ATTEMPTS,
+                    max_event_age=EVENT_MAX_AGE,
+                )
+            ],
         )
         self.function = lambda_.Function(
             self,
@@ -104,6 +117,7 @@ class Lifecycle(Construct):
             )
         )
         self.distribution_arn = distribution_arn
+        self.originals_key_arn = originals_key_arn
         self._build_grants(originals, variants)
         self._suppress(originals, variants)
 
@@ -130,6 +144,10 @@ class Lifecycle(Construct):
                 resources=[self.distribution_arn],
             ),
         ]
+        if self.originals_key_arn:
+            statements.append(
+                iam.PolicyStatement(sid="DecryptOriginals", actions=["kms:Decrypt"], resources=[self.originals_key_arn])
+            )
         for statement in statements:
             self.function.add_to_role_policy(statement)
 

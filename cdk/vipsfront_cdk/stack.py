@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aspects, CfnOutput, Stack
+from aws_cdk import Aspects, CfnOutput, Stack, Token
 from constructs import Construct
 
 from vipsfront_cdk.backfill import Backfill
@@ -44,7 +44,11 @@ class VipsfrontStack(Stack):
             originals_bucket_name=s.originals_bucket,
             variants_expire_days=s.variants_expire_days,
             event_bridge=s.lifecycle,
+            noncurrent_days=s.originals_noncurrent_days,
+            kms_key_arn=s.originals_kms_key_arn,
         )
+        # The function's metrics carry this service name: each stack's dashboard and alarms read its own.
+        self.service = f"vipsfront-{self.stack_name}" if not Token.is_unresolved(self.stack_name) else "vipsfront"
         # One object for the function's environment and the edge's config: they cannot drift apart.
         self.origin_settings = s.origin_settings(self.buckets.originals.bucket_name, self.buckets.variants.bucket_name)
         self.transform = TransformFunction(
@@ -59,6 +63,7 @@ class VipsfrontStack(Stack):
             bundle=s.bundle,
             asset_dir=s.asset_dir,
             root=root,
+            service=self.service,
         )
         self.edge = EdgeFunction(
             self,
@@ -94,6 +99,7 @@ class VipsfrontStack(Stack):
             distribution_id=self.cdn.distribution.distribution_id,
             errors_threshold=s.errors_alarm_threshold,
             alarm_email=s.alarm_email,
+            service=self.service,
         )
         self.lifecycle = self._build_lifecycle() if s.lifecycle else None
         self.backfill = self._build_backfill() if self.lifecycle else None
@@ -122,7 +128,9 @@ class VipsfrontStack(Stack):
                 resource_name=self.cdn.distribution.distribution_id,
             ),
             log_group=log_group(self, "LifecycleLogs", s.log_retention_days),
+            timeout_seconds=s.lifecycle_timeout_seconds,
             delivery_delay_seconds=s.timeout_seconds + 5,
+            originals_key_arn=s.originals_kms_key_arn,
         )
         self.dashboard.add_alarm(
             "LifecycleDeadLetters",

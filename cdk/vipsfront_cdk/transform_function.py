@@ -23,7 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from vipsfront.config.settings import DEFAULT_LAMBDA_MEMORY_MB
+from vipsfront.config.settings import DEFAULT_LAMBDA_MEMORY_MB, SERVICE_NAME
 from vipsfront.config.settings import Settings as OriginSettings
 from vipsfront_cdk.nag import acknowledge
 
@@ -91,13 +91,14 @@ class TransformFunction(Construct):
         bundle: bool = True,
         asset_dir: str | None = None,
         root: Path = ROOT,
+        service: str = SERVICE_NAME,
     ) -> None:
         super().__init__(scope, construct_id)
         self.arch = arch = settings.architecture.value
         self.memory_mb = memory_mb = settings.memory_mb or DEFAULT_LAMBDA_MEMORY_MB
         self.log_group = self._build_log_group(log_retention_days)
         self.code = code = self._build_code(arch, bundle, asset_dir, root)
-        self.environment = environment = self._build_environment(settings)
+        self.environment = environment = self._build_environment(settings, service)
         self.function = self._build_function(code, arch, memory_mb, timeout_seconds, reserved_concurrency, environment)
         self._build_grants(originals, variants)
         self.url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
@@ -130,9 +131,11 @@ class TransformFunction(Construct):
             ),
         )
 
-    def _build_environment(self, settings: OriginSettings) -> dict[str, str]:
+    def _build_environment(self, settings: OriginSettings, service: str) -> dict[str, str]:
         return {
             **settings.to_env(),
+            # The metrics' service dimension (Powertools), this stack's own: see dashboard.py.
+            "POWERTOOLS_SERVICE_NAME": service,
             # Bounds glibc's per-thread arenas, the classic source of RSS growth in libvips servers.
             "MALLOC_ARENA_MAX": "2",
         }

@@ -13,21 +13,23 @@ as EMF metadata, searchable in Logs Insights.
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from vipsfront.config.settings import METRICS_NAMESPACE, SERVICE_NAME
 from vipsfront.config.cost import CostModel
+from vipsfront.config.settings import METRICS_NAMESPACE, SERVICE_NAME
 from vipsfront.telemetry import Observer, Outcome, RequestRecord
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
-logger = Logger(service=SERVICE_NAME)
-metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE_NAME  # the stack's name when deployed
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 
 
 @cache
@@ -35,7 +37,7 @@ def tracer() -> Tracer:
     """The Powertools tracer, made on first use (by the handler's first invocation)."""
     from aws_lambda_powertools import Tracer
 
-    return Tracer(service=SERVICE_NAME)
+    return Tracer(service=SERVICE)
 
 
 # RequestRecord timing (also its Server-Timing name) -> metric; each is emitted only when it was timed

@@ -359,7 +359,7 @@ def test_backfill_may_invoke_the_lifecycle_function_only(default: Template) -> N
         ("minimumTls", "TLSv1", "minimumTls must be one of"),
         ("reservedConcurrency", "0", "'none' for no cap"),
         ("backfillToleratedFailurePercent", "101", "0..100"),
-        ("backfillBatchSize", "0", "1..1000"),
+        ("backfillBatchSize", "0", "1..560"),
         ("alarmEmail", "ops", "e-mail"),
         ("accessLogs", "maybe", "not a boolean"),
     ],

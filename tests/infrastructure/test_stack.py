@@ -172,7 +172,10 @@ def test_function_environment(template: Template) -> None:
     env = transform_function(template)["Environment"]["Variables"]
     assert env["VIPSFRONT_VARIANT_LOOKUP"] == "0"
     assert env["VIPSFRONT_TRUST_PATH_FORM"] == "1"
-    assert not any(name.startswith("POWERTOOLS_") for name in env)  # service and namespace are in the code
+    # the namespace is in the code; the service dimension is the stack's, so two stacks' metrics stay apart
+    assert {name: v for name, v in env.items() if name.startswith("POWERTOOLS_")} == {
+        "POWERTOOLS_SERVICE_NAME": "vipsfront-Vipsfront"
+    }
     assert env.get("VIPSFRONT_LAMBDA_ARCH", "arm64") == "arm64"
     assert env["VIPSFRONT_LAMBDA_MEMORY_MB"] == "1769"
     assert env["VIPSFRONT_REQUEST_BUDGET_S"] == "22"
@@ -224,7 +227,8 @@ def test_function_environment_is_the_stack_settings(stack: VipsfrontStack, templ
     """The function's environment is the stack's one settings object, which reads back as itself."""
     settings = stack.origin_settings
     env = transform_function(template)["Environment"]["Variables"]
-    assert {k: v for k, v in env.items() if k != "MALLOC_ARENA_MAX"} == stack.resolve(settings.to_env())
+    runtime = {"MALLOC_ARENA_MAX", "POWERTOOLS_SERVICE_NAME"}  # for libc and Powertools, not the settings
+    assert {k: v for k, v in env.items() if k not in runtime} == stack.resolve(settings.to_env())
     assert OriginSettings.from_env(settings.to_env()) == settings
 
 
@@ -465,7 +469,7 @@ def test_dashboard_shows_the_cost_metrics(template: Template) -> None:
         "VariantMiss",
     ):
         assert f'\\"{name}\\"' in body, name
-    assert '\\"Vipsfront\\"' in body and '\\"service\\",\\"vipsfront\\"' in body
+    assert '\\"Vipsfront\\"' in body and '\\"service\\",\\"vipsfront-Vipsfront\\"' in body
     assert "p50" in body and "p99" in body
     assert "100 * hits / (hits + misses)" in body
     assert "1000000 * cost" in body
@@ -483,7 +487,7 @@ def test_alarms_on_errors_and_throttles(template: Template) -> None:
         {
             "Namespace": METRICS_NAMESPACE,
             "MetricName": "ServerErrors",
-            "Dimensions": [{"Name": "service", "Value": "vipsfront"}],
+            "Dimensions": [{"Name": "service", "Value": "vipsfront-Vipsfront"}],
         },
     )
 
