@@ -51,8 +51,8 @@ GENERATED_SIZE = (2400, 1500)
 _LIMITS = Limits()
 _JPEG: dict[str, Any] = {"optimize_coding": True, "keep": "none"}
 
-# name → (format, encode(image, quality) -> bytes). ``jpeg``, ``webp`` and ``avif`` are the engine's
-# settings; the others are candidates for them.
+# name → (format, encode(image, quality) -> bytes): the engine's settings (``jpeg-t3``, ``webp``, ``avif``),
+# the standard JPEG table (the default before the calibration) and candidates (progressive scans).
 ENCODERS: dict[str, tuple[str, Callable[[Any, int], bytes]]] = {
     "jpeg": ("jpeg", lambda image, q: bytes(image.jpegsave_buffer(Q=q, **_JPEG))),
     "jpeg-progressive": ("jpeg", lambda image, q: bytes(image.jpegsave_buffer(Q=q, interlace=True, **_JPEG))),
@@ -116,8 +116,9 @@ def _gradient(width: int, height: int, start: Sequence[int], end: Sequence[int],
     return bands[0].bandjoin(bands[1:]).cast("uchar").copy(interpretation="srgb")
 
 
-def _text(image: Any, markup: str, x: int, y: int, rgb: Sequence[int], size: int, width: int = 0,
-          font: str = "DejaVu Sans") -> Any:
+def _text(
+    image: Any, markup: str, x: int, y: int, rgb: Sequence[int], size: int, width: int = 0, font: str = "DejaVu Sans"
+) -> Any:
     """``image`` with ``markup`` drawn at ``x``, ``y`` in ``rgb`` (antialiased, as a browser renders)."""
     mask = pyvips.Image.text(markup, font=f"{font} {size}", dpi=72, width=width or image.width - x)
     width_, height_ = min(mask.width, image.width - x), min(mask.height, image.height - y)
@@ -348,19 +349,28 @@ def _configs(rows: Sequence[Row]) -> list[str]:
 
 def table(rows: Sequence[Row]) -> list[str]:
     """Per format, width and class: KB summed and median SSIMULACRA2 of every config."""
-    lines = ["| format | width | class | config | KB | median SSIMULACRA2 | min |", "| --- | ---: | --- | --- | ---: | ---: | ---: |"]
+    lines = [
+        "| format | width | class | config | KB | median SSIMULACRA2 | min |",
+        "| --- | ---: | --- | --- | ---: | ---: | ---: |",
+    ]
     groups: dict[tuple[str, int, str, str], list[Row]] = defaultdict(list)
     for r in rows:
         groups[(r.format, r.width, r.cls, r.config)].append(r)
-    for (fmt, width, cls, config), group in sorted(groups.items(), key=lambda kv: (FORMATS.index(kv[0][0]), *kv[0][1:])):
+    for (fmt, width, cls, config), group in sorted(
+        groups.items(), key=lambda kv: (FORMATS.index(kv[0][0]), *kv[0][1:])
+    ):
         kb = sum(r.bytes for r in group) / 1024
-        lines.append(f"| {fmt} | {width} | {cls} | {config} | {kb:.0f} | {_median(group):.1f} | {min(r.score for r in group):.1f} |")
+        low = min(r.score for r in group)
+        lines.append(f"| {fmt} | {width} | {cls} | {config} | {kb:.0f} | {_median(group):.1f} | {low:.1f} |")
     return lines
 
 
 def versus_default(rows: Sequence[Row]) -> list[str]:
     """Each config against ``default`` on the cases both have: bytes and median score, per format and overall."""
-    lines = ["| config | format | cases | bytes vs default | median SSIMULACRA2 default → config |", "| --- | --- | ---: | ---: | ---: |"]
+    lines = [
+        "| config | format | cases | bytes vs default | median SSIMULACRA2 default → config |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
     index = {(r.cls, r.image, r.width, r.format, r.config): r for r in rows}
     for config in _configs(rows):
         if config == "default":
@@ -383,7 +393,10 @@ def versus_default(rows: Sequence[Row]) -> list[str]:
 
 def calibration(rows: Sequence[Row], target: float, cls: str, width: int) -> list[str]:
     """Per ladder, the quality whose median score over ``cls`` at ``width`` reaches ``target``."""
-    lines = [f"| encoder | median SSIMULACRA2 by quality ({cls}, {width} px) | quality for {target} |", "| --- | --- | ---: |"]
+    lines = [
+        f"| encoder | median SSIMULACRA2 by quality ({cls}, {width} px) | quality for {target} |",
+        "| --- | --- | ---: |",
+    ]
     ladders: dict[str, dict[int, float]] = defaultdict(dict)
     for config in _configs(rows):
         if "@" not in config:

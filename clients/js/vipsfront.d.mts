@@ -18,7 +18,7 @@ export interface Params {
   fy?: number;
   enlarge?: boolean | 0 | 1;
   fm?: Format;
-  q?: number | 'auto' | 'auto:low' | 'auto:high';
+  q?: number;
   blur?: number;
   sharpen?: number;
   rot?: 0 | 90 | 180 | 270;
@@ -63,7 +63,7 @@ export function sizes(rules: ReadonlyArray<readonly [string, string]> | Record<s
 export interface ImageLoaderProps {
   src: string;
   width: number;
-  quality?: number | 'auto' | 'auto:low' | 'auto:high';
+  quality?: number;
 }
 export type ImageLoader = (props: ImageLoaderProps) => string;
 export function createLoader(options?: { base?: string; params?: Params }): ImageLoader;

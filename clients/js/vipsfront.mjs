@@ -61,7 +61,7 @@ const PARSERS = {
   fy: dec(0, 1),
   enlarge: (raw, name) => (own(BOOLS, raw) ? BOOLS[raw] : fail(name, 'must be 0 or 1')),
   fm: choice(FORMATS, { jpg: 'jpeg' }),
-  q: (raw, name) => (/^auto(:low|:high)?$/.test(raw) ? raw : /^[0-9]+$/.test(raw) ? int(1, 100)(raw, name) : fail(name, 'must be a whole number from 1 to 100, or auto, auto:low or auto:high')),
+  q: (raw, name) => (/^[0-9]+$/.test(raw) ? int(1, 100)(raw, name) : fail(name, 'must be a whole number from 1 to 100')),
   blur: dec(0.3, 100),
   sharpen: dec(0.3, 10),
   rot: (raw, name) => (['0', '90', '180', '270'].includes(raw) ? Number(raw) : fail(name, 'must be 0, 90, 180 or 270')),

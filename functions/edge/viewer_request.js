@@ -29,7 +29,7 @@ northeast:'top-right',northwest:'top-left',southeast:'bottom-right',southwest:'b
 fx:dec('fx',0,1),fy:dec('fy',0,1),
 enlarge:r=>/^(0|1|false|true)$/.test(r)?r=='1'||r=='true':must('enlarge','0 or 1'),
 fm:one('fm','jpeg png webp avif gif auto auto-webp auto-avif auto-avif-webp',{jpg:'jpeg'}),
-q:r=>/^auto(:low|:high)?$/.test(r)?r:int('q',1,100)(r),blur:dec('blur',0.3,100),sharpen:dec('sharpen',0.3,10),
+q:int('q',1,100),blur:dec('blur',0.3,100),sharpen:dec('sharpen',0.3,10),
 rot:r=>/^(0|90|180|270)$/.test(r)?+r:must('rot','0, 90, 180 or 270'),
 flip:one('flip','h v hv',{vh:'hv'}),
 rect:r=>(r=/^(\d{1,5})[,:](\d{1,5})[,:](\d{1,5})[,:](\d{1,5})$/.exec(r))&&r[3]>0&&r[4]>0&&r[1]- -r[3]<65536&&r[2]- -r[4]<65536?

@@ -434,14 +434,6 @@ def test_full_size_transforms_need_full_size_or_any_width(s3_module: Any) -> Non
     assert anywidth.get("/photos/cat.jpg?fm=webp").status_code == 200
 
 
-def test_quality_auto_by_configuration(s3_module: Any) -> None:
-    keys = {"new": SECRET_NEW}
-    params = {"fm": None, "q": ["auto"]}
-    app = app_with(s3_module, policy=Policy.create(keys=keys, unsigned=UnsignedPolicy(widths=(100,), params=params)))
-    assert app.get("/photos/cat.jpg?w=100&q=auto").status_code == 200
-    assert app.get("/photos/cat.jpg?w=100&q=80").status_code == 403
-
-
 def test_health_and_openapi_are_never_cached(open_app: TestClient) -> None:
     for path in ("/_vf/health", "/_vf/openapi.json"):
         response = open_app.get(path)

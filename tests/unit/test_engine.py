@@ -27,7 +27,7 @@ from vipsfront.errors import (
     UndecodableImageError,
     UnsupportedInputError,
 )
-from vipsfront.url.spec import Fit, Flip, Fm, Format, Position, Quality, Spec
+from vipsfront.url.spec import Fit, Flip, Fm, Format, Position, Spec
 
 RED = (255, 0, 0)
 WHITE = (255, 255, 255)
@@ -504,12 +504,6 @@ def test_animated_crop_pad_rot_per_frame() -> None:
     turned = decode(transform(data, Spec(rot=90, fm=Fm.GIF)).data, n=-1)
     assert (turned.width, turned.get("page-height"), turned.get("n-pages")) == (30, 40, 3)
     assert near(pixel(turned, 15, 40 + 20), (0, 255, 0), 30)
-
-
-def test_q_auto_on_a_kept_animation_is_the_default_quality() -> None:
-    auto = transform(animated_gif(), Spec(w=20, fm=Fm.WEBP, q=Quality.AUTO))
-    assert auto.pages == 4 and auto.notes == {}
-    assert auto.data == transform(animated_gif(), Spec(w=20, fm=Fm.WEBP)).data
 
 
 def test_animated_gif_to_jpeg_is_first_frame() -> None:

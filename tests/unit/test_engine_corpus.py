@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import pyvips
 
-from vipsfront.engine import autoquality
 from vipsfront.engine.probe import probe
 from vipsfront.engine.run import transform
 from vipsfront.url.spec import Fit, Fm, Format, Spec
@@ -53,7 +52,7 @@ def test_photos_to_800_wide_look_like_a_full_decode(path: Path, fm: Fm) -> None:
     assert out.get("vips-loader").startswith(f"{fm.value}load")
     out = out.colourspace("srgb")  # the grey photo: one band in JPEG, three in WebP
     reference = decode(data).colourspace("srgb").resize(800 / 2560, kernel="lanczos3")
-    assert (out.cast("int") - reference.cast("int")).abs().avg() < 6  # the encoder's error: 1.3-4.2 levels
+    assert (out.cast("int") - reference.cast("int")).abs().avg() < 7  # the encoder's error at the default: 1.4-6.4
     for band in range(3):
         assert abs(out[band].avg() - reference[band].avg()) < 2.5  # no colour shift (4:2:0 chroma: up to 1.8)
 
@@ -96,6 +95,7 @@ def test_fast_shrink_on_load_keeps_quality(path: Path) -> None:
         reference.icc_transform("srgb", embedded=True) if reference.get_typeof("icc-profile-data") else reference
     )
     assert (out.width, out.height) == (reference.width, reference.height)
-    # autoquality.score is the 10th percentile of 16 px tiles' SSIM: 0.978-0.997 on the photos here, while a
-    # 1/8 decode scores 0.66-0.84 and a nearest-neighbour resize of the 1/4 decode 0.78-0.96
-    assert autoquality.score(reference, out) > 0.97
+    # root mean square error in grey levels: 1.2-1.6 on the photos here, while a 1/8 decode is 5.5-14 and a
+    # nearest-neighbour resize of the 1/4 decode 5-7
+    difference = out.cast("float") - reference.cast("float")
+    assert (difference * difference).avg() ** 0.5 < 2.5

@@ -80,7 +80,7 @@ def parse_sizes(raw: str | list[Any] | tuple[Any, ...]) -> tuple[int, ...] | Non
 def _parse_params(raw: str | Mapping[str, Any]) -> dict[str, tuple[str, ...] | None] | None:
     """The unsigned parameters' allow-list from JSON text (or its parsed value); ``"*"``: every one.
 
-    ``{"fit": "*", "pos": ["center", "top"], "fm": "*", "q": ["auto"]}``: a parameter absent is refused
+    ``{"fit": "*", "pos": ["center", "top"], "fm": "*", "q": ["60", "90"]}``: a parameter absent is refused
     unsigned; ``"*"`` allows each of its values. Raise ``ValueError``.
     """
     if isinstance(raw, str):
@@ -89,9 +89,9 @@ def _parse_params(raw: str | Mapping[str, Any]) -> dict[str, tuple[str, ...] | N
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError:
-            raise ValueError('must be "*" or a JSON object like {"fm": "*", "q": ["auto"]}') from None
+            raise ValueError('must be "*" or a JSON object like {"fm": "*", "q": ["60", "90"]}') from None
     if not isinstance(raw, Mapping):
-        raise ValueError('must be "*" or a JSON object like {"fm": "*", "q": ["auto"]}')
+        raise ValueError('must be "*" or a JSON object like {"fm": "*", "q": ["60", "90"]}')
     params = check_params(raw)
     return None if params is None else dict(params)
 

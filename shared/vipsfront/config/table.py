@@ -101,7 +101,7 @@ SECTIONS = (
                 "VIPSFRONT_UNSIGNED_PARAMS",
                 "policy.unsigned.params",
                 PARAMS,
-                'the other parameters allowed unsigned and their values, e.g. add `"q": ["auto"]`',
+                'the other parameters allowed unsigned and their values, e.g. add `"q": ["60", "90"]`',
             ),
             Variable(
                 "VIPSFRONT_UNSIGNED_FULL_SIZE",

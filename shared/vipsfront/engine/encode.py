@@ -1,14 +1,20 @@
-"""Writing the variant: one table of output formats (``FORMATS``), the savers it names, ``q=auto``'s hook.
+"""Writing the variant: one table of output formats (``FORMATS``) and the savers it names.
 
 Adding an output format is a row here (plus its name in the URL grammar and the edge function). The table
 is plain data, importable without libvips: the plan reads what a format can hold from it.
 
 Decisions (measured on the team corpus, 2560x1600 photos → 400 px, libvips 8.18):
 
-* JPEG: q 80, ``optimize_coding`` on, baseline (not interlaced). The libjpeg here is mozjpeg:
-  ``trellis_quant`` saves ~12 % bytes but costs ~5x encode time at 400 px (7.8 ms vs 1.5 ms), so off.
-* WebP: q 80, ``effort = Limits.webp_effort`` (4). AVIF: ``heifsave`` av1, q 50, ``effort =
-  Limits.avif_effort`` (2: 400 px in ~40 ms; effort 4 is 6x slower for <10 % fewer bytes).
+* Quality: one look in every format, the lowest quality whose median SSIMULACRA2 on the corpus photos
+  at 800 px reaches 75 (``docs/quality.md``): JPEG 71, WebP 80, AVIF 58, so ``fm=auto`` looks the same
+  in every browser. ``optimize_coding`` on for JPEG.
+* JPEG: quantisation table 3 (``quant_table=3``), baseline: 7 % fewer bytes than the standard table at
+  the same median look on photos, 5-6 % on graphics and screenshots, at the same encode time.
+  Progressive scans save 0-2 % more on photos (a few small flat images grow) for 5-17 % more CPU per
+  miss, so off. The libjpeg here is mozjpeg: ``trellis_quant`` saves ~12 % bytes but costs ~5x encode
+  time at 400 px (7.8 ms vs 1.5 ms), so off.
+* WebP: ``effort = Limits.webp_effort`` (4). AVIF: ``heifsave`` av1, ``effort = Limits.avif_effort``
+  (2: 400 px in ~40 ms; effort 4 is 6x slower for <10 % fewer bytes).
 * PNG: lossless, zlib level 6 (level 9 is 1-2 % smaller at twice the time; level 3 is 20 %
   larger on alpha images). With ``q`` given: 8-bit palette, ``Q = q``, quantiser effort 4 (half the
   time of the default 7, ~15 % larger). GIF: quantiser effort 4 (up to 2x faster than 7).
@@ -30,7 +36,7 @@ from typing import Any
 
 from vipsfront.engine.limits import Limits
 from vipsfront.errors import DeadlineExceededError
-from vipsfront.url.spec import Format, Quality
+from vipsfront.url.spec import Format
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +59,15 @@ class OutputFormat:
 FORMATS: Mapping[Format, OutputFormat] = MappingProxyType(
     {
         Format.JPEG: OutputFormat(
-            "image/jpeg", alpha=False, animation=False, quality=80, saver="jpegsave_buffer",
-            options=lambda limits, q: {"Q": q, "optimize_coding": True},
+            "image/jpeg", alpha=False, animation=False, quality=71, saver="jpegsave_buffer",
+            options=lambda limits, q: {"Q": q, "optimize_coding": True, "quant_table": 3},
         ),
         Format.WEBP: OutputFormat(
             "image/webp", alpha=True, animation=True, quality=80, saver="webpsave_buffer",
             options=lambda limits, q: {"Q": q, "effort": limits.webp_effort},
         ),
         Format.AVIF: OutputFormat(
-            "image/avif", alpha=True, animation=False, quality=50, saver="heifsave_buffer",
+            "image/avif", alpha=True, animation=False, quality=58, saver="heifsave_buffer",
             options=lambda limits, q: {"Q": q, "compression": "av1", "effort": limits.avif_effort, "bitdepth": 8},
         ),
         Format.PNG: OutputFormat(
@@ -96,7 +102,7 @@ class Encoded:
 def encode(
     image: Any,
     fmt: Format,
-    q: int | Quality | None,
+    q: int | None,
     limits: Limits,
     *,
     deadline: float | None = None,
@@ -104,57 +110,13 @@ def encode(
     """Write the variant at ``q`` or the format's default.
 
     With a ``deadline`` (``time.monotonic()``), an AVIF's effort is lowered to fit the time left
-    (``for_deadline``). ``q=auto`` searches (``_auto_quality``).
+    (``for_deadline``).
     """
     remaining = None if deadline is None else deadline - time.monotonic()
     fitted = for_deadline(fmt, int(image.width) * int(image.height), limits, remaining)
     if fitted is not limits:
         log.info("AVIF effort %d instead of %d to meet the deadline", fitted.avif_effort, limits.avif_effort)
-    if isinstance(q, Quality):
-        return _auto_quality(image, fmt, q, fitted, deadline=deadline, slower=fitted is limits)
     return Encoded(save(image, fmt, fitted, q))
-
-
-# q=auto: the tuned settings it encodes with, fewer bytes for the same SSIMULACRA2
-# (measured on the team corpus): JPEG with quantisation table 3 (which looks better per byte than the
-# standard table) and progressive scans, at no encode time. Trellis quantisation saves no more at the
-# same look and costs 4-7x the encode; WebP's effort 6 and AVIF's effort 3 save 3-5 % for 1.7-2x the
-# encode, so WebP and AVIF keep their settings.
-TUNED: Mapping[Format, Mapping[str, Any]] = MappingProxyType({Format.JPEG: {"quant_table": 3, "interlace": True}})
-
-
-def _auto_quality(
-    image: Any, fmt: Format, level: Quality, limits: Limits, *, deadline: float | None, slower: bool
-) -> Encoded:
-    """``q=auto`` (``vipsfront.engine.autoquality``) on a still JPEG, WebP or AVIF: the level's calibrated
-    quality with the tuned settings, lower for an image with nothing visible to lose; a JPEG keeps the
-    fixed default where that is not larger or has less colour error. ``slower``: a small detailed WebP or
-    AVIF may use ``autoquality.EFFORT`` (off when the AVIF effort was already lowered for the deadline).
-    An animation, a PNG (never a palette) or a GIF gets the format's default."""
-    from vipsfront.engine import autoquality  # on use: this module's table is read without libvips
-
-    default = FORMATS[fmt].quality
-    animated = image.get_typeof("page-height") != 0 and int(image.get("page-height")) < image.height
-    if animated or default is None or fmt.value not in autoquality.TUNING:
-        return Encoded(save(image, fmt, limits))
-    tuned = TUNED.get(fmt, {})
-    slower = slower and fmt.value in autoquality.EFFORT
-    slower_limits = replace(
-        limits,
-        webp_effort=max(limits.webp_effort, autoquality.EFFORT["webp"]),
-        avif_effort=max(limits.avif_effort, autoquality.EFFORT["avif"]),
-    )
-    chosen = autoquality.choose(
-        image,
-        fmt.value,
-        lambda im, q: save(im, fmt, limits, q, **tuned),
-        default_quality=default,
-        level=level,
-        deadline=deadline,
-        reference_encode=(lambda im, q: save(im, fmt, limits, q)) if tuned else None,
-        slower_encode=(lambda im, q: save(im, fmt, slower_limits, q, **tuned)) if slower else None,
-    )
-    return Encoded(chosen.data, timings={"qauto": chosen.ms}, notes={"qauto": chosen.description})
 
 
 # AVIF encode cost in microseconds per output pixel, by effort (0..9): measured here at 1000x750 to

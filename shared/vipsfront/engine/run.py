@@ -37,7 +37,7 @@ class TransformResult:
     height: int  # one frame
     pages: int
     input_info: ImageInfo
-    timings: dict[str, float] = field(default_factory=dict)  # ms: probe, pipeline, encode, transform, qauto
+    timings: dict[str, float] = field(default_factory=dict)  # ms: probe, pipeline, encode, transform
     notes: dict[str, str] = field(default_factory=dict)  # a timing's description: qauto -> "q=65 n=3"
 
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from vipsfront.errors import InvalidSpecError
 from vipsfront.url.rounding import times_half_up
-from vipsfront.url.spec import IDENTITY, MAX_SIDE, Fit, Flip, Fm, Position, Quality, Rect, Spec, format_value
+from vipsfront.url.spec import IDENTITY, MAX_SIDE, Fit, Flip, Fm, Position, Rect, Spec, format_value
 from vipsfront.url.version import check_version
 
 E = TypeVar("E", bound=StrEnum)
@@ -49,7 +49,6 @@ _POS_ALIASES = {
 _FM_ALIASES = {"jpg": "jpeg"}
 FM_WRITTEN = "jpeg, png, webp, avif, gif, auto"  # what a URL says (and jpg); auto-* are auto resolved
 _FLIP_ALIASES = {"vh": "hv"}
-_Q_LEVELS = frozenset(level.value for level in Quality)
 _BOOLS = {"0": False, "1": True, "false": False, "true": True}
 
 
@@ -108,15 +107,6 @@ def _bg(name: str, raw: str) -> str:
     return value
 
 
-def _q(raw: str) -> int | Quality:
-    """``q``: 1..100, or ``auto``, ``auto:low``, ``auto:high`` (lower case, as the canonical form writes it)."""
-    if raw in _Q_LEVELS:
-        return Quality(raw)
-    if not _INT.fullmatch(raw):
-        raise InvalidSpecError("q must be a whole number from 1 to 100, or auto, auto:low or auto:high", param="q")
-    return _int("q", raw, 1, 100)
-
-
 def _rect(raw: str) -> Rect:
     """``rect``: ``left,top,width,height`` in source pixels (``:`` between them in the canonical form)."""
     match = _RECT.fullmatch(raw)
@@ -140,7 +130,7 @@ PARAMS: dict[str, Callable[[str], Any]] = {
     "fy": lambda raw: _dec("fy", raw, 0, 1),
     "enlarge": lambda raw: _bool("enlarge", raw),
     "fm": lambda raw: _choice("fm", raw, Fm, _FM_ALIASES, FM_WRITTEN),
-    "q": _q,
+    "q": lambda raw: _int("q", raw, 1, 100),
     "blur": lambda raw: _dec("blur", raw, 0.3, 100),
     "sharpen": lambda raw: _dec("sharpen", raw, 0.3, 10),
     "rot": lambda raw: _rot("rot", raw),

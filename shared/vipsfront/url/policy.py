@@ -56,7 +56,7 @@ def check_params(params: Mapping[str, Iterable[Any] | None] | None) -> AllowList
     if params is None or params == "*":
         return None
     if not isinstance(params, Mapping):
-        raise ValueError('unsigned params must map parameters to values, like {"fm": "*", "q": ["auto"]}')
+        raise ValueError('unsigned params must map parameters to values, like {"fm": "*", "q": ["60", "90"]}')
     checked: dict[str, tuple[str, ...] | None] = {}
     for name, values in params.items():
         if name in SIZE_PARAMS or name == "dpr":

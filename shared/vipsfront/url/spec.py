@@ -85,18 +85,6 @@ class Fm(StrEnum):
         return self in (Fm.AUTO_WEBP, Fm.AUTO_AVIF_WEBP)
 
 
-class Quality(StrEnum):
-    """``q=auto``: the engine picks the quality per image, for a perceptual target (``vipsfront.engine.autoquality``).
-
-    ``auto`` looks like the fixed default in fewer bytes; ``auto:low`` trades a little look for bytes;
-    ``auto:high`` is closer to the unencoded image.
-    """
-
-    AUTO = "auto"
-    LOW = "auto:low"
-    HIGH = "auto:high"
-
-
 class Flip(StrEnum):
     H = "h"
     V = "v"
@@ -123,7 +111,7 @@ class Spec:
     fy: float | None = None
     enlarge: bool = False
     fm: Fm | None = None
-    q: int | Quality | None = None  # 1..100, or an automatic level
+    q: int | None = None  # 1..100
     blur: float | None = None
     sharpen: float | None = None
     rot: int = 0
