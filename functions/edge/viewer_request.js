@@ -23,8 +23,8 @@ return l.split(' ').indexOf(v)<0?must(n,'one of: '+l.replace(/ auto-\S+/g,'').re
 };
 var P={
 w:int('w',1,MAX),h:int('h',1,MAX),dpr:(f=>r=>r=='auto'?1:f(r))(dec('dpr',1,4)),fit:one('fit','cover contain fill inside outside'),
-pos:one('pos','center top bottom left right top-left top-right bottom-left bottom-right attention entropy',{
-centre:'center',north:'top',south:'bottom',east:'right',west:'left',
+pos:one('pos','center top bottom left right top-left top-right bottom-left bottom-right attention entropy face',{
+'face-1':'face',centre:'center',north:'top',south:'bottom',east:'right',west:'left',
 northeast:'top-right',northwest:'top-left',southeast:'bottom-right',southwest:'bottom-left'}),
 fx:dec('fx',0,1),fy:dec('fy',0,1),
 enlarge:r=>/^(0|1|false|true)$/.test(r)?r=='1'||r=='true':must('enlarge','0 or 1'),
@@ -62,7 +62,7 @@ return v;
 }
 // Spec.canonical; sign: signing_canonical
 var canon=(v,sign)=>ORDER.filter(k=>v[k]!=null&&v[k]!==DEF[k])
-.map(k=>k+'='+(k=='fm'&&sign&&isAuto(v.fm)?'auto':k=='enlarge'?1:v[k])).join(',');
+.map(k=>k+'='+(k=='fm'&&sign&&isAuto(v.fm)?'auto':k=='enlarge'?1:v[k]=='face'&&!sign?'face-1':v[k])).join(',');
 // spec.negotiate; q as Python's float() reads it
 var WS='[\\t-\\r\\x1c-\\x20\\x85\\xa0]+',TRIM=new RegExp(`^${WS}|${WS}$`,'g'),strip=s=>s.replace(TRIM,'');
 var FLOAT=new RegExp('^[+-]?(inf(inity)?|nan|(D?\\.D|D\\.?)(e[+-]?D)?)$'.replace(/D/g,'(\\d(_?\\d)*)'));

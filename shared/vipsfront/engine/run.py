@@ -93,14 +93,33 @@ def _aim(plan: Plan, found: Sequence[faces.Face], limits: Limits, how: str) -> t
     assert plan.geometry.crop is not None
     point = faces.focal_point(oriented, plan.geometry.resize, plan.geometry.crop)
     if point is None:
-        return make_plan(plan.info, replace(spec, pos=Position.ATTENTION), limits), f"attention: no face {how}"
+        attention = replace(spec, pos=Position.ATTENTION)
+        return make_plan(plan.info, attention, limits, plan.region), f"attention: no face {how}"
     aimed = replace(spec, fx=point[0], fy=point[1])
-    return make_plan(plan.info, aimed, limits), f"faces={len(found)} {how}"
+    return make_plan(plan.info, aimed, limits, plan.region), f"faces={len(found)} {how}"
+
+
+def _in_region(found: Sequence[faces.Face], plan: Plan) -> tuple[faces.Face, ...]:
+    """Faces (fractions of the oriented source) as fractions of ``plan.region`` (``rect``/``trim``),
+    those at least half inside it."""
+    if plan.region is None:
+        return tuple(found)
+    left, top, width, height = plan.region
+    ow, oh = plan.info.oriented_width, plan.info.oriented_height
+    out = []
+    for face in found:
+        x0, y0 = (face.left * ow - left) / width, (face.top * oh - top) / height
+        x1, y1 = (face.right * ow - left) / width, (face.bottom * oh - top) / height
+        inside = (min(x1, 1) - max(x0, 0)) * (min(y1, 1) - max(y0, 0))
+        if x1 > 0 and y1 > 0 and x0 < 1 and y0 < 1 and inside >= 0.5 * (x1 - x0) * (y1 - y0):
+            out.append(faces.Face(max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1), face.score))
+    return tuple(out)
 
 
 def _fallback(plan: Plan, limits: Limits, exc: Exception) -> tuple[Plan, str]:
     log.warning("face detection failed, cropping by attention: %s", exc)
-    return make_plan(plan.info, replace(plan.spec, pos=Position.ATTENTION), limits), "attention: detector error"
+    attention = replace(plan.spec, pos=Position.ATTENTION)
+    return make_plan(plan.info, attention, limits, plan.region), "attention: detector error"
 
 
 def transform(
@@ -133,11 +152,34 @@ def transform(
         raise UndecodableImageError("image could not be decoded") from None
     plan = make_plan(header.info, spec, limits, region)
     timings = {"probe": _ms(started)}
+    notes: dict[str, str] = {}
     step_started = time.perf_counter()
     watch = _Watch()
     try:
         _check_deadline(deadline)
+        if _wants_faces(plan) and known_faces is not None:
+            plan, notes["faces"] = _aim(plan, _in_region(known_faces, plan), limits, "cached")
+            timings["faces"] = _ms(step_started)
+        elif _wants_faces(plan) and (plan.cut is not None or max(plan.load_size) < faces.MIN_DETECT_SIDE):
+            try:
+                found = faces.detect(data, header)
+            except (faces.DetectorError, pyvips.Error) as exc:
+                plan, notes["faces"] = _fallback(plan, limits, exc)
+            else:
+                plan, notes["faces"] = _aim(plan, _in_region(found, plan), limits, "decoded")
+            timings["faces"] = _ms(step_started)
+        _check_deadline(deadline)
         image = steps.load(data, plan, header)
+        if _wants_faces(plan):  # found in the resized image (of the region, when there is one)
+            detect_started = time.perf_counter()
+            image = image.copy_memory()  # the resized pixels, shared by the detector and the steps
+            try:
+                found = faces.detect_pixels(image)
+            except faces.DetectorError as exc:
+                plan, notes["faces"] = _fallback(plan, limits, exc)
+            else:
+                plan, notes["faces"] = _aim(plan, found, limits, "resized")
+            timings["faces"] = _ms(detect_started)
         for step in steps.STEPS:
             _check_deadline(deadline)
             image = step(image, plan)

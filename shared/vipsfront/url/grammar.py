@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from vipsfront.errors import InvalidSpecError
 from vipsfront.url.rounding import times_half_up
-from vipsfront.url.spec import IDENTITY, MAX_SIDE, Fit, Flip, Fm, Position, Rect, Spec, format_value
+from vipsfront.url.spec import FACE_CANONICAL, IDENTITY, MAX_SIDE, Fit, Flip, Fm, Position, Rect, Spec, format_value
 from vipsfront.url.version import check_version
 
 E = TypeVar("E", bound=StrEnum)
@@ -45,6 +45,7 @@ _POS_ALIASES = {
     "northwest": "top-left",
     "southeast": "bottom-right",
     "southwest": "bottom-left",
+    FACE_CANONICAL: "face",  # the canonical form names the detector (``Spec.canonical``)
 }
 _FM_ALIASES = {"jpg": "jpeg"}
 FM_WRITTEN = "jpeg, png, webp, avif, gif, auto"  # what a URL says (and jpg); auto-* are auto resolved

@@ -26,7 +26,7 @@ from vipsfront.url.spec import MAX_SIDE, Position, Spec, format_value
 
 ANY = None  # an allow-list entry that takes every value the grammar takes
 SIZE_PARAMS = frozenset({"w", "h"})  # bounded by ``widths``/``heights``, not by ``params``
-SMART_POSITIONS = frozenset({Position.ATTENTION, Position.ENTROPY})  # saliency crops: a costlier transform
+SMART_POSITIONS = frozenset({Position.ATTENTION, Position.ENTROPY, Position.FACE})  # costlier crops
 NAMED_POSITIONS: tuple[str, ...] = tuple(p.value for p in Position if p not in SMART_POSITIONS)
 
 AllowList = Mapping[str, tuple[str, ...] | None]  # spec parameter -> allowed canonical values (None: any)

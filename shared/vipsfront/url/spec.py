@@ -40,10 +40,11 @@ class Position(StrEnum):
     FACE = "face"
 
 
-# ``pos=face`` in the canonical form (the cache key and the variant key) names the face detector too, so a
-# new model or threshold makes new variants; a signature covers plain ``face`` and outlives the model.
-# The suffix is ``vipsfront.engine.faces.digest()`` (the edge function writes the same text).
-FACE_CANONICAL = "face-d5ff7c"
+# ``pos=face`` in the canonical form (the cache key and the variant key) names the face detector's
+# generation, so a new model or threshold makes new variants; a signature covers plain ``face`` and
+# outlives the model. ``vipsfront.engine.faces.GENERATIONS`` maps each detector to its generation (the
+# edge function writes the same text; bump both, and the vectors, with the detector).
+FACE_CANONICAL = "face-1"
 
 
 class Format(StrEnum):
