@@ -16,13 +16,14 @@ from typing import TypeVar
 
 from vipsfront.config.settings import Settings
 from vipsfront.engine import info, probe, run
+from vipsfront.engine.faces import Face
 from vipsfront.errors import DeadlineExceededError
 from vipsfront.origin.gate import TransformGate
 from vipsfront.stores.base import ImageStore, Original
 from vipsfront.telemetry import Outcome, RequestRecord
 from vipsfront.url.keys import info_key
 from vipsfront.url.route import Route
-from vipsfront.url.spec import Spec
+from vipsfront.url.spec import Position, Spec
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -115,7 +116,24 @@ class Origin:
             deadline=deadline,
         )
 
-    def render(self, source: bytes, spec: Spec, record: RequestRecord, *, deadline: float) -> tuple[bytes, str]:
+    def known_faces(self, key: str, version: str | None, *, deadline: float) -> tuple[Face, ...] | None:
+        """The faces the stored info document found in this version of ``key`` (``None``: not known yet,
+        the transform detects them itself)."""
+        cached = self.store.get_variant(info_key(key), deadline=deadline)
+        try:
+            return info.known_faces(json.loads(cached.data) if cached else None, version)
+        except ValueError:
+            return None
+
+    def render(
+        self,
+        source: bytes,
+        spec: Spec,
+        record: RequestRecord,
+        *,
+        deadline: float,
+        known_faces: tuple[Face, ...] | None = None,
+    ) -> tuple[bytes, str]:
         """Make ``spec`` of ``source`` (the original's own bytes for an identity spec): data and media type."""
         limits = self.settings.limits
         if spec.is_identity:
@@ -124,9 +142,16 @@ class Origin:
             record.input_megapixels = found.width * found.height / 1e6
             return source, _ORIGINAL_TYPES.get(found.format, "application/octet-stream")
         with self.gate.slot(deadline, record):
-            result = self._timed(record, "transform", lambda: run.transform(source, spec, limits, deadline=deadline))
+            result = self._timed(
+                record,
+                "transform",
+                lambda: run.transform(source, spec, limits, deadline=deadline, known_faces=known_faces),
+            )
         record.width, record.height, record.format = result.width, result.height, result.format.value
         record.input_megapixels = result.input_info.width * result.input_info.height / 1e6
+        if "faces" in result.timings:  # pos=face: which faces aimed the crop, or attention
+            record.timings["faces"] = result.timings["faces"]
+            record.notes["faces"] = result.notes.get("faces", "")
         if "qauto" in result.timings:  # q=auto's search (part of transform), and what it chose or fell back to
             record.timings["qauto"] = result.timings["qauto"]
             record.notes["qauto"] = result.notes.get("qauto", "")
@@ -185,7 +210,12 @@ class Origin:
             record.outcome = Outcome.MOVED
             return Served(b"", "", Outcome.MOVED, version=original.version)
 
-        data, media_type = self.render(source, route.spec, record, deadline=deadline)
+        known = None
+        if route.spec.pos is Position.FACE:
+            known = self._timed(
+                record, "s3-info", lambda: self.known_faces(route.key, original.version, deadline=deadline)
+            )
+        data, media_type = self.render(source, route.spec, record, deadline=deadline, known_faces=known)
         if (
             route.spec.is_identity
             and media_type == "image/heif"
