@@ -22,7 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from vipsfront import __version__
+from vipsfront.cli import local_serve, originals
 from vipsfront.cli.embedded_s3 import HOST, LOCAL_CREDENTIALS, ensure_bucket, server_endpoint, start_server, upload
+from vipsfront.cli.examples import print_when_up
+from vipsfront.cli.local_serve import LocalServe
+from vipsfront.cli.storage import check_buckets, lifecycle_settings
 from vipsfront.config.settings import ConfigError, Settings
 from vipsfront.errors import VipsfrontError
 from vipsfront.url.signing import check_key_id, check_secret
@@ -156,16 +160,16 @@ def serve(args: argparse.Namespace) -> int:
             env.setdefault(name, value)
         moto_server = start_server(args.s3_port)
         env["AWS_ENDPOINT_URL_S3"] = server_endpoint(moto_server)
+    state = None
     try:
-        settings = Settings.from_env(env)
-        client: Any = None  # only seeding or watching needs it
-        if moto_server is not None or args.seed or args.watch > 0:
-            from vipsfront.stores.s3 import s3_client
+        from vipsfront.stores.s3 import s3_client
 
-            client = s3_client(settings.s3_endpoint, settings.region)
+        settings = Settings.from_env(env)
+        client = s3_client(settings.s3_endpoint, settings.region)
         if moto_server is not None or args.seed:
             for bucket in (settings.originals_bucket, settings.variants_bucket):
                 ensure_bucket(client, bucket)
+        check_buckets(client, settings)  # credentials, endpoint and both buckets, before serving anything
         if args.seed:
             files = seed_files(Path(args.seed))
         elif moto_server is not None:
@@ -175,23 +179,26 @@ def serve(args: argparse.Namespace) -> int:
         else:
             files = {}
         upload(client, settings.originals_bucket, files)
+        if moto_server is not None:  # so that purge, backfill and originals in another shell find it
+            credentials = {name: env[name] for name in LOCAL_CREDENTIALS}
+            buckets = (settings.originals_bucket, settings.variants_bucket)
+            serve_state = LocalServe(args.port, os.getpid(), settings.s3_endpoint or "", *buckets, credentials)
+            state = local_serve.write(serve_state, env)
 
         base = f"http://{args.host}:{args.port}"
         where = "embedded S3 (moto)" if moto_server is not None else "S3"
         print(f"vipsfront: {where} at {settings.s3_endpoint or 'AWS'}", flush=True)
         print(f"  originals: s3://{settings.originals_bucket}  variants: s3://{settings.variants_bucket}")
         if files:
-            print(f"  uploaded {len(files)} originals")
+            print(f"  uploaded {len(files)} original{'s' if len(files) != 1 else ''}")
+        if state is not None:
+            print("  from another shell, `vipsfront originals put FILE KEY`, `purge KEY` and `backfill` act on it")
         print(f"vipsfront: serving on {base}  (Ctrl-C stops)")
         print(f"  {base}/_vf/health")
         if settings.demo:
             print(f"  {base}/_vf/demo  (demo page: gallery, placeholders, playground)")
-        for key in list(files)[:4]:
-            print(f"  {base}/{key}?w=400&fm=webp")
         if files:
-            first = next(iter(files))
-            print(f"  {base}/{first}?w=800&h=400&fit=cover&pos=attention&fm=auto")
-            print(f"  {base}/_vf/info/{first}")
+            print_when_up(base, list(files))
         watcher = None
         if args.watch > 0:
             from vipsfront.lifecycle.changes import Lifecycle, Watcher
@@ -215,6 +222,8 @@ def serve(args: argparse.Namespace) -> int:
             ws="none",  # the origin has no WebSocket, and uvicorn's "auto" would import one
         )
     finally:
+        if state is not None:
+            state.unlink(missing_ok=True)
         if moto_server is not None:
             moto_server.stop()
     return 0
@@ -290,15 +299,6 @@ def url_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lifecycle_settings(args: argparse.Namespace) -> Settings:
-    from dataclasses import replace
-
-    settings = Settings.load()
-    if getattr(args, "distribution_id", None):
-        settings = replace(settings, distribution_id=args.distribution_id)
-    return settings
-
-
 def purge_command(args: argparse.Namespace) -> int:
     """Purge the originals' variants and CloudFront paths, then ingest those that exist."""
     import time
@@ -306,9 +306,11 @@ def purge_command(args: argparse.Namespace) -> int:
     from vipsfront.lifecycle.changes import Change, Lifecycle, Status
     from vipsfront.url.keys import check_key
 
-    lifecycle = Lifecycle.from_settings(_lifecycle_settings(args))
+    keys = [check_key(key) for key in args.keys]
+    settings, client = lifecycle_settings(args.serve_port, args.distribution_id)
+    lifecycle = Lifecycle.from_settings(settings, s3=client)
     revision = f"purge-{time.time_ns()}"  # a manual purge is always a new invalidation
-    results = lifecycle.apply([Change(check_key(key), revision=revision) for key in args.keys])
+    results = lifecycle.apply([Change(key, revision=revision) for key in keys])
     for result in results:
         print(json.dumps(result.to_dict()))
     if not lifecycle.invalidator:
@@ -316,7 +318,11 @@ def purge_command(args: argparse.Namespace) -> int:
             "vipsfront: no CloudFront distribution (VIPSFRONT_DISTRIBUTION_ID, --distribution-id): nothing invalidated",
             file=sys.stderr,
         )
-    return 1 if any(r.status is Status.FAILED for r in results) else 0
+    # a key with neither an original nor a stored variant: a typo, most likely
+    nothing = [r.key for r in results if r.status is Status.GONE and not r.variants_deleted]
+    for key in nothing:
+        print(f"vipsfront: nothing found for {key!r}: no original and no stored variant", file=sys.stderr)
+    return 1 if nothing or any(r.status is Status.FAILED for r in results) else 0
 
 
 def backfill_state_machine(arn: str, prefix: str, client: Any = None, interval_s: float = 10.0) -> int:
@@ -353,9 +359,12 @@ def backfill_command(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")
-    results, seconds = backfill.run(
-        _lifecycle_settings(args), prefix=args.prefix, workers=args.workers, force=args.force
-    )
+    settings, _ = lifecycle_settings(args.serve_port)
+    results, seconds = backfill.run(settings, prefix=args.prefix, workers=args.workers, force=args.force)
+    if not results:
+        under = f" under the prefix {args.prefix!r}" if args.prefix else ""
+        print(f"backfill: no originals{under} in s3://{settings.originals_bucket}: nothing to do", file=sys.stderr)
+        return 1
     if args.manifest:
         with open(args.manifest, "w", encoding="utf-8") as out:
             for result in results:
@@ -447,6 +456,7 @@ def parser() -> argparse.ArgumentParser:
     purge = command("purge", help="purge originals' variants and CDN paths, then ingest them again")
     purge.add_argument("keys", nargs="+", metavar="KEY", help="original keys")
     purge.add_argument("--distribution-id", help="CloudFront distribution (default VIPSFRONT_DISTRIBUTION_ID)")
+    purge.add_argument("--serve-port", type=int, metavar="PORT", help=originals.SERVE_PORT_HELP)
     purge.set_defaults(func=purge_command)
 
     fill = command("backfill", help="ingest every original (info document, eager presets)")
@@ -457,7 +467,9 @@ def parser() -> argparse.ArgumentParser:
     fill.add_argument(
         "--state-machine", metavar="ARN", help="run the stack's backfill on Step Functions instead, and follow it"
     )
+    fill.add_argument("--serve-port", type=int, metavar="PORT", help=originals.SERVE_PORT_HELP)
     fill.set_defaults(func=backfill_command)
+    originals.add_parser(commands, formatter)
 
     bench = commands.add_parser(
         "bench",

@@ -11,6 +11,7 @@ How S3's answers map, so that only what is sure to be missing is cached as missi
   the originals bucket (the stack's ``grant_read`` gives it) for a missing original to be a 404.
 * Throttling, ``RequestTimeout``, any 5xx, and connection errors or timeouts: ``StorageUnavailableError``
   (503, ``no-store``).
+* No credentials, or half of them: ``StorageError`` naming what is missing and how to set it.
 
 Each call takes the request's deadline (``time.monotonic()``) as an argument and ends by it: botocore's
 bounded retries (standard mode, 3 retries, exponential backoff) never start an attempt after it, and a
@@ -35,7 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
 from vipsfront.errors import (
     DeadlineExceededError,
@@ -127,6 +128,7 @@ async def run_by(deadline: float, work: Callable[[], T]) -> T:
     raise DeadlineExceededError("request ran out of time")
 
 
+NO_CREDENTIALS = "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 _NOT_FOUND = {"NoSuchKey"}
 _UNAVAILABLE = {
     "SlowDown",
@@ -148,6 +150,10 @@ def _translate(error: Exception, what: str) -> Exception:
         if code in _UNAVAILABLE or status >= 500:
             return StorageUnavailableError("storage is unavailable, try again")
         return StorageError("storage failed")
+    if isinstance(error, NoCredentialsError):  # a setup fault: retrying cannot help
+        return StorageError(NO_CREDENTIALS)
+    if isinstance(error, PartialCredentialsError):
+        return StorageError(f"incomplete AWS credentials: {error.kwargs.get('cred_var')} is not set")
     if isinstance(error, BotoCoreError):  # connection refused, timeouts, ...
         return StorageUnavailableError("storage is unreachable, try again")
     return error
