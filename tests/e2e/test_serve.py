@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -251,3 +252,102 @@ def test_bad_seed_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "is not a directory" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------------
+# The first hour: the README's lifecycle lines, seeded examples that work, a clear stop without S3
+
+ROOT = Path(__file__).resolve().parents[2]
+README_HOST = "127.0.0.1:8080"
+
+
+def readme_lifecycle_lines() -> list[str]:
+    """The README's shell block that puts, replaces and purges an original, line by line."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```sh\n(.*?)```", text, flags=re.S) if "vipsfront originals put" in b]
+    assert len(blocks) == 1, "the README has one lifecycle example"
+    return blocks[0].strip().splitlines()
+
+
+def solid_jpeg(path: Path, rgb: tuple[int, int, int]) -> None:
+    (pyvips.Image.black(640, 480) + list(rgb)).cast("uchar").copy(interpretation="srgb").jpegsave(str(path))
+
+
+def mean_rgb(path: Path) -> list[float]:
+    image = pyvips.Image.new_from_file(str(path))
+    return [image.extract_band(band).avg() for band in range(3)]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the README's example uses curl, which is not installed")
+def test_the_readme_lifecycle_runs_against_a_real_serve(tmp_path: Path) -> None:
+    """From a second shell, as the README says: the commands find the server by themselves, the
+    replaced original's next request serves the new pixels, and the server's state file goes with it."""
+    env = {**clean_env(), "XDG_RUNTIME_DIR": str(tmp_path)}  # this server's state file, found by the commands
+    work = tmp_path / "work"
+    work.mkdir()
+    solid_jpeg(work / "photo.jpg", (220, 30, 30))
+    solid_jpeg(work / "photo-2.jpg", (30, 30, 220))
+    process, base = start(["--watch", "0"], env)  # no poll: the replace itself must purge
+    try:
+        assert list((tmp_path / "vipsfront").glob("serve-*.json"))
+        for line in readme_lifecycle_lines():
+            command = line.replace(f"http://{README_HOST}", base).replace(
+                "vipsfront ", f"{sys.executable} -m vipsfront.cli.main ", 1
+            )
+            result = subprocess.run(command, shell=True, cwd=work, env=env, capture_output=True, text=True, timeout=120)
+            assert result.returncode == 0, (line, result.stdout, result.stderr)
+    finally:
+        output = stop(process)
+    red, blue = mean_rgb(work / "before.webp"), mean_rgb(work / "after.webp")
+    assert red[0] > 180 and red[2] < 60, red
+    assert blue[2] > 180 and blue[0] < 60, blue
+    assert not list((tmp_path / "vipsfront").glob("serve-*.json")), "the state file outlived the server"
+    assert "Traceback" not in output, output
+
+
+def test_seeded_examples_are_only_urls_that_work(tmp_path: Path) -> None:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "a-truncated.jpg").write_bytes(pyvips.Image.black(400, 300).jpegsave_buffer()[:300])
+    solid_jpeg(seed / "good.jpg", (30, 160, 30))
+    process, base = start(["--seed", str(seed), "--watch", "0"], clean_env())
+    try:
+        deadline = time.monotonic() + 60
+        while fetch(f"{base}/good.jpg?w=400&fm=webp")[1].get("x-vipsfront-variant") != "hit":
+            assert time.monotonic() < deadline, "the examples were not checked"
+            time.sleep(0.2)
+    finally:
+        output = stop(process)
+    assert "uploaded 2 originals" in output
+    assert f"{base}/good.jpg?w=400&fm=webp" in output
+    assert f"{base}/a-truncated.jpg?w=400&fm=webp" not in output
+    assert "not shown, as they do not answer 200: a-truncated.jpg (422 undecodable_image)" in output
+
+
+def test_one_original_is_counted_as_one(tmp_path: Path) -> None:
+    solid_jpeg(tmp_path / "only.jpg", (30, 160, 30))
+    process, _ = start(["--seed", str(tmp_path), "--watch", "0"], clean_env())
+    output = stop(process)
+    assert "uploaded 1 original\n" in output
+
+
+def test_serve_against_s3_without_credentials_stops_before_serving(tmp_path: Path) -> None:
+    env = {
+        **clean_env(),
+        "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9",
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "vipsfront.cli.main", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "serving on" not in result.stdout
+    assert result.stderr.startswith("vipsfront: error: no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID")
