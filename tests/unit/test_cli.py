@@ -208,3 +208,19 @@ def test_serve_on_a_busy_s3_port_exits_at_once(
         code, out, err = run(capsys, "serve", "--port", str(web_port), "--s3-port", str(port))
     assert code == 2 and out == ""
     assert err == f"vipsfront: error: port {port} on 127.0.0.1 is in use: stop what holds it or pass --s3-port"
+
+
+def test_bench_help_without_the_bench_extra_is_help(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from vipsfront.cli.main import BENCH_MISSING
+
+    monkeypatch.setitem(sys.modules, "vipsfront_bench.cli", None)  # as without the bench extra installed
+    code, out, err = run(capsys, "bench", "--help")
+    assert code == 0 and err == ""
+    assert out.startswith("usage: vipsfront bench") and "pip install -e '.[bench]'" in out
+    code, out, err = run(capsys, "bench", "--quick")
+    assert code == 2 and out == ""
+    assert err == f"vipsfront: error: {BENCH_MISSING}"

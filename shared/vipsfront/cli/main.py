@@ -33,6 +33,7 @@ from vipsfront.url.signing import check_key_id, check_secret
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
 DEFAULT_KEY_ID = "k1"  # the key id of a --secret given without --key-id
+BENCH_HELP = "benchmark the origin on moto against the bare engine and peers (the bench extra)"
 BENCH_MISSING = "vipsfront bench needs the benchmark package: install the bench extra: pip install -e '.[bench]'"
 
 
@@ -391,6 +392,9 @@ def bench_command(args: argparse.Namespace) -> int:
     except ImportError as error:
         if (error.name or "").split(".")[0] != "vipsfront_bench":
             raise ConfigError(f"{BENCH_MISSING} ({error})") from error
+        if args.bench_args in (["-h"], ["--help"]):  # the help a user asks for, with what it needs
+            print(f"usage: vipsfront bench SUBCOMMAND ...\n\n{BENCH_HELP}\n\n{BENCH_MISSING}")
+            return 0
         raise ConfigError(BENCH_MISSING) from error
     return bench_main(args.bench_args)
 
@@ -473,7 +477,7 @@ def parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser(
         "bench",
-        help="benchmark the origin on moto against the bare engine and peers (the bench extra)",
+        help=BENCH_HELP,
         add_help=False,
         prefix_chars="\0",
     )
