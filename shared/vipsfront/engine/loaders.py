@@ -13,6 +13,7 @@ from typing import Any
 
 import pyvips
 
+from vipsfront.engine import heic
 from vipsfront.engine.limits import Limits
 from vipsfront.errors import UnsupportedInputError
 
@@ -26,8 +27,8 @@ FAIL_ON = "truncated"
 class Loader:
     """The format libvips found in an input, and the source loader operation that decodes it."""
 
-    format: str  # jpeg, png, webp, heif (AVIF/HEIC), gif, tiff, svg, pdf
-    operation: str  # e.g. jpegload_source
+    format: str  # jpeg, png, webp, heif (AVIF), heic (HEVC: ``heic``), gif, tiff, svg, pdf
+    operation: str  # e.g. jpegload_source; for heic, the module that decodes it
 
 
 # libvips loader class name fragment → format name, source loader operation
@@ -42,6 +43,7 @@ _LOADERS: tuple[tuple[str, Loader], ...] = (
     ("svg", Loader("svg", "svgload_source")),
     ("pdf", Loader("pdf", "pdfload_source")),
 )
+HEIC = Loader("heic", "vipsfront.engine.heic")
 
 
 def find(data: bytes, limits: Limits) -> Loader:
@@ -49,6 +51,8 @@ def find(data: bytes, limits: Limits) -> Loader:
     ``UnsupportedInputError`` (also for SVG and PDF unless ``limits`` allow them)."""
     if not data:
         raise UnsupportedInputError("empty input")
+    if heic.is_heic(data):
+        return HEIC
     pointer = pyvips.vips_lib.vips_foreign_find_load_buffer(data, len(data))
     if pointer == pyvips.ffi.NULL:
         pyvips.vips_lib.vips_error_clear()
@@ -78,5 +82,10 @@ def load_options(*, shrink: int = 1, scale: float = 1.0, all_frames: bool = Fals
 def open_image(data: bytes, loader: Loader, **options: Any) -> Any:
     """``loader`` on ``data`` with ``options`` (``load_options``), as a memory source: libvips reads ``data``
     in place, no copy (the image keeps a reference to it). Lazy: only the header is read until pixels are
-    asked for. Raises ``pyvips.Error`` for an unreadable header."""
+    asked for. Raises ``pyvips.Error`` for an unreadable header.
+
+    A HEIC original is decoded whole by ``heic.decode`` (no shrink-on-load; ``UndecodableImageError``
+    when damaged): check ``heic.header`` against the limits first."""
+    if loader is HEIC:
+        return heic.decode(data)
     return pyvips.Operation.call(loader.operation, pyvips.Source.new_from_memory(data), **options)

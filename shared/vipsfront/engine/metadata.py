@@ -34,7 +34,7 @@ import pyvips
 
 from vipsfront.engine import placeholder
 from vipsfront.engine.limits import Limits
-from vipsfront.engine.probe import probe
+from vipsfront.engine.probe import open_header
 
 __all__ = [
     "Gps",
@@ -438,8 +438,8 @@ def extract(
     errors. ``thumbnail`` is ``placeholder.thumbnail_rgba``'s result when the caller already has it;
     otherwise it is made here (only when ``perceptual_hash``). ``deadline`` bounds that decode.
     """
-    info = probe(source, limits)
-    header = pyvips.Image.new_from_buffer(source, "", access="sequential")  # header only: pixels are lazy
+    opened = open_header(source, limits)
+    info, header = opened.info, opened.image  # header only: pixels are lazy (a HEIC is decoded, once)
     exif = exif_fields(_blob(header, "exif-data"), include_gps=include_gps, include_personal=include_personal)
     phash: str | None = None
     if perceptual_hash:

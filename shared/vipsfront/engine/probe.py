@@ -12,7 +12,7 @@ from typing import Any
 
 import pyvips
 
-from vipsfront.engine import loaders
+from vipsfront.engine import heic, loaders
 from vipsfront.engine.limits import Limits
 from vipsfront.engine.plan import ImageInfo
 from vipsfront.errors import InputTooLargeError, UndecodableImageError
@@ -41,6 +41,11 @@ def _int_field(image: Any, name: str, default: int) -> int:
         return default
 
 
+def _check_pixels(width: int, height: int, limits: Limits) -> None:
+    if width * height > limits.max_input_pixels:
+        raise InputTooLargeError(f"input is {width}x{height} pixels, more than {limits.max_input_pixels} per frame")
+
+
 def open_header(data: bytes, limits: Limits) -> Header:
     """Read the header (never the pixels) and check the byte, pixel and frame limits.
 
@@ -49,6 +54,11 @@ def open_header(data: bytes, limits: Limits) -> Header:
     if len(data) > limits.max_input_bytes:
         raise InputTooLargeError(f"input is larger than {limits.max_input_bytes} bytes")
     loader = loaders.find(data, limits)
+    if loader is loaders.HEIC:  # decoded whole when opened: its sizes are checked first
+        found = heic.header(data)
+        _check_pixels(found.width, found.height, limits)
+        if found.frames > limits.max_frames:
+            raise InputTooLargeError(f"HEIC holds {found.frames} images, more than {limits.max_frames}")
     try:
         image = loaders.open_image(data, loader, **loaders.load_options())
     except pyvips.Error as exc:
@@ -60,8 +70,7 @@ def open_header(data: bytes, limits: Limits) -> Header:
     if not 1 <= orientation <= 8:
         orientation = 1
     animated = loader.format in _ANIMATED_FORMATS and pages > 1
-    if width * height > limits.max_input_pixels:
-        raise InputTooLargeError(f"input is {width}x{height} pixels, more than {limits.max_input_pixels} per frame")
+    _check_pixels(width, height, limits)
     if animated and pages > limits.max_frames:
         raise InputTooLargeError(f"animation has {pages} frames, more than {limits.max_frames}")
     if animated and width * height * pages > limits.max_input_pixels:

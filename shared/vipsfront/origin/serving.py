@@ -36,6 +36,7 @@ _ORIGINAL_TYPES = {
     "gif": "image/gif",
     "tiff": "image/tiff",
     "heif": "image/heif",
+    "heic": "image/heic",
     "svg": "image/svg+xml",
     "pdf": "application/pdf",
 }
