@@ -18,6 +18,7 @@ from typing import Any
 
 from vipsfront.config.cost import Architecture
 from vipsfront.errors import VipsfrontError
+from vipsfront.url.dialects.choice import parse_dialects
 from vipsfront.url.policy import UnsignedPolicy, check_params, check_prefixes
 from vipsfront.url.query import check_presets
 from vipsfront.url.signing import format_keys, parse_keys
@@ -216,3 +217,6 @@ PREFIXES = Kind(
 ORIGINS = Kind(_parse_origins, ",".join, "`*` or comma list of `https://host[:port]`")
 ARCHITECTURE = Kind(Architecture.parse, lambda arch: arch.value, "`arm64` or `x86_64`")
 NAMES = Kind(_parse_names, ",".join, "comma list of names")
+DIALECTS = Kind(
+    parse_dialects, lambda dialects: _json(dialects.to_config()), "JSON: path prefix to dialect (`docs/migrating.md`)"
+)

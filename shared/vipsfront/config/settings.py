@@ -20,6 +20,7 @@ from typing import Any
 from vipsfront.config.cost import Architecture, CostModel, Prices
 from vipsfront.config.table import PREFIX, VARIABLES, Variable
 from vipsfront.engine.limits import Limits
+from vipsfront.url.dialects.choice import Dialects
 from vipsfront.url.policy import Policy, UnsignedPolicy
 
 DEFAULT_ORIGINALS_BUCKET = "vipsfront-originals"
@@ -43,6 +44,7 @@ class Settings:
     originals_bucket: str = DEFAULT_ORIGINALS_BUCKET
     variants_bucket: str = DEFAULT_VARIANTS_BUCKET
     policy: Policy = field(default_factory=Policy.create)
+    dialects: Dialects = field(default_factory=Dialects)
     limits: Limits = field(default_factory=Limits)
     variant_lookup: bool = True
     trust_path_form: bool = False

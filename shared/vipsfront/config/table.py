@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from vipsfront.config.cost import PRICES_AS_OF, PRICES_REGION
 from vipsfront.config.kinds import (
     ARCHITECTURE,
+    DIALECTS,
     FLAG,
     KEYS,
     NAMES,
@@ -139,6 +140,14 @@ SECTIONS = (
                 PREFIXES,
                 "folders whose keys are served; others answer 404, signed or not",
                 "every key",
+            ),
+            Variable(
+                "VIPSFRONT_DIALECTS",
+                "dialects",
+                DIALECTS,
+                'other services\' URLs served as they are: `{"/": "imgix", "/thumbor/": "thumbor"}`, the longest '
+                "prefix wins; a dialect's own signatures take a `secret` of their own",
+                "every URL is native",
             ),
         ),
     ),

@@ -27,6 +27,8 @@ from urllib.parse import quote
 
 from vipsfront.errors import InvalidSpecError
 from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
+from vipsfront.url.dialects.base import Options
+from vipsfront.url.dialects.choice import NATIVE, Dialects
 from vipsfront.url.grammar import DPR_AUTO
 from vipsfront.url.keys import parse_path, variant_key, variant_path
 from vipsfront.url.policy import Policy
@@ -135,13 +137,19 @@ def route(
     now: float,
     trust_path_form: bool = False,
     hints: Hints | None = None,
+    dialects: Dialects | None = None,
 ) -> Route:
     """Resolve a query-form or canonical path-form request to its variant, or raise a typed error.
 
     With ``trust_path_form`` the canonical path form skips the policy: behind CloudFront only the edge
     function, which has already checked it, can send that form. With ``hints`` (client hints enabled),
     an unsigned query-form transform may take its width or dpr from them (see the module's docstring).
+    With ``dialects``, a path under a dialect's prefix is read by that dialect (``_translated``).
     """
+    chosen = dialects.choose(raw_path) if dialects else None
+    if dialects and chosen and chosen[0].dialect != NATIVE:
+        return _translated(dialects, *chosen, query, accept, policy, now=now)
+    raw_path = chosen[1] if chosen else raw_path  # a prefix is never part of the key
     path = parse_path(raw_path)
     pairs = split_query(query)
     vary_hints: tuple[str, ...]
@@ -167,6 +175,21 @@ def route(
         params.expires,
         vary_hints,
     )
+
+
+def _translated(
+    dialects: Dialects, options: Options, path: str, query: str, accept: str | None, policy: Policy, *, now: float
+) -> Route:
+    """A dialect's request, judged as its native twin is: by the unsigned policy, unless it carries a
+    verified signature of the dialect's own (which stands for ``s``); the published prefixes always."""
+    translated = dialects.translate(options, path, query, now=now)
+    spec = Params(translated.values).spec(accept)
+    if translated.signed:
+        policy.check_key(translated.key)
+    else:
+        policy.authorize(translated.key, spec, signature=None, expires=None, now=now)
+    key = translated.key
+    return Route(key, spec, variant_key(key, spec), variant_path(key, spec), spec.negotiated)
 
 
 def with_version(raw_path: str, query: str, routed: Route, version: str, keys: Mapping[str, bytes]) -> str:

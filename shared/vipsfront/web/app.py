@@ -211,6 +211,7 @@ class ImageRequests:
             now=time.time(),
             trust_path_form=settings.trust_path_form,
             hints=Hints.from_headers(request.headers) if settings.client_hints else None,
+            dialects=settings.dialects,
         )
         origin = Origin(settings, self.store, self.gate)
         deadline = _deadline(request, settings.request_budget_s)
