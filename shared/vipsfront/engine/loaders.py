@@ -46,24 +46,35 @@ _LOADERS: tuple[tuple[str, Loader], ...] = (
 HEIC = Loader("heic", "vipsfront.engine.heic")
 
 
-def find(data: bytes, limits: Limits) -> Loader:
-    """The loader for ``data`` by libvips' own sniffing of its first bytes (nothing is parsed), or
-    ``UnsupportedInputError`` (also for SVG and PDF unless ``limits`` allow them)."""
-    if not data:
-        raise UnsupportedInputError("empty input")
+def _sniff(data: bytes) -> Loader | None:
+    """The loader libvips' own sniffing of the first bytes picks (nothing is parsed), if any."""
     if heic.is_heic(data):
         return HEIC
     pointer = pyvips.vips_lib.vips_foreign_find_load_buffer(data, len(data))
     if pointer == pyvips.ffi.NULL:
         pyvips.vips_lib.vips_error_clear()
-        raise UnsupportedInputError("unsupported image format")
+        return None
     name = pyvips.ffi.string(pointer).decode("ascii", "replace").lower()
-    loader = next((loader for fragment, loader in _LOADERS if fragment in name), None)
+    return next((loader for fragment, loader in _LOADERS if fragment in name), None)
+
+
+def find(data: bytes, limits: Limits) -> Loader:
+    """The loader for ``data`` by libvips' own sniffing of its first bytes (nothing is parsed), or
+    ``UnsupportedInputError`` (also for SVG and PDF unless ``limits`` allow them)."""
+    if not data:
+        raise UnsupportedInputError("empty input")
+    loader = _sniff(data)
     if loader is None:
         raise UnsupportedInputError("unsupported image format")
     if (loader.format == "svg" and not limits.allow_svg) or (loader.format == "pdf" and not limits.allow_pdf):
         raise UnsupportedInputError(f"{loader.format} input is disabled")
     return loader
+
+
+def is_svg(data: bytes) -> bool:
+    """Whether ``data`` is an SVG document (by libvips' sniffing), whether or not rasterising is allowed."""
+    loader = _sniff(data) if data else None
+    return loader is not None and loader.format == "svg"
 
 
 def load_options(*, shrink: int = 1, scale: float = 1.0, all_frames: bool = False) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from vipsfront.config.settings import Settings
-from vipsfront.engine import info, probe, run
+from vipsfront.engine import info, loaders, probe, run
 from vipsfront.engine.faces import Face
 from vipsfront.errors import DeadlineExceededError
 from vipsfront.origin.gate import TransformGate
@@ -137,6 +137,11 @@ class Origin:
     ) -> tuple[bytes, str]:
         """Make ``spec`` of ``source`` (the original's own bytes for an identity spec): data and media type."""
         limits = self.settings.limits
+        if spec.is_identity and loaders.is_svg(source):
+            # kept as SVG whether or not rasterising is allowed: the app's nosniff and sandboxing CSP keep
+            # its scripts and references inert; nothing here parses it
+            record.format = "svg"
+            return source, _ORIGINAL_TYPES["svg"]
         if spec.is_identity:
             found = self._timed(record, "transform", lambda: probe.probe(source, limits))
             record.width, record.height, record.format = found.width, found.height, found.format
