@@ -2,8 +2,8 @@
 
 Each subcommand writes ``{name}.json`` and ``{name}.md`` into ``--out`` (default ``build/bench``):
 
-* ``lambda``: the deployed shape: cold start, one instance's misses split by Server-Timing against the
-  engine alone, hits from S3, RSS per instance, cost (``deployed.py``);
+* ``lambda``: the deployed shape: one instance of the built Lambda asset beside the AWS sample's, cold
+  start, warm misses split by Server-Timing, peak RSS, cost, and the goals met or not (``deployed.py``);
 * ``engines``: the engine against bare pyvips, Pillow, Pillow-SIMD, sharp and thumbor on the same files
   and ops: latency, throughput, peak RSS, SSIMULACRA2, bytes at matched quality (``engines.py``);
 * ``stages``: the engine's CPU per stage (probe, plan, decode, resize, steps, encode) through its public

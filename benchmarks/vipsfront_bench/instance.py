@@ -4,11 +4,22 @@ loaded from its file as the Lambda runtime loads it at init, then invoked with F
     python -m vipsfront_bench.instance serve HANDLER PORT   # HTTP on 127.0.0.1:PORT, one request at a time
     python -m vipsfront_bench.instance once HANDLER PATH QUERY   # import, one invocation, JSON figures
 
+The standard library only, so that it also runs as a file beside the built Lambda asset alone
+(``python3.12 -S -P instance.py ...`` with the asset and the runtime's boto3 on ``PYTHONPATH``).
+
 ``serve`` turns each GET into the event a Function URL sends and the handler's answer back into HTTP, on
-one thread: like a Lambda instance, it runs one request at a time. ``GET /_bench/instance`` answers, from
-this front and not the handler, the handler's import time, libvips' threads and the process's peak RSS.
+one thread: like a Lambda instance, it runs one request at a time. Each answer carries the handler call's
+wall time in ``x-bench-handler-ms`` (what Lambda bills). ``GET /_bench/instance`` answers, from this front
+and not the handler, the handler's import time, libvips' threads and the process's peak RSS.
 ``once`` is the cold start: the handler's import and its first invocation, wall and CPU time, and which
-heavy modules the import loaded. The settings come from the environment, as in Lambda.
+heavy modules the import loaded, printed as one ``BENCH {json}`` line. The settings come from the
+environment, as in Lambda.
+
+The event is the Function URL request payload 2.0 (Lambda's "Invoking Lambda function URLs" page) as
+CloudFront sends it through an origin access control (CloudFront's "Restrict access to an AWS Lambda
+function URL origin" page): a SigV4-signed GET, so an IAM authorizer block; CloudFront's own headers (its
+user agent, ``via``, ``x-amz-cf-id``, ``x-forwarded-*``); no body, no cookies and no query string, which
+the stack's origin request policy does not forward.
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 WATCHED = (  # modules worth knowing about when the import loads them
     "fastapi",
@@ -32,6 +43,8 @@ WATCHED = (  # modules worth knowing about when the import loads them
     "botocore",
     "aws_xray_sdk.core",
     "pyvips",
+    "numpy",
+    "onnxruntime",
     "mangum",
     "vipsfront.engine.run",
     "vipsfront.web.app",
@@ -54,26 +67,60 @@ class Context:
 
 
 def event(path: str, query: str, headers: dict[str, str]) -> dict[str, Any]:
-    """A Function URL (payload 2.0) GET event."""
-    return {
+    """A Function URL (payload 2.0) GET event as CloudFront sends it with an origin access control."""
+    domain = "bench0123456789abcdef.lambda-url.us-east-1.on.aws"
+    received = {
+        "host": domain,
+        "user-agent": "Amazon CloudFront",
+        "via": "2.0 0123456789abcdef0123456789abcdef.cloudfront.net (CloudFront)",
+        "x-amz-cf-id": "Zr5jzn0bA6h8Qa1wkQK4Xk8w5jWAB1vXh0M2Ygq0NkzqX2Y8Z3E5Ag==",
+        "x-amzn-trace-id": "Root=1-5f84c7a9-0e5b1e1f7e7f9f1d6e0f5c2a",
+        "x-forwarded-for": "198.51.100.7",
+        "x-forwarded-port": "443",
+        "x-forwarded-proto": "https",
+        **headers,
+    }
+    shape: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
         "rawQueryString": query,
-        "headers": {"host": "bench.lambda-url.us-east-1.on.aws", **headers},
+        "headers": received,
         "requestContext": {
-            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7"},
+            "accountId": "123456789012",
+            "apiId": "bench0123456789abcdef",
+            "authentication": None,
+            "authorizer": {
+                "iam": {
+                    "accessKey": "ASIA0000000000000000",
+                    "accountId": "123456789012",
+                    "callerId": "AROA0000000000000000:cloudfront",
+                    "cognitoIdentity": None,
+                    "principalOrgId": None,
+                    "userArn": "arn:aws:sts::123456789012:assumed-role/cloudfront/cloudfront",
+                    "userId": "AROA0000000000000000:cloudfront",
+                }
+            },
+            "domainName": domain,
+            "domainPrefix": domain.split(".")[0],
+            "http": {
+                "method": "GET",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "198.51.100.7",
+                "userAgent": "Amazon CloudFront",
+            },
             "requestId": "bench",
             "routeKey": "$default",
             "stage": "$default",
-            "accountId": "anonymous",
-            "apiId": "bench",
-            "domainName": "bench.lambda-url.us-east-1.on.aws",
-            "domainPrefix": "bench",
-            "timeEpoch": 0,
+            "time": "01/Jan/2026:00:00:00 +0000",
+            "timeEpoch": 1767225600000,
         },
         "isBase64Encoded": False,
     }
+    if query:
+        shape["queryStringParameters"] = dict(parse_qsl(query, keep_blank_values=True))
+    return shape
 
 
 def load(path: str) -> ModuleType:
@@ -106,7 +153,8 @@ def once(handler_path: str, path: str, query: str) -> dict[str, Any]:
     import_s, import_cpu_s = time.perf_counter() - wall, cpu_s() - cpu
     loaded = [name for name in WATCHED if name in sys.modules]
     wall, cpu = time.perf_counter(), cpu_s()
-    response = handler.handler(event(path, query, {"accept": "image/webp,*/*"}), Context())
+    response = handler.handler(event(path, query, {}), Context())
+    loaded_later = [name for name in WATCHED if name in sys.modules and name not in loaded]
     return {
         "import_s": import_s,
         "import_cpu_s": import_cpu_s,
@@ -115,6 +163,7 @@ def once(handler_path: str, path: str, query: str) -> dict[str, Any]:
         "status": response["statusCode"],
         "variant": response.get("headers", {}).get("x-vipsfront-variant"),
         "loaded_at_import": loaded,
+        "loaded_by_first_request": loaded_later,
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -134,11 +183,15 @@ def serve(handler_path: str, port: int) -> None:
                 figures = {"import_s": import_s, "libvips_threads": libvips_threads(), "peak_rss_mb": peak_rss_mb()}
                 self.answer(200, {"content-type": "application/json"}, json.dumps(figures).encode())
                 return
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            response = handler.handler(event(url.path, url.query, headers), Context())
+            headers = {name.lower(): value for name, value in self.headers.items() if name.lower() != "host"}
+            call = event(url.path, url.query, headers)
+            started = time.perf_counter()
+            response = handler.handler(call, Context())
+            handler_ms = (time.perf_counter() - started) * 1000
             body = response.get("body") or ""
             data = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
-            self.answer(response["statusCode"], response.get("headers") or {}, data)
+            answer = {**(response.get("headers") or {}), "x-bench-handler-ms": f"{handler_ms:.3f}"}
+            self.answer(response["statusCode"], answer, data)
 
         def answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
@@ -161,7 +214,7 @@ def main(argv: list[str]) -> int:
         return 0
     if len(argv) == 5 and argv[1] == "once":
         figures = once(argv[2], argv[3], argv[4])
-        print("\n" + json.dumps(figures))  # the last line: Powertools prints its metrics before it
+        print("\nBENCH " + json.dumps(figures), flush=True)  # Powertools prints its metrics on stdout too
         return 0
     print(__doc__, file=sys.stderr)
     return 2

@@ -5,8 +5,8 @@
   CloudFront Function sends, each miss stored before it is answered; its hit is an S3 GET of the stored
   variant under the key ``vipsfront.url.route.route`` gives;
 * ``aws-sample``: the image-processing Lambda handler of aws-samples/image-optimization, unmodified, from
-  ``../shared/peers/aws-image-optimization``, behind ``benchmarks/peers/aws-sample/server.mjs`` with one
-  worker (one instance, one request at a time); it always transforms and stores, and its hit is an S3 GET
+  ``../shared/peers/aws-image-optimization``, behind ``benchmarks/peers/aws-sample/instance.mjs`` (one
+  instance, one request at a time); it always transforms and stores, and its hit is an S3 GET
   of what it stored (CloudFront's origin group);
 * ``thumbor-aws``: thumbor with thumbor-aws' S3 loader and S3 result storage
   (``benchmarks/peers/thumbor/thumbor-aws.conf``), one process; its hit is its own answer from result
@@ -73,17 +73,6 @@ def routed(key: str, op: Op) -> Any:
     return route(f"/{encode_key(key)}", op.query(), "*/*", Policy.create(), now=time.time())
 
 
-def sample_path(key: str, op: Op) -> str:
-    """The AWS sample's path form (its ``url-rewrite.js``): ``/{key}/format=..,quality=..,width=..``."""
-    parts = [f"format={op.format}"]
-    if op.quality:
-        parts.append(f"quality={op.quality}")
-    parts.append(f"width={op.width}")
-    if op.height:
-        parts.append(f"height={op.height}")
-    return f"/{key}/{','.join(parts)}"
-
-
 @dataclass
 class Running:
     """One origin, up: how to ask it for an op, and how its hit is served when CloudFront reads S3."""
@@ -111,18 +100,14 @@ def start(name: str, peer: peer_list.Peer | None, s3: services.S3Server, memory_
         hit = stored(DEFAULT_VARIANTS_BUCKET, lambda key, op: routed(key, op).variant_key)
         return Running(name, process, base, lambda key, op: str(routed(key, op).location), hit, server_timing=True)
     if name == "aws-sample":
-        env = {
-            "AWS_ENDPOINT_URL_S3": s3.endpoint,
-            "AWS_REGION": "us-east-1",
-            "originalImageBucketName": DEFAULT_ORIGINALS_BUCKET,
-            "transformedImageBucketName": SAMPLE_BUCKET,
-            "transformedImageCacheTTL": "max-age=31622400",
-            "maxImageSize": "4700000",
-        }
-        server = peer_list.peers_dir() / "aws-sample" / "server.mjs"
-        process, base = services.start_aws_sample(server, peer_list.aws_sample_handler(), env, 1)
+        env = peer_list.aws_sample_settings(s3.endpoint, DEFAULT_ORIGINALS_BUCKET, SAMPLE_BUCKET)
+        process, base = services.start_aws_sample(peer_list.aws_sample_instance(), peer_list.aws_sample_handler(), env)
         return Running(
-            name, process, base, sample_path, stored(SAMPLE_BUCKET, lambda key, op: sample_path(key, op)[1:])
+            name,
+            process,
+            base,
+            lambda key, op: op.sample_path(key),
+            stored(SAMPLE_BUCKET, lambda key, op: op.sample_path(key)[1:]),
         )
     if name == "thumbor-aws":
         assert peer is not None and peer.venv is not None

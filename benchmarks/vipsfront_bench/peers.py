@@ -115,6 +115,23 @@ def aws_sample_handler() -> Path:
     return peers_dir().parents[1].parent / "shared" / "peers" / "aws-image-optimization" / "index.mjs"
 
 
+def aws_sample_settings(s3_endpoint: str, originals: str, transformed: str) -> dict[str, str]:
+    """The sample handler's environment as the sample deploys it (``SOURCES.md``), against ``s3_endpoint``."""
+    return {
+        "AWS_ENDPOINT_URL_S3": s3_endpoint,
+        "AWS_REGION": "us-east-1",
+        "originalImageBucketName": originals,
+        "transformedImageBucketName": transformed,
+        "transformedImageCacheTTL": "max-age=31622400",
+        "maxImageSize": "4700000",
+    }
+
+
+def aws_sample_instance() -> Path:
+    """``benchmarks/peers/aws-sample/instance.mjs``: one instance of the sample's handler under node."""
+    return peers_dir() / "aws-sample" / "instance.mjs"
+
+
 def _npm_ci(folder: Path, install: bool, package: str) -> str | None:
     """Why ``folder``'s node packages are not there (after ``npm ci`` when allowed), or None."""
     if shutil.which("node") is None or shutil.which("npm") is None:

@@ -54,6 +54,16 @@ class Op:
             filters.append(f"quality({self.quality})")
         return f"/unsafe/{size}/filters:{':'.join(filters)}/{key}"
 
+    def sample_path(self, key: str) -> str:
+        """The AWS sample's path form (its ``url-rewrite.js``): ``/{key}/format=..,quality=..,width=..``."""
+        parts = [f"format={self.format}"]
+        if self.quality:
+            parts.append(f"quality={self.quality}")
+        parts.append(f"width={self.width}")
+        if self.height:
+            parts.append(f"height={self.height}")
+        return f"/{key}/{','.join(parts)}"
+
     def job(self, files: list[Path], **extra: Any) -> dict[str, Any]:
         """The op as a worker job entry (see ``worker.py`` and ``benchmarks/peers/sharp/worker.mjs``)."""
         limits = Limits()

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -80,12 +80,23 @@ def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def started(command: list[str], env: dict[str, str], health: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``command`` (which listens on the port :func:`free_port` gave, passed as ``{port}``), once
-    ``health`` answers; (process, base URL). Stopped again when it never answers."""
+def pinned(cpus: set[int] | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that keeps a child, and every thread it starts, on ``cpus`` (None: anywhere)."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def started(
+    command: list[str], env: dict[str, str], health: str, cpus: set[int] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``command`` (which listens on the port :func:`free_port` gave, passed as ``{port}``), on ``cpus``,
+    once ``health`` answers; (process, base URL). Stopped again when it never answers."""
     port = free_port()
     args = [part.replace("{port}", str(port)) for part in command]
-    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pinned(cpus)
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + health, process)
@@ -130,10 +141,16 @@ class S3Server(ServerProcess):
         return s3_client(self.endpoint, "us-east-1")
 
 
-def start_instance(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    """One transform Lambda instance (``instance.py serve``) with ``env`` (see :func:`lambda_env`)."""
-    command = [sys.executable, "-m", "vipsfront_bench.instance", "serve", str(handler_path()), "{port}"]
-    return started(command, env, "/_vf/health")
+def start_instance(
+    env: dict[str, str],
+    instance: Sequence[str] = (sys.executable, "-m", "vipsfront_bench.instance"),
+    handler: Path | None = None,
+    cpus: set[int] | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """One transform Lambda instance (``instance``, which runs ``instance.py``: this interpreter by
+    default) serving ``handler`` (the checkout's by default) with ``env`` (see :func:`lambda_env`)."""
+    command = [*instance, "serve", str(handler or handler_path()), "{port}"]
+    return started(command, env, "/_vf/health", cpus)
 
 
 def start_serve(env: dict[str, str], *options: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -152,11 +169,12 @@ def start_thumbor(
 
 
 def start_aws_sample(
-    server: Path, handler: Path, settings: dict[str, str], processes: int
+    instance: Path, handler: Path, settings: dict[str, str], cpus: set[int] | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """The AWS sample's Lambda ``handler`` behind its ``server`` script (``processes`` workers)."""
-    command = ["node", str(server), str(handler), "{port}", str(processes)]
-    return started(command, clean_env(**settings), "/healthcheck")
+    """One instance of the AWS sample's Lambda ``handler`` (``instance``: ``benchmarks/peers/aws-sample/
+    instance.mjs``, serving), with ``settings`` over the environment."""
+    command = ["node", str(instance), "serve", str(handler), "{port}"]
+    return started(command, clean_env(**settings), "/healthcheck", cpus)
 
 
 def tree_rss_mb(pid: int) -> float:

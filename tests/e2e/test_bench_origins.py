@@ -78,7 +78,7 @@ def test_every_origin_crops_at_the_centre_while_the_engine_rows_keep_attention()
 
 def test_the_origins_take_turns_each_first_as_often() -> None:
     names = ["a", "b", "c"]
-    runnings = [origins.Running(name, None, "", origins.sample_path) for name in names]
+    runnings = [origins.Running(name, None, "", lambda key, op: op.sample_path(key)) for name in names]
     orders = [[r.name for r in origins.turns(runnings, turn)] for turn in range(6)]
     assert all(sorted(order) == names for order in orders)
     assert [order[0] for order in orders] == ["a", "b", "c", "a", "b", "c"]
