@@ -123,7 +123,8 @@ return spec;
 }
 function checkKey(k){
 k||badKey('missing image key');
-encodeURIComponent(k).replace(/%../g,'.').length>900&&badKey('key longer than 900 bytes');
+// keys.check_key; the origin form is at least as long as the UTF-8 bytes
+originKey(k).length>900&&badKey('key longer than 900 bytes');
 /[\x00-\x1f\x7f]/.test(k)&&badKey('key contains control characters');
 k.split('/').forEach(s=>{
 /^\.{0,2}$/.test(s)&&badKey("key has an empty, '.' or '..' segment");
@@ -131,13 +132,21 @@ s=='_vf'&&badKey("key may not contain a '_vf' segment");
 });
 return k;
 }
+// keys.parse_path: the canonical path form names the key in its origin form (keys.parse_origin_key);
+// a '%', or a '~' that is not ~XX, is refused with the UTF-8 errors
 function parsePath(raw){
-var path,i;
-try{path=unquote(raw).replace(/^\//,'');}catch(e){badKey('path is not valid UTF-8');}
-i=path.indexOf(VF);
-return i>=0&&path.indexOf('/',i+5)<0?{key:checkKey(path.slice(0,i)),spec:parseCanonical(path.slice(i+5))}:{key:checkKey(path)};
+var path,i,h;
+try{
+path=unquote(raw).replace(/^\//,'');i=path.indexOf(VF);
+if(i>=0&&path.indexOf('/',i+5)<0)/%|~(?![\dA-F]{2})/.test(h=path.slice(0,i))?badKey():h=unquote(h.replace(/~/g,'%'));
+}catch(e){badKey('path is not valid UTF-8');}
+return {key:checkKey(h!=null?h:path),spec:h!=null&&parseCanonical(path.slice(i+5))};
 }
-var encodeKey=s=>encodeURIComponent(s).replace(/%2F/g,'/').replace(/[!'()*]/g,c=>'%'+c.charCodeAt(0).toString(16).toUpperCase());
+// keys.encode_key: encodeURIComponent leaves !'()* as they are (0x21, 0x27-0x2A)
+var encodeKey=s=>encodeURIComponent(s).replace(/%2F/g,'/').replace(/[!'()*]/g,c=>'%2'+'1789A'["!'()*".indexOf(c)]);
+// keys.origin_key: the key in the rewritten URI and in S3, each byte outside A-Z a-z 0-9 - . _ / as ~XX:
+// nothing that a SigV4 signer or S3 would decode or escape differently
+var originKey=s=>encodeKey(s).replace(/[%~]/g,c=>c<'~'?'~':'~7E');
 // UnsignedPolicy.refusal: why a spec needs a signature (none: it needs none): the first name=value of
 // the signing canonical (without v, sizes last) off its list (null: any), a size with the nearest allowed
 var NS=' needs a signed URL';
@@ -213,8 +222,8 @@ spec=(req=parseParams(ps,cfg.presets,accept)).spec;
 if(hints&&req.sig==null&&Object.keys(req.ps).some(n=>n!='v'))spec=hinted(req,hints,cfg,accept);
 }
 c=canon(spec);
-return {key:path.key,canonical:c,variant_key:path.key+VF+(c||'original'),
-uri:'/'+encodeKey(path.key+VF)+(c||'original'),vary_accept:!path.spec&&isAuto(spec.fm),
+x=originKey(path.key)+VF+(c||'original');
+return {key:path.key,canonical:c,variant_key:x,uri:'/'+x,vary_accept:!path.spec&&isAuto(spec.fm),
 spec:spec,sig:req.sig,exp:req.exp,kid:req.sig==null?null:split(req.sig,'.')[0]};
 }
 // raw query, else rebuilt from the parsed object

@@ -13,14 +13,14 @@ from vipsfront.lifecycle.invalidation import (
     plan,
     wildcard_path,
 )
-from vipsfront.url.keys import variant_key, variant_path
+from vipsfront.url.keys import info_key, variant_key, variant_path
 from vipsfront.url.query import parse_query
 
 
 def listing(key: str, *queries: str, info: bool = True) -> tuple[str, ...]:
     """What the variants bucket lists under ``{key}/_vf/`` after requests with ``queries``."""
     keys = [variant_key(key, parse_query(query).spec) for query in queries]
-    return tuple(keys + ([f"{key}/_vf/info.json"] if info else []))
+    return tuple(keys + ([info_key(key)] if info else []))
 
 
 def test_exact_paths_are_the_uris_the_edge_writes() -> None:
@@ -29,8 +29,9 @@ def test_exact_paths_are_the_uris_the_edge_writes() -> None:
     paths = paths_for(key, listing(key, *queries))
     expected = {variant_path(key, parse_query(query).spec) for query in queries}
     assert paths == expected | {info_path(key)}
-    assert "/photos/summer%202024/cat%20%281%29.jpg/_vf/original" in paths
-    assert "/photos/summer%202024/cat%20%281%29.jpg/_vf/w=400,fm=webp" in paths
+    # the origin form the edge writes (keys.origin_key); the info path stays the viewer's URL
+    assert "/photos/summer~202024/cat~20~281~29.jpg/_vf/original" in paths
+    assert "/photos/summer~202024/cat~20~281~29.jpg/_vf/w=400,fm=webp" in paths
     assert info_path(key) == "/_vf/info/photos/summer%202024/cat%20%281%29.jpg"
     assert not any("?" in path or "*" in path for path in paths)
 
@@ -55,7 +56,7 @@ def test_a_name_that_is_not_canonical_falls_back_to_the_wildcard() -> None:
 def test_wildcard_covers_only_this_original() -> None:
     # "a.jpg" must not purge "a.jpg2/..." or "a.jpg-large": the wildcard sits after the _vf segment
     assert wildcard_path("a.jpg") == "/a.jpg/_vf/*"
-    assert wildcard_path("dir/*star.jpg") == "/dir/%2Astar.jpg/_vf/*"  # a literal * in a key is encoded
+    assert wildcard_path("dir/*star.jpg") == "/dir/~2Astar.jpg/_vf/*"  # a literal * in a key is escaped
 
 
 def test_listing_from_another_original_is_a_programming_error() -> None:

@@ -111,7 +111,7 @@ def info_path(key: str) -> str:
 
 def wildcard_path(key: str) -> str:
     """One path that covers every variant of ``key`` and nothing of any other original."""
-    return "/" + encode_key(variant_prefix(key)) + "*"
+    return "/" + variant_prefix(key) + "*"  # the origin form needs no encoding
 
 
 def _exact(key: str, variant_keys: Iterable[str]) -> set[str] | None:
