@@ -41,7 +41,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def lambda_env(s3_endpoint: str, memory_mb: int, **settings: str) -> dict[str, str]:
     """The environment of one transform Lambda instance against moto's S3: the function's memory, the
-    settings the stack gives it, Powertools' tracing off (no X-Ray daemon here)."""
+    settings and allocator bound the stack gives it, Powertools' tracing off (no X-Ray daemon here)."""
     return clean_env(
         AWS_ENDPOINT_URL_S3=s3_endpoint,
         AWS_REGION="us-east-1",
@@ -49,6 +49,7 @@ def lambda_env(s3_endpoint: str, memory_mb: int, **settings: str) -> dict[str, s
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(memory_mb),
         POWERTOOLS_TRACE_DISABLED="true",
         POWERTOOLS_METRICS_NAMESPACE="vipsfront-bench",
+        MALLOC_ARENA_MAX="2",
         VIPSFRONT_ORIGINALS_BUCKET=DEFAULT_ORIGINALS_BUCKET,
         VIPSFRONT_VARIANTS_BUCKET=DEFAULT_VARIANTS_BUCKET,
         **AS_DEPLOYED,
