@@ -282,6 +282,7 @@ def test_health_and_info(origin: Origin) -> None:
     etag = origin.s3.head_object(Bucket=ORIGINALS, Key="photos/cat.jpg")["ETag"]
     assert info.pop("version") == version_token(etag=etag)
     assert set(info.pop("metadata")) >= {"captured_at", "camera_make", "color_space", "phash"}
+    assert info.pop("faces")["boxes"] == []  # pos=face's boxes: tests/integration/test_faces_served.py
     assert info == {
         "key": "photos/cat.jpg",
         "width": 1200,
