@@ -71,6 +71,10 @@ class Settings:
     metadata_gps: bool = False
     metadata_personal: bool = False
     invalidation_wildcard_above: int = 20
+    fallback_key: str | None = None
+    fallback_for: tuple[int, ...] = (404,)
+    fallback_status: int = 200
+    fallback_max_age: int = 60  # s
 
     @property
     def transform_slots(self) -> int:

@@ -32,6 +32,19 @@ from vipsfront.url.spec import MAX_SIDE
 
 PREFIX = "VIPSFRONT_"
 MAX_REQUEST_BUDGET_S = 900.0  # Lambda's longest timeout
+FALLBACK_CAUSES = (404, 415, 422)  # what a fallback original may stand in for
+
+
+def _parse_fallback_for(raw: str) -> tuple[int, ...]:
+    parts = [part.strip() for part in raw.split(",")]
+    if not all(part.isdigit() and int(part) in FALLBACK_CAUSES for part in parts):
+        raise ValueError(f"must be a comma list of {', '.join(map(str, FALLBACK_CAUSES))}, not {raw!r}")
+    return tuple(sorted({int(part) for part in parts}))
+
+
+FALLBACK_STATUSES = Kind(
+    _parse_fallback_for, lambda statuses: ",".join(map(str, statuses)), "comma list of 404, 415, 422"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +246,32 @@ SECTIONS = (
                 FLAG,
                 "serve the demo page at `/_vf/demo` (it lists the originals: local use only)",
                 "`0` (`1` under `vipsfront serve`)",
+            ),
+            Variable(
+                "VIPSFRONT_FALLBACK_KEY",
+                "fallback_key",
+                TEXT,
+                "an original rendered with the request's parameters instead of a missing one (a placeholder "
+                "instead of a broken image); the real cause is in `X-Vipsfront-Fallback`",
+                "unset: errors are answered as errors",
+            ),
+            Variable(
+                "VIPSFRONT_FALLBACK_FOR",
+                "fallback_for",
+                FALLBACK_STATUSES,
+                "which answers the fallback replaces: `404` (no original), `415` (unsupported), `422` (broken)",
+            ),
+            Variable(
+                "VIPSFRONT_FALLBACK_STATUS",
+                "fallback_status",
+                integer(200, 599),
+                "the status a fallback is answered with (`404` keeps crawlers honest; `200` as imgproxy)",
+            ),
+            Variable(
+                "VIPSFRONT_FALLBACK_MAX_AGE",
+                "fallback_max_age",
+                integer(0),
+                "seconds browsers and CloudFront keep a fallback (`max-age`), so a fixed original shows soon",
             ),
         ),
     ),

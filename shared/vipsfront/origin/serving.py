@@ -11,13 +11,18 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from vipsfront.config.settings import Settings
 from vipsfront.engine import info, loaders, probe, run
 from vipsfront.engine.faces import Face
-from vipsfront.errors import DeadlineExceededError
+from vipsfront.errors import (
+    DeadlineExceededError,
+    OriginalNotFoundError,
+    UndecodableImageError,
+    UnsupportedInputError,
+)
 from vipsfront.origin.gate import TransformGate
 from vipsfront.stores.base import ImageStore, Original
 from vipsfront.telemetry import Outcome, RequestRecord
@@ -42,6 +47,9 @@ _ORIGINAL_TYPES = {
 }
 
 
+FALLBACK_HEADER = "x-vipsfront-fallback"  # on a fallback answer: the error code it stands in for
+
+
 @dataclass(frozen=True, slots=True)
 class Served:
     data: bytes
@@ -49,6 +57,8 @@ class Served:
     outcome: Outcome
     etag: str | None = None  # a hit's stored ETag; a miss's is computed by the app
     version: str | None = None  # ``Outcome.MOVED``: the original's current version token
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)  # over the app's own (a fallback's lifetime, cause)
 
 
 class Origin:
@@ -191,6 +201,27 @@ class Origin:
         )
 
     def serve(self, route: Route, record: RequestRecord, *, deadline: float) -> Served:
+        """``make``, or, when that fails for a cause ``settings.fallback_for`` names (no original, an
+        unsupported or broken one), the fallback original with the request's spec: answered with
+        ``fallback_status``, a short lifetime and the real cause in ``FALLBACK_HEADER``, never stored."""
+        try:
+            return self.make(route, record, deadline=deadline)
+        except (OriginalNotFoundError, UnsupportedInputError, UndecodableImageError) as error:
+            settings = self.settings
+            if settings.fallback_key in (None, route.key) or error.status not in settings.fallback_for:
+                raise
+            cause = error
+        try:
+            original = self.read_original(settings.fallback_key, record, deadline=deadline)
+            data, media_type = self.render(original.data, route.spec, record, deadline=deadline)
+        except (OriginalNotFoundError, UnsupportedInputError, UndecodableImageError) as error:
+            log.warning("fallback original %s unusable: %s", settings.fallback_key, error.message)
+            raise cause from None
+        record.outcome, record.output_bytes = Outcome.MISS, len(data)
+        headers = {"cache-control": f"public, max-age={settings.fallback_max_age}", FALLBACK_HEADER: cause.code}
+        return Served(data, media_type, Outcome.MISS, status=settings.fallback_status, headers=headers)
+
+    def make(self, route: Route, record: RequestRecord, *, deadline: float) -> Served:
         """Serve ``route``: the stored variant when there is one, else make it and store it before answering
         (as the Lambda must: nothing runs after its response), so a repeat request finds it.
 

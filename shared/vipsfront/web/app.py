@@ -250,9 +250,9 @@ class ImageRequests:
                 status_code=307,
                 headers={"location": location, "cache-control": "no-store"},
             )
-        record.status = 200
+        record.status = served.status
         body = b"" if request.method == "HEAD" else served.data
-        return Response(body, headers=headers)
+        return Response(body, status_code=served.status, headers={**headers, **served.headers})
 
 
 def create_app(
