@@ -2,7 +2,7 @@
 
     python -m vipsfront_bench calibrate [--corpus ../shared/corpus] [--widths 400,800,1600]
         [--formats jpeg,webp,avif] [--classes photo,graphic,screenshot] [--per-class 4]
-        [--variant NAME=QUERY ...] [--ladder ENCODER=Q,Q,... ...] [--target 75] [--jobs 1] [--json out.jsonl]
+        [--variant NAME=QUERY ...] [--ladder ENCODER=Q,Q,... ...] [--target 75] [--jobs 1] [--out build/bench]
 
 The corpus mixes three classes: ``photo`` (the corpus photographs, 2560x1600 JPEGs), ``graphic`` and
 ``screenshot`` (generated here with libvips as PNGs: flat shapes, gradients, a chart, rendered text, a
@@ -440,8 +440,8 @@ def _csv(text: str) -> list[str]:
     return [part for part in text.split(",") if part]
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vipsfront_bench calibrate", description=__doc__.split("\n")[0])
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options beside the entry point's ``--out`` and ``--quick`` (one image per class, 400 px)."""
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     p.add_argument("--classes", type=_csv, default=list(CLASSES))
     p.add_argument("--per-class", type=int, default=4, help="images per class (4)")
@@ -453,31 +453,42 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--target-class", default="photo")
     p.add_argument("--target-width", type=int, default=800)
     p.add_argument("--jobs", type=int, default=1, help="processes (1)")
-    p.add_argument("--json", type=Path, help="write every row here (JSON lines)")
-    return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Measure, print the summary, write ``calibrate.json`` (every output) and ``calibrate.md`` to ``--out``."""
     try:
         import ssimulacra2  # noqa: F401
     except ImportError:
         print("calibrate needs the bench extra: pip install -e '.[bench]'", file=sys.stderr)
         return 2
+    per_class, widths = (1, [400]) if args.quick else (args.per_class, args.widths)
     variants = (("default", ""), *args.variant)
     jobs = [
         Job(source, width, tuple(args.formats), tuple(variants), tuple(args.ladder))
-        for source in sources(args.corpus, args.classes, args.per_class)
-        for width in args.widths
+        for source in sources(args.corpus, args.classes, per_class)
+        for width in widths
     ]
     rows: list[Row] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for done, result in enumerate(pool.map(measure, jobs), 1):
             rows += result
             print(f"{done}/{len(jobs)} {jobs[done - 1].source.name} {jobs[done - 1].width}", file=sys.stderr)
-    if args.json:
-        args.json.write_text("".join(json.dumps(asdict(r)) + "\n" for r in rows))
-    print("\n".join([*table(rows), "", *versus_default(rows), ""]))
+    lines = [*table(rows), "", *versus_default(rows), ""]
     if args.ladder:
-        print("\n".join(calibration(rows, args.target, args.target_class, args.target_width)))
+        lines += calibration(rows, args.target, args.target_class, args.target_width)
+    report = "\n".join(lines) + "\n"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "calibrate.json").write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
+    (args.out / "calibrate.md").write_text(report)
+    print(report, end="")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``calibrate`` on its own: the entry point's ``--out`` and ``--quick`` plus ``add_arguments``."""
+    p = argparse.ArgumentParser(prog="vipsfront_bench calibrate", description=__doc__.split("\n")[0])
+    p.add_argument("--out", type=Path, default=Path("build") / "bench")
+    p.add_argument("--quick", action="store_true", help="one image per class at 400 px")
+    add_arguments(p)
+    return run(p.parse_args(argv))

@@ -6,11 +6,11 @@ is plain data, importable without libvips: the plan reads what a format can hold
 Decisions (measured on the team corpus, 2560x1600 photos → 400 px, libvips 8.18):
 
 * Quality: one look in every format, the lowest quality whose median SSIMULACRA2 on the corpus photos
-  at 800 px reaches 75 (``docs/quality.md``): JPEG 71, WebP 80, AVIF 58, so ``fm=auto`` looks the same
-  in every browser. ``optimize_coding`` on for JPEG.
+  at 800 px reaches 75 (``docs/quality.md``): JPEG 71, WebP 80, AVIF 58, so ``fm=auto`` gives a photo
+  the same look in every browser. ``optimize_coding`` on for JPEG.
 * JPEG: quantisation table 3 (``quant_table=3``), baseline: 7 % fewer bytes than the standard table at
-  the same median look on photos, 5-6 % on graphics and screenshots, at the same encode time.
-  Progressive scans save 0-2 % more on photos (a few small flat images grow) for 5-17 % more CPU per
+  the same median look on photos, 4-6 % on graphics, even (within 2 %) on screenshots; same encode time.
+  Progressive scans save 0-2 % more on photos (a few small flat images grow) for 5-13 % more CPU per
   miss, so off. The libjpeg here is mozjpeg: ``trellis_quant`` saves ~12 % bytes but costs ~5x encode
   time at 400 px (7.8 ms vs 1.5 ms), so off.
 * WebP: ``effort = Limits.webp_effort`` (4). AVIF: ``heifsave`` av1, ``effort = Limits.avif_effort``
