@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from vipsfront_bench import backfill, deployed, engines, origins, soak, stages
+from vipsfront_bench import backfill, calibrate, deployed, engines, origins, soak, stages
 
 SUBCOMMANDS: dict[str, ModuleType] = {
     "lambda": deployed,
@@ -33,6 +33,7 @@ SUBCOMMANDS: dict[str, ModuleType] = {
     "origins": origins,
     "backfill": backfill,
     "soak": soak,
+    "calibrate": calibrate,
 }
 DEFAULT_OUT = Path("build") / "bench"
 

@@ -30,7 +30,7 @@ class RequestRecord:
     width: int = 0
     height: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # s3-read, transform, s3-write, total
-    notes: dict[str, str] = field(default_factory=dict)  # a timing's Server-Timing desc: qauto -> "q=65 n=4"
+    notes: dict[str, str] = field(default_factory=dict)  # a timing's Server-Timing desc: faces -> "cached"
     error_code: str | None = None
 
 

@@ -38,7 +38,7 @@ class TransformResult:
     pages: int
     input_info: ImageInfo
     timings: dict[str, float] = field(default_factory=dict)  # ms: probe, pipeline, encode, transform
-    notes: dict[str, str] = field(default_factory=dict)  # a timing's description: qauto -> "q=65 n=3"
+    notes: dict[str, str] = field(default_factory=dict)  # a timing's description: faces -> "cached"
 
 
 def _check_deadline(deadline: float | None) -> None:

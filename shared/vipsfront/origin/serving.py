@@ -168,9 +168,6 @@ class Origin:
         if "faces" in result.timings:  # pos=face: which faces aimed the crop, or attention
             record.timings["faces"] = result.timings["faces"]
             record.notes["faces"] = result.notes.get("faces", "")
-        if "qauto" in result.timings:  # q=auto's search (part of transform), and what it chose or fell back to
-            record.timings["qauto"] = result.timings["qauto"]
-            record.notes["qauto"] = result.notes.get("qauto", "")
         return result.data, result.media_type
 
     def keep(

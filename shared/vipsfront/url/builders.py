@@ -84,7 +84,7 @@ def sizes(rules: Sequence[tuple[str, str]] | Mapping[str, str], fallback: str = 
 def loader(
     src: str,
     width: int,
-    quality: int | str | None = None,
+    quality: int | None = None,
     *,
     base: str = "",
     params: Params | None = None,

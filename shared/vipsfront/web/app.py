@@ -86,8 +86,8 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 
 
 def _server_timing(timings: dict[str, float], notes: dict[str, str] | None = None) -> str:
-    """``name;dur=ms`` entries, with ``;desc="..."`` where a note says more (``qauto``: the chosen quality,
-    or ``fallback=deadline``)."""
+    """``name;dur=ms`` entries, with ``;desc="..."`` where a note says more (``faces``: where the face boxes
+    came from, or that the crop fell back to ``attention``)."""
     notes = notes or {}
     return ", ".join(
         f'{name};dur={ms:.1f};desc="{notes[name]}"' if notes.get(name) else f"{name};dur={ms:.1f}"
