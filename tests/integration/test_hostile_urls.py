@@ -328,6 +328,8 @@ UNSIGNED_ABUSE = {
     "bg": "w=100&bg=abcdef",
     "v": "v=abc&blur=5",
     "p": "p=thumb&q=90",
+    "rect": "w=100&rect=0,0,50,50",
+    "trim": "w=100&trim=10",
 }
 
 

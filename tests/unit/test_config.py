@@ -235,14 +235,14 @@ def test_unsigned_defaults_are_the_responsive_allow_list() -> None:
     assert (unsigned.full_size, unsigned.originals, unsigned.info) == (False, True, True)
     configured = Settings.from_env(
         {
-            "VIPSFRONT_UNSIGNED_PARAMS": '{"fm": "*", "q": ["auto", 80]}',
+            "VIPSFRONT_UNSIGNED_PARAMS": '{"fm": "*", "q": [60, 80]}',
             "VIPSFRONT_UNSIGNED_FULL_SIZE": "1",
             "VIPSFRONT_UNSIGNED_ORIGINALS": "0",
             "VIPSFRONT_UNSIGNED_INFO": "0",
             "VIPSFRONT_KEY_PREFIXES": "public/, shop/",
         }
     ).policy
-    assert configured.unsigned.params == {"fm": None, "q": ("auto", "80")}
+    assert configured.unsigned.params == {"fm": None, "q": ("60", "80")}
     assert configured.prefixes == ("public/", "shop/")
     assert not configured.unsigned.originals and not configured.unsigned.info
     assert Settings.from_env({"VIPSFRONT_UNSIGNED_PARAMS": "*"}).policy.unsigned.params is None
