@@ -439,3 +439,20 @@ def test_throttled_purge_stops_before_the_invocation_ends(world: World) -> None:
     assert result.status is Status.FAILED and result.error is not None
     assert result.error["code"] == "invalidation_throttled"
     assert waited == [5.0]
+
+
+def test_an_eager_preset_too_large_for_an_original_is_skipped_not_failed(s3: Any) -> None:
+    """A preset that would enlarge past the output limit is a viewer's 400 for that original: ingest makes
+    the other presets and reports the original ingested, not failed (which would be retried for ever)."""
+    presets = '{"thumb": {"w": "64", "h": "64", "fm": "auto"}, "huge": {"w": "400", "enlarge": "1"}}'
+    world = World(
+        s3, {"VIPSFRONT_PRESETS": presets, "VIPSFRONT_EAGER_PRESETS": "thumb,huge", "VIPSFRONT_MAX_OUTPUT_SIDE": "300"}
+    )
+    etag = world.put(KEY, solid((0, 90, 200)))
+    [result] = world.lifecycle.apply([Change(KEY, Kind.CREATED, etag)])
+    assert result.status is Status.INGESTED
+    stored = world.variants()
+    assert f"{KEY}/_vf/w=64,h=64,fm=auto-avif-webp" in stored
+    assert not any("w=400" in key for key in stored)
+    thumb = world.s3.get_object(Bucket=VARIANTS, Key=f"{KEY}/_vf/w=64,h=64,fm=auto-webp")["Body"].read()
+    assert pyvips.Image.new_from_buffer(thumb, "").width == 64

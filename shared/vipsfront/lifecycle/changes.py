@@ -39,6 +39,7 @@ from vipsfront.engine.plan import output_format
 from vipsfront.errors import (
     InputTooLargeError,
     OriginalNotFoundError,
+    OutputTooLargeError,
     UndecodableImageError,
     UnsupportedInputError,
     VipsfrontError,
@@ -229,7 +230,11 @@ class Lifecycle:
             same = (replace(spec, fm=None), fmt.value)
             if same not in made:
                 record = RequestRecord(key=key)
-                data, media_type = self.origin.render(original.data, spec, record, deadline=deadline)
+                try:
+                    data, media_type = self.origin.render(original.data, spec, record, deadline=deadline)
+                except OutputTooLargeError as error:  # this original is too large for this preset: a viewer's 400 too
+                    log.info("eager %s of %s skipped: %s", spec.canonical(), key, error.message)
+                    continue
                 made[same] = (data, media_type, record)
             data, media_type, record = made[same]
             for target in (spec, replace(spec, v=original.version)) if original.version else (spec,):
