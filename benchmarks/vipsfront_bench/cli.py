@@ -11,7 +11,9 @@ Each subcommand writes ``{name}.json`` and ``{name}.md`` into ``--out`` (default
 * ``origins``: origin against origin on one S3: vipsfront's Lambda instance, thumbor-aws, the AWS
   sample (``origins.py``);
 * ``backfill``: originals per second of the backfill step on the corpus (``backfill.py``);
-* ``soak``: ``vipsfront serve`` under misses and hits, its RSS and latency over time (``soak.py``).
+* ``soak``: ``vipsfront serve`` under misses and hits, its RSS and latency over time (``soak.py``);
+* ``faces``: the face detector's recall, false positives and speed on a labelled set from registry
+  packages, and the crops ``pos=face`` and ``attention`` make (``faces.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from vipsfront_bench import backfill, calibrate, deployed, engines, origins, soak, stages
+from vipsfront_bench import backfill, calibrate, deployed, engines, faces, origins, soak, stages
 
 SUBCOMMANDS: dict[str, ModuleType] = {
     "lambda": deployed,
@@ -34,6 +36,7 @@ SUBCOMMANDS: dict[str, ModuleType] = {
     "backfill": backfill,
     "soak": soak,
     "calibrate": calibrate,
+    "faces": faces,
 }
 DEFAULT_OUT = Path("build") / "bench"
 

@@ -66,6 +66,12 @@ def test_the_focal_point_centres_the_faces_that_fit_else_their_weighted_centre()
     assert 0.2 < fx < 0.45
 
 
+def test_a_group_that_fits_only_without_its_margins_is_still_centred() -> None:
+    top, bottom = faces.Face(0.1, 0.10, 0.2, 0.2, 0.9), faces.Face(0.7, 0.75, 0.8, 0.85, 0.9)
+    fx, fy = faces.focal_point((top, bottom), (1000, 1000), (1000, 760))  # bare union 750 px tall: fits
+    assert (fx, fy) == pytest.approx((0.45, 0.475))
+
+
 def test_boxes_follow_flip_and_rot() -> None:
     face = faces.Face(0.1, 0.2, 0.3, 0.4, 1.0)
     assert faces.orient((face,), True, False, 0)[0].left == pytest.approx(0.7)

@@ -281,20 +281,23 @@ def orient(faces: Sequence[Face], flip_h: bool, flip_v: bool, rot: int) -> tuple
 def focal_point(faces: Sequence[Face], size: tuple[int, int], box: tuple[int, int]) -> tuple[float, float] | None:
     """Where a ``box``-sized ``cover`` crop of a ``size`` image centres (fractions), or ``None`` without faces.
 
-    Each face is extended up by ``HAIR`` of its height. The union of the faces, grown by ``PADDING``, is
-    centred when it fits in the box; else the faces' area-weighted centre is.
+    The union of the faces is centred when the box holds it: grown by ``PADDING`` and each face extended
+    up by ``HAIR`` of its height if the box holds that, else with the hair only, else bare. A box too
+    small for the bare union centres on the faces' area-weighted centre (hair included).
     """
     if not faces:
         return None
     (width, height), (cw, ch) = size, box
-    grown = [(f.left, max(0.0, f.top - HAIR * (f.bottom - f.top)), f.right, f.bottom) for f in faces]
-    left, top = min(g[0] for g in grown), min(g[1] for g in grown)
-    right, bottom = max(g[2] for g in grown), max(g[3] for g in grown)
-    pad_x, pad_y = PADDING * (right - left), PADDING * (bottom - top)
-    if (right - left + 2 * pad_x) * width <= cw and (bottom - top + 2 * pad_y) * height <= ch:
-        return (left + right) / 2, (top + bottom) / 2
-    areas = [(g[2] - g[0]) * (g[3] - g[1]) for g in grown]
+    bare = [(f.left, f.top, f.right, f.bottom) for f in faces]
+    hair = [(x0, max(0.0, y0 - HAIR * (y1 - y0)), x1, y1) for x0, y0, x1, y1 in bare]
+    for boxes, pad in ((hair, PADDING), (hair, 0.0), (bare, 0.0)):
+        left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+        right, bottom = max(b[2] for b in boxes), max(b[3] for b in boxes)
+        grow_x, grow_y = pad * (right - left), pad * (bottom - top)
+        if (right - left + 2 * grow_x) * width <= cw and (bottom - top + 2 * grow_y) * height <= ch:
+            return (left + right) / 2, (top + bottom) / 2
+    areas = [(b[2] - b[0]) * (b[3] - b[1]) for b in hair]
     total = sum(areas) or 1.0
-    fx = sum(a * (g[0] + g[2]) / 2 for a, g in zip(areas, grown, strict=True)) / total
-    fy = sum(a * (g[1] + g[3]) / 2 for a, g in zip(areas, grown, strict=True)) / total
+    fx = sum(a * (b[0] + b[2]) / 2 for a, b in zip(areas, hair, strict=True)) / total
+    fy = sum(a * (b[1] + b[3]) / 2 for a, b in zip(areas, hair, strict=True)) / total
     return fx, fy
