@@ -298,6 +298,7 @@ def test_the_readme_lifecycle_runs_against_a_real_serve(tmp_path: Path) -> None:
             )
             result = subprocess.run(command, shell=True, cwd=work, env=env, capture_output=True, text=True, timeout=120)
             assert result.returncode == 0, (line, result.stdout, result.stderr)
+            assert "CloudFront" not in result.stderr, (line, result.stderr)  # no CDN in front of a local serve
     finally:
         output = stop(process)
     red, blue = mean_rgb(work / "before.webp"), mean_rgb(work / "after.webp")

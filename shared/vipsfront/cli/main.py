@@ -314,7 +314,7 @@ def purge_command(args: argparse.Namespace) -> int:
     results = lifecycle.apply([Change(key, revision=revision) for key in keys])
     for result in results:
         print(json.dumps(result.to_dict()))
-    if not lifecycle.invalidator:
+    if not lifecycle.invalidator and settings.s3_endpoint is None:  # on AWS's S3, a CDN is expected in front
         print(
             "vipsfront: no CloudFront distribution (VIPSFRONT_DISTRIBUTION_ID, --distribution-id): nothing invalidated",
             file=sys.stderr,
