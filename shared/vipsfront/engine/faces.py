@@ -234,15 +234,14 @@ def detect_pixels(image: Any) -> tuple[Face, ...]:
             scores.append(float(score[index]))
     if not boxes:
         return ()
-    kept = _nms(boxes, numpy.array(scores), NMS_THRESHOLD)
-    faces = []
-    for index in kept:
-        x, y, w, h = boxes[index]
+    found = []
+    for chosen in _nms(boxes, numpy.array(scores), NMS_THRESHOLD):
+        x, y, w, h = boxes[chosen]
         left, top = max(0.0, x / width), max(0.0, y / height)
         right, bottom = min(1.0, (x + w) / width), min(1.0, (y + h) / height)
         if right > left and bottom > top:
-            faces.append(Face(left, top, right, bottom, scores[index]))
-    return tuple(faces)
+            found.append(Face(left, top, right, bottom, scores[chosen]))
+    return tuple(found)
 
 
 def detect(data: bytes, header: Header) -> tuple[Face, ...]:
