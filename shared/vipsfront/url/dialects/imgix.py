@@ -2,7 +2,7 @@
 
 What maps: ``w``, ``h``, ``dpr``, ``q``, ``fit`` (``clip``, the default, and ``max`` fit inside; ``crop``
 and ``min`` cover; ``fill`` and ``fillmax`` pad with ``fill-color``; ``scale`` stretches), ``crop``
-(compass lists; ``entropy``; ``edges`` and ``faces`` as saliency, ``attention``; ``focalpoint`` with
+(compass lists; ``entropy``; ``edges`` as saliency, ``attention``; ``faces`` as ``face``; ``focalpoint`` with
 ``fp-x``/``fp-y``), ``auto`` (``format``: ``fm=auto`` unless ``fm`` is given; ``compress`` and the rest
 ignored: the default qualities are calibrated per format already), ``fm`` (``pjpg`` is plain JPEG;
 ``png8``/``png32`` are PNG), ``blur`` (0..2000, sigma = value / 20), ``sharp`` (0..100, sigma = value / 10),
@@ -52,7 +52,7 @@ _FM = {
     "avif": "avif",
     "gif": "gif",
 }
-_SMART = {"entropy": "entropy", "edges": "attention", "faces": "attention"}  # faces: until pos=face lands
+_SMART = {"entropy": "entropy", "edges": "attention", "faces": "face"}
 _COMPASS = {"top", "bottom", "left", "right", "center"}
 _PASSED = {"w": "w", "h": "h", "dpr": "dpr", "q": "q", "flip": "flip", "rect": "rect"}
 _IGNORED = frozenset({"ixlib", "ixid", "s", "expires"})

@@ -4,7 +4,7 @@
 [smart/][filters:name(args):.../]{key}``: ``trim`` (tolerance 0..442, as the native threshold up to 255),
 ``AxB:CxD`` (a source rectangle), ``fit-in`` (fit inside; with ``fill``, pad), a size (``0`` or nothing
 follows the other side; a minus sign flips), ``halign``/``valign`` (the crop position), ``smart``
-(saliency, ``attention``) and the filters ``format``, ``quality``, ``blur`` (its sigma), ``sharpen``
+(faces first, else saliency: ``face``) and the filters ``format``, ``quality``, ``blur`` (its sigma), ``sharpen``
 (its radius as the sigma), ``rotate`` (multiples of 90, counter-clockwise as in thumbor), ``fill``,
 ``background_color``, ``upscale``, ``no_upscale``, ``stretch``, ``strip_exif`` and ``strip_icc``
 (variants never keep metadata). Without ``upscale`` nothing is enlarged. The signature is thumbor's:
@@ -158,7 +158,7 @@ def read_path(flavour: Flavour, segments: list[str], values: dict[str, str]) -> 
     position = "-".join(filter(None, (_VALIGN.get(valign, ""), _HALIGN.get(halign, ""))))
     if len(rest) > 1 and rest[0] == "smart":
         rest.pop(0)
-        position = "attention"  # until pos=face lands: thumbor's smart crop finds faces first
+        position = "face"  # thumbor's smart crop finds faces first, then features: pos=face falls back to attention
     if position:
         values["pos"] = position
     if len(rest) > 1 and rest[0].startswith("filters:"):
