@@ -132,7 +132,7 @@ def render(items: list[tuple[str, dict[str, Any]]], settings: Settings) -> str:
     <label>fit <select name="fit"><option></option><option>cover</option><option>contain</option>
       <option>fill</option><option>inside</option><option>outside</option></select></label>
     <label>pos <select name="pos"><option></option><option>attention</option><option>entropy</option>
-      <option>top</option><option>bottom</option><option>left</option><option>right</option></select></label>
+      <option>face</option><option>top</option><option>bottom</option><option>left</option><option>right</option></select></label>
     <label>fm <select name="fm"><option>auto</option><option>avif</option><option>webp</option>
       <option>jpeg</option><option>png</option><option>gif</option><option></option></select></label>
     <label>q <input name="q" type="number" min="1" max="100"></label>
