@@ -82,6 +82,13 @@ def _choice(
         raise InvalidSpecError(f"{name} must be one of: {allowed}", param=name) from None
 
 
+def position_name(raw: str) -> str | None:
+    """The canonical ``pos`` value ``raw`` names (sharp's compass aliases such as ``north`` resolved), or
+    ``None`` when it names none: what a dialect checks a foreign position against."""
+    value = _POS_ALIASES.get(raw, raw)
+    return value if value in {m.value for m in Position} else None
+
+
 def _bool(name: str, raw: str) -> bool:
     if raw not in _BOOLS:
         raise InvalidSpecError(f"{name} must be 0 or 1", param=name)

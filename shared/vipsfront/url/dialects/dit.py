@@ -36,6 +36,7 @@ from vipsfront.url.dialects.base import (
     verify,
 )
 from vipsfront.url.dialects.thumbor import Flavour, read_path
+from vipsfront.url.grammar import position_name
 
 NAME = "dit"
 FLAVOUR = Flavour(NAME, signed_paths=False, clockwise=True)
@@ -43,27 +44,11 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
 _HEXSIG = re.compile(r"[0-9a-f]{64}")
 _FORMATS = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png", "webp": "webp", "avif": "avif", "gif": "gif"}
 _FITS = frozenset({"cover", "contain", "fill", "inside", "outside"})
-_POSITIONS = {
-    "centre": "center",
-    "center": "center",
-    "top": "top",
-    "bottom": "bottom",
-    "left": "left",
-    "right": "right",
+_POSITIONS = {  # sharp's two-word forms; every other name as the native grammar reads it (``position_name``)
     "right top": "top-right",
     "right bottom": "bottom-right",
     "left top": "top-left",
     "left bottom": "bottom-left",
-    "north": "top",
-    "south": "bottom",
-    "east": "right",
-    "west": "left",
-    "northeast": "top-right",
-    "northwest": "top-left",
-    "southeast": "bottom-right",
-    "southwest": "bottom-left",
-    "entropy": "entropy",
-    "attention": "attention",
 }
 _QUERY = frozenset({"format", "fit", "width", "height", "rotate", "flip", "flop", "signature"})
 _TRUE = frozenset({"true", "True", "1"})
@@ -120,9 +105,10 @@ def _resize(resize: Any, values: dict[str, str]) -> None:
         elif name == "withoutEnlargement":
             values["enlarge"] = "0" if value else "1"
         elif name == "position":
-            if not isinstance(value, str) or value not in _POSITIONS:
+            position = _POSITIONS.get(value) or position_name(value) if isinstance(value, str) else None
+            if position is None:
                 raise refuse(NAME, "resize.position", f"resize.position {str(value)[:40]!r} has no equivalent here")
-            values["pos"] = _POSITIONS[value]
+            values["pos"] = position
         else:
             raise no_equivalent(NAME, "resize option", f"resize.{name}")
 
