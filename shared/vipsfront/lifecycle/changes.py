@@ -280,8 +280,8 @@ class Lifecycle:
                 results.append(KeyResult(item.key, Status.FAILED, version, error=_error(error)))
                 continue
             if info.is_current(stored, version):
-                error = stored.get("error") if stored else None
-                results.append(KeyResult(item.key, Status.SKIPPED, version, error=error, document=stored))
+                recorded = stored.get("error") if stored else None
+                results.append(KeyResult(item.key, Status.SKIPPED, version, error=recorded, document=stored))
             else:
                 results.append(self.ingest(item.key, known_version=version))
         return results
