@@ -19,13 +19,13 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vipsfront.web.app import create_app
 from vipsfront.config.settings import Settings
+from vipsfront.stores.s3 import S3Store
 from vipsfront.url.grammar import ALL_PARAMS, build
 from vipsfront.url.policy import Policy, UnsignedPolicy
 from vipsfront.url.signing import sign
 from vipsfront.url.spec import Spec
-from vipsfront.stores.s3 import S3Store
+from vipsfront.web.app import create_app
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 SECRET_OLD, SECRET_NEW = b"old-secret-0123456789", b"new-secret-9876543210"

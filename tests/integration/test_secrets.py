@@ -18,11 +18,11 @@ import pyvips
 from botocore.exceptions import ClientError, EndpointConnectionError
 from fastapi.testclient import TestClient
 
-from vipsfront.web.app import create_app
 from vipsfront.config.settings import Settings
+from vipsfront.stores.s3 import S3Store
 from vipsfront.url.signing import sign
 from vipsfront.url.spec import Spec
-from vipsfront.stores.s3 import S3Store
+from vipsfront.web.app import create_app
 
 ORIGINALS, VARIANTS = "vipsfront-originals", "vipsfront-variants"
 SECRET = "Sup3r-secret-signing-key-0042"

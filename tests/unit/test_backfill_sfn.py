@@ -10,8 +10,8 @@ import pytest
 moto = pytest.importorskip("moto")
 boto3 = pytest.importorskip("boto3")
 
-from vipsfront.lifecycle import step_functions as backfill_sfn  # noqa: E402
 from vipsfront.cli.main import backfill_state_machine, main  # noqa: E402
+from vipsfront.lifecycle import step_functions as backfill_sfn  # noqa: E402
 
 REGION = "us-east-1"
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})

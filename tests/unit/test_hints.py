@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
-from vipsfront.url.route import Hints, hint_dpr, hint_width, route
 from vipsfront.errors import InvalidSpecError
+from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
 from vipsfront.url.policy import Policy, UnsignedPolicy
+from vipsfront.url.route import Hints, hint_dpr, hint_width, route
 from vipsfront.url.signing import sign
 from vipsfront.url.spec import Spec
 

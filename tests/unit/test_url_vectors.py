@@ -1,4 +1,5 @@
-"""The URL builders, Python (vipsfront.url.builders) and JavaScript (clients/js), against tests/vectors/builders/urls.json.
+"""The URL builders, Python (vipsfront.url.builders) and JavaScript (clients/js), against
+tests/vectors/builders/urls.json.
 
 URL vectors live in their own folder with their own schema: the route-vector runners read
 tests/vectors/*.json only.
@@ -15,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from vipsfront.url import builders as urls
-from vipsfront.url.route import route
 from vipsfront.errors import VipsfrontError
+from vipsfront.url import builders as urls
 from vipsfront.url.policy import Policy, UnsignedPolicy
+from vipsfront.url.route import route
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors" / "builders" / "urls.json"

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from vipsfront.url.route import route
-from vipsfront.url.policy import Policy, UnsignedPolicy
 from vipsfront.url.builders import srcset, url
+from vipsfront.url.policy import Policy, UnsignedPolicy
+from vipsfront.url.route import route
 
 SECRET = b"0123456789abcdef-secret"
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from vipsfront.url.route import Hints, route
 from vipsfront.errors import VipsfrontError
 from vipsfront.url.policy import Policy
+from vipsfront.url.route import Hints, route
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 

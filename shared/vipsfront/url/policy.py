@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
 from vipsfront.errors import InvalidSpecError, OriginalNotFoundError, SignatureError
+from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
 from vipsfront.url.grammar import PARAMS, SPEC_PARAMS, build
 from vipsfront.url.query import check_presets
 from vipsfront.url.signing import verify
