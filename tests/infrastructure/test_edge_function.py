@@ -22,11 +22,11 @@ from urllib.parse import quote
 
 import pytest
 
-from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
-from vipsfront.url.route import Hints, route
 from vipsfront.errors import VipsfrontError
+from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
 from vipsfront.url.policy import Policy
 from vipsfront.url.query import parse_query
+from vipsfront.url.route import Hints, route
 from vipsfront.url.signing import sign
 from vipsfront.url.spec import Spec
 

@@ -24,9 +24,9 @@ cdk_nag = pytest.importorskip("cdk_nag")
 
 from aws_cdk.assertions import Annotations, Match, Template  # noqa: E402
 
-from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS  # noqa: E402
 from vipsfront.config.settings import METRICS_NAMESPACE  # noqa: E402
 from vipsfront.config.settings import Settings as OriginSettings  # noqa: E402
+from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS  # noqa: E402
 from vipsfront.url.policy import Policy  # noqa: E402
 from vipsfront_cdk import Settings, VipsfrontStack  # noqa: E402
 from vipsfront_cdk.config import DEFAULT_RESERVED_CONCURRENCY, context_key  # noqa: E402

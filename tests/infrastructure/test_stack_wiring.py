@@ -146,4 +146,3 @@ def test_an_sse_kms_originals_bucket_is_read_with_its_key(existing: str | None) 
     policies = json.dumps(template.find_resources("AWS::IAM::Policy"))
     decrypts = [p for p in template.find_resources("AWS::IAM::Policy").values() if "kms:Decrypt" in json.dumps(p)]
     assert len(decrypts) == 2 and KEY_ARN in policies  # the transform function and the lifecycle function
-

@@ -92,6 +92,7 @@ def make_lambda(
 ) -> Iterator[Callable[..., Lambda]]:
     """Build the handler module on moto S3 with the given ``VIPSFRONT_*`` overrides."""
     from vipsfront import observability
+
     threads = pyvips.concurrency_get()
     mock = mock_aws()
     mock.start()

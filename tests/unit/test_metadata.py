@@ -273,6 +273,7 @@ def test_phash_tells_different_pictures_apart() -> None:
 
 def test_phash_reuses_a_given_thumbnail() -> None:
     from vipsfront.engine import placeholder
+
     data = jpeg(scene("rings"))
     thumbnail = placeholder.thumbnail_rgba(data, Limits())
     assert metadata.extract(data, thumbnail=thumbnail).phash == metadata.extract(data).phash
