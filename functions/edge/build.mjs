@@ -2,8 +2,16 @@
 // placeholder kept exactly once for the CDK construct to fill. The CDK construct runs this at synth;
 // run_vectors.mjs and check_runtime.mjs test its output as well as the source.
 //
-//   node functions/edge/build.mjs [source]            # the minified code on stdout ('-': source on stdin)
-//   node functions/edge/build.mjs [source] --size     # sizes only: source and minified, in bytes
+//   node functions/edge/build.mjs [--dialect NAME] [--prefixed]          # the minified code on stdout
+//   node functions/edge/build.mjs [--dialect NAME] [--prefixed] --size   # sizes only, in bytes
+//   node functions/edge/build.mjs - [--size]               # any source, on stdin
+//
+// One function per cache behaviour: the native build is viewer_request.js as it stands; `--prefixed`
+// (a native function under a path prefix, config `prefix`) strips the prefix; a dialect's build
+// (`--dialect imgix`, always prefixed) names the dialect on the file's DIALECT line and appends that
+// dialect's parser (dialects/*.js, listed in PARTS). terser folds the constants and drops what the build
+// cannot reach: in a dialect's build the native query form and the canonical path form, presets
+// expansion, client hints and signatures.
 //
 // Output stays within what cloudfront-js-2.0 documents: `ecma: 5` keeps terser from introducing
 // newer syntax (shorthand properties, arrow conversions, spread); the source's own arrows and
@@ -19,6 +27,16 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const SOURCE_PATH = path.join(HERE, 'viewer_request.js');
 export const TOKEN = '__VIPSFRONT_CONFIG__';
 export const KEEP = ['handler', 'route', 'authorize'];
+export const DIALECT_LINE = "var DIALECT = 'native', PREFIXED = false, translate = null;";
+/** Each dialect's parser files (dialects/NAME.js), in order; `native` is the file as it stands. */
+export const PARTS = {
+  native: [],
+  imgix: ['base', 'imgix'],
+  'aws-sample': ['base', 'aws_sample'],
+  thumbor: ['base', 'thumbor_path', 'thumbor'],
+  imagor: ['base', 'thumbor_path', 'thumbor'],
+  dit: ['base', 'thumbor_path', 'dit'],
+};
 
 const OPTIONS = {
   module: true, // the file has ES module imports; top-level names are the file's own
@@ -28,8 +46,20 @@ const OPTIONS = {
   format: { ecma: 5, ascii_only: true, comments: false },
 };
 
-/** The minified code of `source` (viewer_request.js by default). */
-export async function build(source = fs.readFileSync(SOURCE_PATH, 'utf8')) {
+/** The source of `dialect`'s function (under a path prefix when `prefixed`): viewer_request.js, and for
+ * a dialect its name and parser. */
+export function assemble(dialect = 'native', prefixed = dialect !== 'native') {
+  if (!Object.hasOwn(PARTS, dialect)) throw new Error(`no dialect '${dialect}' (one of: ${Object.keys(PARTS).join(', ')})`);
+  const source = fs.readFileSync(SOURCE_PATH, 'utf8');
+  if (dialect === 'native' && !prefixed) return source;
+  if (source.split(DIALECT_LINE).length !== 2) throw new Error(`viewer_request.js must have the line ${DIALECT_LINE} once`);
+  const line = `var DIALECT = ${JSON.stringify(dialect)}, PREFIXED = ${prefixed}${dialect === 'native' ? ', translate = null' : ''};`;
+  const parsers = PARTS[dialect].map((part) => fs.readFileSync(path.join(HERE, 'dialects', `${part}.js`), 'utf8'));
+  return [source.replace(DIALECT_LINE, () => line), ...parsers].join('\n');
+}
+
+/** The minified code of `source` (the native function by default). */
+export async function build(source = assemble()) {
   const { code } = await minify(source, OPTIONS);
   const tokens = code.split(TOKEN).length - 1;
   if (tokens !== 1) throw new Error(`the minified function has the ${TOKEN} placeholder ${tokens} times, not once`);
@@ -40,8 +70,9 @@ export async function build(source = fs.readFileSync(SOURCE_PATH, 'utf8')) {
 }
 
 async function main(args) {
-  const file = args.find((a) => !a.startsWith('--'));
-  const source = fs.readFileSync(file === '-' ? 0 : file || SOURCE_PATH, 'utf8');
+  const at = args.indexOf('--dialect');
+  const dialect = at < 0 ? 'native' : args[at + 1];
+  const source = args.includes('-') ? fs.readFileSync(0, 'utf8') : assemble(dialect, dialect !== 'native' || args.includes('--prefixed'));
   const code = await build(source);
   if (args.includes('--size')) {
     console.log(`source: ${Buffer.byteLength(source)} bytes; minified: ${Buffer.byteLength(code)} bytes`);

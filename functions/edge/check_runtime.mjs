@@ -1,9 +1,10 @@
-// Holds viewer_request.js (and its minified build) to what the cloudfront-js-2.0 runtime documents:
+// Holds viewer_request.js, each dialect's build of it (build.mjs PARTS) and their minified forms to what
+// the cloudfront-js-2.0 runtime documents:
 // ES 5.1 plus a few later features, modules by `import` only, no timers, network or dynamic code.
 // The checker parses the code with acorn and walks every node against an allow-list: a construct that
 // is not listed here (and in README.md's runtime notes) is refused, even if node would run it.
 //
-//   node functions/edge/check_runtime.mjs                 # the source and its minified build
+//   node functions/edge/check_runtime.mjs                 # every build's source and minified code
 //   node functions/edge/check_runtime.mjs some.js ...     # other files
 //
 // Prints one line per problem (`file:line:col: message`) and exits non-zero when there is any.
@@ -12,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as acorn from 'acorn';
-import { build, SOURCE_PATH, TOKEN } from './build.mjs';
+import { assemble, build, PARTS, SOURCE_PATH, TOKEN } from './build.mjs';
 
 /** Modules the runtime provides (`cloudfront`: KeyValueStore helpers). */
 export const MODULES = ['cloudfront', 'crypto', 'buffer', 'querystring'];
@@ -162,6 +163,12 @@ async function main(files) {
         [path.relative(process.cwd(), SOURCE_PATH), fs.readFileSync(SOURCE_PATH, 'utf8')],
         ['minified build', await build()],
       ];
+  if (!files.length) {
+    for (const dialect of Object.keys(PARTS)) {
+      const source = assemble(dialect, true);
+      targets.push([`${dialect} build (prefixed)`, source], [`${dialect} minified build (prefixed)`, await build(source)]);
+    }
+  }
   let count = 0;
   for (const [name, code] of targets) {
     for (const problem of check(code)) {

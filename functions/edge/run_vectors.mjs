@@ -1,11 +1,15 @@
 // Runs every case in tests/vectors/*.json through viewer_request.js under node, the way CloudFront would
-// run it: the config placeholder replaced as the CDK construct does, `cloudfront` and `crypto` provided to
+// run it, and every case in tests/vectors/dialects/*.json through the function of the cache behaviour
+// CloudFront would pick for its path (`behaviour`: the native build for */_vf/*, else the longest
+// prefix's dialect build, else the default's), the twin through the native build to the same URI: the config placeholder replaced as the CDK construct does, `cloudfront` and `crypto` provided to
 // the file's imports, strict mode. Each case goes through the pure `route` + `authorize` (compared field
 // by field) and through `handler` end to end, with and without `rawQueryString()`, client hints as
 // request headers. Then a few handler-only checks. All of it twice: on the source and on its minified
 // build (build.mjs), which is what deploys. Prints failures and a summary; exits non-zero on any failure.
 //
-//   node functions/edge/run_vectors.mjs [vector files or directories; default tests/vectors]
+//   node functions/edge/run_vectors.mjs [vector files or directories; default tests/vectors and
+//                                        tests/vectors/dialects]
+// A file whose config has `dialects` (path prefix -> dialect) runs each case through its behaviour's build.
 //
 // A case may carry "fallback": false when CloudFront's parsed querystring object cannot represent its
 // query (order across duplicated names, empty pieces): the object-only handler run is then skipped.
@@ -17,17 +21,55 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import * as acorn from 'acorn';
-import { build, SOURCE_PATH, TOKEN } from './build.mjs';
+import { assemble, build, TOKEN } from './build.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const VECTORS = path.resolve(HERE, '..', '..', 'tests', 'vectors');
-const SOURCE = fs.readFileSync(SOURCE_PATH, 'utf8');
+const SOURCE = assemble();
 const MINIFIED = await build(SOURCE);
 const BUDGET = 9728; // the CDK construct's size guard, CODE_BUDGET_BYTES (bytes, config included)
 const VARIANTS = [
   ['source', SOURCE],
   ['minified', MINIFIED],
 ];
+const CANONICAL = '*/_vf/*'; // the canonical path form: always the native build, before any prefix
+
+/** Each build's source and minified code, built once. */
+const builds = new Map();
+async function codeOf(dialect, prefixed) {
+  const key = `${dialect} ${prefixed}`;
+  if (!builds.has(key)) {
+    const source = assemble(dialect, prefixed);
+    builds.set(key, { source, minified: await build(source) });
+  }
+  return builds.get(key);
+}
+
+/** One dialect entry of VIPSFRONT_DIALECTS as the function's config carries it (no secret). */
+const dialectOptions = (value) => {
+  const entry = typeof value === 'string' ? { dialect: value } : value;
+  return { name: entry.dialect, buckets: entry.buckets || {} };
+};
+
+/**
+ * The cache behaviours the CDK construct makes for a dialects setting, in CloudFront's order: the
+ * canonical path form, each prefix other than '/' (longest first) as `{prefix}*`, the default ('*').
+ */
+export function behaviours(dialects) {
+  const prefixes = Object.keys(dialects).filter((p) => p !== '/').sort((a, b) => b.length - a.length);
+  return [
+    { pattern: CANONICAL, prefix: '/', dialect: { name: 'native', buckets: {} } },
+    ...prefixes.map((p) => ({ pattern: `${p}*`, prefix: p, dialect: dialectOptions(dialects[p]) })),
+    { pattern: '*', prefix: '/', dialect: dialectOptions(dialects['/'] || 'native') },
+  ];
+}
+
+/** CloudFront's path pattern match: `*` any run of characters, `?` one, case-sensitive. */
+const matches = (pattern, uri) =>
+  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(uri);
+
+/** The behaviour CloudFront picks for `uri`: the first whose pattern matches. */
+export const behaviourFor = (dialects, uri) => behaviours(dialects).find((b) => matches(b.pattern, uri));
 
 /** `import x from 'm';` as `var x = require('m');`, for vm (which runs scripts); nothing else changes. */
 function importsToRequire(code) {
@@ -80,6 +122,7 @@ export function load(config, { store = stubStore({}), now = Date.now() / 1000, c
       return modules[name];
     },
     Date: { now: () => now * 1000 },
+    atob,
     console,
   };
   vm.createContext(sandbox);
@@ -198,10 +241,22 @@ async function runVectors(paths, failures) {
     const vc = doc.config;
     const config = configFor(vc);
     const lookup = (kid) => (Object.hasOwn(vc.keys, kid) ? vc.keys[kid] : null);
-    for (const [variant, code] of VARIANTS) {
-      const fn = load(config, { store: storeFor(vc.keys), now: vc.now, code });
+    for (const variant of ['source', 'minified']) {
+      const loaded = new Map();
+      const functionFor = async (url) => {
+        const b = vc.dialects ? behaviourFor(vc.dialects, url.split('?')[0]) : { prefix: '/', dialect: { name: 'native' } };
+        const key = `${b.pattern}`;
+        if (!loaded.has(key)) {
+          const prefixed = b.prefix !== '/';
+          const code = (await codeOf(b.dialect.name, b.dialect.name !== 'native' || prefixed))[variant];
+          const cfg = { ...config, ...(prefixed && { prefix: b.prefix }), ...(b.dialect.name !== 'native' && { dialect: b.dialect }) };
+          loaded.set(key, { fn: load(cfg, { store: storeFor(vc.keys), now: vc.now, code }), cfg });
+        }
+        return loaded.get(key);
+      };
       for (const c of doc.cases) {
         if (variant === 'source') cases += 1;
+        const { fn, cfg: fnConfig } = await functionFor(c.url);
         const q = c.url.indexOf('?');
         const uri = q < 0 ? c.url : c.url.slice(0, q);
         const query = q < 0 ? '' : c.url.slice(q + 1);
@@ -209,8 +264,8 @@ async function runVectors(paths, failures) {
         const problems = [];
         // 1. route + authorize on the raw query: key, canonical, variant_key, uri, vary_accept
         const got = await settle(() => {
-          const v = fn.route(uri, query, c.accept, config, hints);
-          fn.authorize(v, config, v.kid == null ? null : lookup(v.kid), vc.now);
+          const v = fn.route(uri, query, c.accept, fnConfig, hints);
+          fn.authorize(v, fnConfig, v.kid == null ? null : lookup(v.kid), vc.now);
           return v;
         });
         problems.push(checkRoute(c.expect, got));
@@ -219,6 +274,12 @@ async function runVectors(paths, failures) {
           const out = await settle(() => fn.handler(makeEvent(c.url, c.accept, { raw, hints })));
           const how = raw ? 'handler' : 'handler, querystring object only';
           problems.push(out.crash ? `${how} crashed: ${out.crash}` : out.error ? `${how} threw ${show(out.error)}` : checkResponse(c.expect, out.ok, how, c.url));
+        }
+        // 3. a dialect URL's native twin names the same variant
+        if (c.twin) {
+          const { fn: native } = await functionFor('/_vf/');
+          const out = await settle(() => native.route(...c.twin.split('?').concat('').slice(0, 2), c.accept, config, null));
+          if (!out.ok || out.ok.uri !== c.expect.uri) problems.push(`twin ${c.twin}: expected uri ${c.expect.uri}, got ${show(out.ok || out.error || out.crash)}`);
         }
         const found = problems.filter(Boolean);
         if (found.length) {
@@ -378,7 +439,7 @@ function eq(got, want) {
 async function main() {
   const failures = [];
   const args = process.argv.slice(2);
-  const cases = await runVectors(args.length ? args : [VECTORS], failures);
+  const cases = await runVectors(args.length ? args : [VECTORS, path.join(VECTORS, 'dialects')], failures);
   let checks = 0;
   for (const [variant, code] of VARIANTS) checks = await runHandlerChecks(failures, variant, code);
   for (const failure of failures) console.log(`FAIL ${failure}`);

@@ -1,9 +1,13 @@
 // vipsfront viewer request (cloudfront-js-2.0): twin of vipsfront.url.route.route, held to tests/vectors
 // by run_vectors.mjs. It deploys minified (build.mjs); code + config must fit 10 KB. Only the constructs
 // README.md lists (checked by check_runtime.mjs): no async callbacks, modules by import only.
+// As it stands the file reads native URLs at the root. build.mjs replaces the DIALECT line: PREFIXED for
+// a function under a path prefix; a dialect's name, with its parser appended (dialects/*.js, which
+// defines translate), for a dialect's function. terser drops what a build cannot reach.
 import cf from 'cloudfront';
 import crypto from 'crypto';
 var CONFIG = __VIPSFRONT_CONFIG__;
+var DIALECT = 'native', PREFIXED = false, translate = null;
 var MAX=8192,VF='/_vf/',ORDER='w h fit pos fx fy enlarge fm q blur sharpen rot flip bg rect trim v'.split(' ');
 var DEF={fit:'cover',pos:'center',enlarge:false,rot:0};
 var has=(o,k)=>Object.prototype.hasOwnProperty.call(o,k),isAuto=f=>/^auto/.test(f);
@@ -23,9 +27,10 @@ return l.split(' ').indexOf(v)<0?must(n,'one of: '+l.replace(/ auto-\S+/g,'').re
 };
 var P={
 w:int('w',1,MAX),h:int('h',1,MAX),dpr:(f=>r=>r=='auto'?1:f(r))(dec('dpr',1,4)),fit:one('fit','cover contain fill inside outside'),
-pos:one('pos','center top bottom left right top-left top-right bottom-left bottom-right attention entropy face',{
+// the aliases: native URLs, the canonical face-1 and the Serverless Image Handler's positions only
+pos:one('pos','center top bottom left right top-left top-right bottom-left bottom-right attention entropy face',DIALECT=='native'||DIALECT=='dit'?{
 'face-1':'face',centre:'center',north:'top',south:'bottom',east:'right',west:'left',
-northeast:'top-right',northwest:'top-left',southeast:'bottom-right',southwest:'bottom-left'}),
+northeast:'top-right',northwest:'top-left',southeast:'bottom-right',southwest:'bottom-left'}:0),
 fx:dec('fx',0,1),fy:dec('fy',0,1),
 enlarge:r=>/^(0|1|false|true)$/.test(r)?r=='1'||r=='true':must('enlarge','0 or 1'),
 fm:one('fm','jpeg png webp avif gif auto auto-webp auto-avif auto-avif-webp',{jpg:'jpeg'}),
@@ -201,7 +206,7 @@ var d=0,i,want;
 // Policy.check_key: outside the published prefixes, as if absent
 cfg.prefixes&&!cfg.prefixes.some(p=>!v.key.indexOf(p))&&fail(404,'not_found','original not found','key');
 if(!cfg.signed)return;
-if(v.sig==null)return (i=refusal(v.spec,cfg))&&deny(i,'s');
+if(DIALECT!='native'||v.sig==null)return (i=refusal(v.spec,cfg))&&deny(i,'s');
 secret||deny('unknown signing key','s');
 want=crypto.createHmac('sha256',secret)
 .update('/'+encodeKey(v.key)+'?'+canon(v.spec,1)+(v.exp!=null?'&exp='+v.exp:''))
@@ -211,8 +216,21 @@ d&&deny('signature does not match','s');
 v.exp!=null&&now>v.exp&&deny('signed URL has expired','exp');
 }
 // edge.route before Policy.authorize; hints: {width, dpr} header values, or null when hints are off
+// dialects.choice: the path prefix of the function's cache behaviour (cfg.prefix, none for the default)
+// is not part of the key. The canonical path form is always native, prefix and all: behind CloudFront
+// the behaviour for */_vf/* (the native build, no prefix) takes it before any prefix's behaviour.
 function route(uri,query,accept,cfg,hints){
-var path=parsePath(uri),ps=splitQuery(query),req,spec=path.spec,c,x;
+var req,path,ps,spec,c,x,t;
+if(PREFIXED&&cfg.prefix)uri=uri.slice(cfg.prefix.length-1);
+if(DIALECT!='native'){
+// edge._translated: judged as its native twin, by the unsigned policy (this build reads no signature)
+t=translate(uri,query,cfg.dialect||{});
+path={key:t.key};req={};
+try{spec=build(t.values);}catch(e){t.names&&has(t.names,e.param)&&(e.param=t.names[e.param]);throw e;}
+// only these dialects can ask for fm=auto
+if((DIALECT=='imgix'||DIALECT=='aws-sample')&&isAuto(spec.fm))spec.fm=negotiate(accept);
+}else{
+path=parsePath(uri);ps=splitQuery(query);spec=path.spec;
 if(spec){
 x=Object.keys(ps).filter(n=>n!='s'&&n!='exp').sort();
 x.length&&bad('the canonical path form takes only s and exp',x[0]);
@@ -220,6 +238,7 @@ req=parseParams(ps);
 }else{
 spec=(req=parseParams(ps,cfg.presets,accept)).spec;
 if(hints&&req.sig==null&&Object.keys(req.ps).some(n=>n!='v'))spec=hinted(req,hints,cfg,accept);
+}
 }
 c=canon(spec);
 x=originKey(path.key)+VF+(c||'original');
@@ -239,12 +258,12 @@ var header=(r,n)=>r.headers[n]?r.headers[n].value:null;
 async function handler(event){
 var r=event.request,v,secret=null;
 // reserved paths the origin serves
-if(/^\/_vf\/(health$|openapi\.json$|info\/|demo(\/|$))/.test(r.uri))return r;
+if(DIALECT=='native'&&/^\/_vf\/(health$|openapi\.json$|info\/|demo(\/|$))/.test(r.uri))return r;
 try{
 v=route(r.uri,rawQuery(r),header(r,'accept'),CONFIG,
-CONFIG.hints===false?null:{width:header(r,'sec-ch-width'),dpr:header(r,'sec-ch-dpr')});
+DIALECT!='native'||CONFIG.hints===false?null:{width:header(r,'sec-ch-width'),dpr:header(r,'sec-ch-dpr')});
 // KeyValueStore key:<kid>; a store that cannot be read leaves no secret: 403
-if(CONFIG.signed&&v.sig!=null)try{
+if(DIALECT=='native'&&CONFIG.signed&&v.sig!=null)try{
 kvs=kvs||(CONFIG.kvsId?cf.kvs(CONFIG.kvsId):cf.kvs());
 secret=await kvs.get('key:'+v.kid);
 }catch(e){}

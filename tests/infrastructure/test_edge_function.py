@@ -55,6 +55,10 @@ def vector_docs() -> list[dict[str, Any]]:
     return [json.loads(path.read_text()) for path in sorted(VECTORS.glob("*.json"))]
 
 
+def dialect_docs() -> list[dict[str, Any]]:
+    return [json.loads(path.read_text()) for path in sorted((VECTORS / "dialects").glob("*.json"))]
+
+
 def summary(output: str) -> tuple[int, int, int]:
     match = re.search(r"vectors: (\d+) cases; handler: (\d+) checks; (\d+) failed", output)
     assert match, f"no summary line in the runner's output:\n{output}"
@@ -86,7 +90,7 @@ def deployed_config(presets: dict[str, dict[str, str]]) -> dict[str, Any]:
 @needs_node
 def test_every_vector_passes_under_node() -> None:
     result = run_node()
-    expected = sum(len(doc["cases"]) for doc in vector_docs())
+    expected = sum(len(doc["cases"]) for doc in vector_docs() + dialect_docs())
     assert result.returncode == 0, result.stdout + result.stderr
     cases, checks, failed = summary(result.stdout)
     assert (cases, failed) == (expected, 0)
@@ -139,7 +143,8 @@ def test_config_placeholder_appears_exactly_once(construct: Any) -> None:
 def test_source_and_build_use_only_what_the_runtime_documents() -> None:
     result = run_node(script=CHECKER)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "runtime check: 2 files; 0 problems" in result.stdout
+    # the native source and build, and each prefixed build's (build.mjs PARTS: native and five dialects)
+    assert "runtime check: 14 files; 0 problems" in result.stdout
 
 
 # each construct the checker must refuse, with a part of its message
