@@ -20,11 +20,12 @@ from typing import Any
 from constructs import Node
 
 from vipsfront.config.cost import Architecture
-from vipsfront.config.kinds import parse_presets, parse_sizes
+from vipsfront.config.kinds import DIALECTS, parse_presets, parse_sizes
 from vipsfront.config.settings import DAY_S
 from vipsfront.config.settings import Settings as OriginSettings
 from vipsfront.engine.limits import Limits
 from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
+from vipsfront.url.dialects.choice import Dialects
 from vipsfront.url.policy import Policy, UnsignedPolicy
 from vipsfront.url.signing import check_key_id, parse_keys
 
@@ -115,6 +116,8 @@ class Settings:
     eager_presets: tuple[str, ...] = ()
     originals_noncurrent_days: int = 30
     originals_kms_key_arn: str | None = None
+    # VIPSFRONT_DIALECTS' value (docs/migrating.md): the origin reads it, the edge builds a function per prefix
+    dialects: Dialects = field(default_factory=Dialects)
 
     def __post_init__(self) -> None:
         # each check is the runtime's own; normalised values replace the given ones
@@ -229,6 +232,7 @@ class Settings:
             # The preflight reaches the function when S3 has no object at the URI (the origin group fails over).
             cors_origins=self.cors_origins,
             eager_presets=self.eager_presets,
+            dialects=self.dialects,
             **self._expiry(),
         )
 
@@ -287,6 +291,7 @@ PARSERS: Mapping[str, Callable[[Any], Any]] = {  # field -> parser of its contex
     "eager_presets": _strs,
     "originals_noncurrent_days": _int,
     "originals_kms_key_arn": _optional_str,
+    "dialects": DIALECTS.parse,
 }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from aws_cdk import Aws, CfnRule, CfnRuleAssertion, Duration, Fn, RemovalPolicy, Stack, Token
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
@@ -10,6 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from vipsfront_cdk.edge_function import EdgeBehaviour
 from vipsfront_cdk.nag import acknowledge
 
 # S3 answers 403 for a missing object when the reader may not list the bucket, 404 when it may.
@@ -36,7 +40,9 @@ TLS_POLICIES = {
 
 
 class Distribution(Construct):
-    """``distribution``: one default behaviour; every equivalent URL shares one cache key (the URI)."""
+    """``distribution``: the default behaviour and one per dialect prefix (``behaviours``), each with its
+    own viewer-request function and the same origin group and policies; every equivalent URL shares one
+    cache key (the rewritten URI), whichever behaviour rewrote it."""
 
     def __init__(
         self,
@@ -46,6 +52,7 @@ class Distribution(Construct):
         variants: s3.IBucket,
         function_url: lambda_.IFunctionUrl,
         viewer_request: cloudfront.IFunction,
+        behaviours: Sequence[EdgeBehaviour] = (),
         read_timeout_seconds: int = 30,
         price_class: str = "100",
         origin_shield_region: str | None = None,
@@ -77,6 +84,10 @@ class Distribution(Construct):
             minimum_tls=minimum_tls,
         )
         self._add_uncached_behaviours()
+        for behaviour in behaviours:
+            self.distribution.add_behavior(
+                behaviour.path_pattern, origin, **self._behaviour_options(behaviour.function, cors=bool(cors_origins))
+            )
         if additional_metrics:
             self._enable_additional_metrics()
         self._suppress(custom_certificate=certificate_arn is not None)
@@ -253,26 +264,7 @@ class Distribution(Construct):
             **certificate,
             **logging,
             default_behavior=cloudfront.BehaviorOptions(
-                origin=origin,
-                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                # OPTIONS only with CORS: the origin answers the preflight and this policy adds the CORS
-                # headers. Preflights are not cached: they vary by Origin and Access-Control-Request-*
-                # headers, which the URI-only cache key leaves out (browsers keep them for max-age).
-                allowed_methods=(
-                    cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS
-                    if cors
-                    else cloudfront.AllowedMethods.ALLOW_GET_HEAD
-                ),
-                cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
-                cache_policy=self.cache_policy,
-                origin_request_policy=self.origin_request_policy,
-                response_headers_policy=self.response_headers_policy,
-                compress=False,  # images are compressed already
-                function_associations=[
-                    cloudfront.FunctionAssociation(
-                        function=viewer_request, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
-                    )
-                ],
+                origin=origin, **self._behaviour_options(viewer_request, cors=cors)
             ),
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             price_class=PRICE_CLASSES[price_class],
@@ -282,6 +274,28 @@ class Distribution(Construct):
                 for code in ERROR_STATUS_CODES
             ],
         )
+
+    def _behaviour_options(self, viewer_request: cloudfront.IFunction, *, cors: bool) -> dict[str, Any]:
+        """What the default behaviour and each dialect prefix's behaviour share: all but the function."""
+        return {
+            "viewer_protocol_policy": cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+            # OPTIONS only with CORS: the origin answers the preflight and this policy adds the CORS
+            # headers. Preflights are not cached: they vary by Origin and Access-Control-Request-*
+            # headers, which the URI-only cache key leaves out (browsers keep them for max-age).
+            "allowed_methods": (
+                cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS if cors else cloudfront.AllowedMethods.ALLOW_GET_HEAD
+            ),
+            "cached_methods": cloudfront.CachedMethods.CACHE_GET_HEAD,
+            "cache_policy": self.cache_policy,
+            "origin_request_policy": self.origin_request_policy,
+            "response_headers_policy": self.response_headers_policy,
+            "compress": False,  # images are compressed already
+            "function_associations": [
+                cloudfront.FunctionAssociation(
+                    function=viewer_request, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                )
+            ],
+        }
 
     def _add_uncached_behaviours(self) -> None:
         """The health check and the API description go straight to the function, never cached."""

@@ -1,4 +1,10 @@
-"""The viewer-request CloudFront Function and the KeyValueStore that holds its signing keys.
+"""The viewer-request CloudFront Functions and the KeyValueStore that holds their signing keys.
+
+One function per cache behaviour (``vipsfront:dialects``): the default behaviour's reads the ``"/"``
+dialect (native without one); with dialects, a native function reads the canonical path form
+(``*/_vf/*``, always native) and each other prefix has a behaviour ``{prefix}*`` whose function reads
+its dialect and strips the prefix. Each is built by ``functions/edge/build.mjs`` for its dialect and
+must fit the size budget on its own.
 
 The function's source (``functions/edge/viewer_request.js``) has a line ``var CONFIG = __VIPSFRONT_CONFIG__;``;
 the token is replaced at synth with a JSON object: ``kvsId``, then the deployment's ``Policy`` as
@@ -25,6 +31,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Annotations, CustomResource, Duration, RemovalPolicy
@@ -35,10 +42,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from vipsfront.url.dialects.base import Options
+from vipsfront.url.dialects.choice import NATIVE, Dialects
 from vipsfront.url.policy import Policy
 from vipsfront_cdk.nag import acknowledge
 
 PLACEHOLDER = "__VIPSFRONT_CONFIG__"
+CANONICAL_PATTERN = "*/_vf/*"  # the canonical path form, always native: before every prefix's behaviour
 MAX_CODE_BYTES = 10 * 1024  # CloudFront Functions' code size limit
 KVS_ID_BYTES = 36  # a KeyValueStore id is a UUID
 _KVS_TOKEN = "__VIPSFRONT_KVS_ID__"
@@ -86,17 +96,21 @@ BUILD_SCRIPT = "build.mjs"
 CODE_BUDGET_BYTES = 9728  # synth fails above this (minified code + config): 512 bytes of room under MAX_CODE_BYTES
 
 
-def minified(code_path: Path) -> str:
-    """The function as it deploys: ``code_path`` minified by the ``build.mjs`` beside it (needs node)."""
-    return _minify(str(code_path.parent / BUILD_SCRIPT), code_path.read_text())
+def minified(code_path: Path, dialect: str = NATIVE, *, prefixed: bool = False) -> str:
+    """The function as it deploys: ``code_path`` built for ``dialect`` (under a path prefix when
+    ``prefixed``; a dialect's build always is) and minified by the ``build.mjs`` beside it (needs node)."""
+    args = ("--dialect", dialect, *(("--prefixed",) if prefixed else ()))
+    sources = "".join(path.read_text() for path in sorted(code_path.parent.rglob("*.js")))
+    return _minify(str(code_path.parent / BUILD_SCRIPT), args, hashlib.sha256(sources.encode()).hexdigest())
 
 
 @functools.cache
-def _minify(script: str, source: str) -> str:
+def _minify(script: str, args: tuple[str, ...], sources: str) -> str:
+    """``sources``: a digest of the files the build reads, so that an edit builds again."""
     node = shutil.which("node")
     if node is None:
         raise RuntimeError("node is not on PATH: it minifies the edge function at synth (run `npm ci` first)")
-    result = subprocess.run([node, script, "-"], input=source, capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run([node, script, *args], capture_output=True, text=True, timeout=120, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"minifying the edge function failed: {result.stderr.strip() or result.returncode}")
     return result.stdout
@@ -110,13 +124,28 @@ def render(source: str, kvs_id: str, config: Mapping[str, object]) -> str:
     return source.replace(PLACEHOLDER, text.replace(_KVS_TOKEN, kvs_id))
 
 
-def edge_config(policy: Policy) -> dict[str, object]:
-    """The function's config: ``policy`` without its keys (they are in the store), signatures required."""
-    return {**policy.to_config(), "signed": True}
+def edge_config(policy: Policy, prefix: str = "/", options: Options | None = None) -> dict[str, object]:
+    """The function's config: ``policy`` without its keys (they are in the store), signatures required;
+    under a path prefix, the ``prefix``; for a dialect, its ``name`` and ``buckets`` (never its secret)."""
+    config: dict[str, object] = {**policy.to_config(), "signed": True}
+    if prefix != "/":
+        config["prefix"] = prefix
+    if options is not None and options.dialect != NATIVE:
+        config["dialect"] = {"name": options.dialect, **({"buckets": dict(options.buckets)} if options.buckets else {})}
+    return config
+
+
+@dataclass(frozen=True)
+class EdgeBehaviour:
+    """A cache behaviour the distribution adds, in order, before its default: path pattern and function."""
+
+    path_pattern: str
+    function: cloudfront.Function
 
 
 class EdgeFunction(Construct):
-    """``function``: the viewer-request function; ``key_value_store``: its signing keys."""
+    """``function``: the default behaviour's viewer-request function; ``behaviours``: the path-pattern
+    behaviours and their functions (none without dialects); ``key_value_store``: the signing keys."""
 
     def __init__(
         self,
@@ -127,6 +156,7 @@ class EdgeFunction(Construct):
         policy: Policy,
         signing_key: str | None = None,
         signing_key_id: str = "k1",
+        dialects: Dialects | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.key_id = signing_key.partition(":")[0] if signing_key else signing_key_id
@@ -134,7 +164,30 @@ class EdgeFunction(Construct):
             self.key_value_store = self._build_provided_store(signing_key)
         else:
             self.key_value_store = self._build_generated_store(signing_key_id)
-        self.function = self._build_function(code_path, edge_config(policy))
+        prefixes = dict((dialects or Dialects()).prefixes)
+        self._refuse_secrets(prefixes)
+        root = prefixes.pop("/", Options(NATIVE))
+        self.function = self._build_function("ViewerRequest", code_path, policy, "/", root)
+        self.behaviours: list[EdgeBehaviour] = []
+        if not prefixes and root.dialect == NATIVE:
+            return
+        canonical = self.function
+        if root.dialect != NATIVE:
+            canonical = self._build_function("ViewerRequestCanonical", code_path, policy, "/", Options(NATIVE))
+        self.behaviours.append(EdgeBehaviour(CANONICAL_PATTERN, canonical))
+        for index, prefix in enumerate(sorted(prefixes, key=len, reverse=True)):
+            function = self._build_function(f"ViewerRequest{index}", code_path, policy, prefix, prefixes[prefix])
+            self.behaviours.append(EdgeBehaviour(f"{prefix}*", function))
+
+    def _refuse_secrets(self, prefixes: Mapping[str, Options]) -> None:
+        """A dialect's own signatures are checked at the origin only: at the edge the unsigned policy
+        would refuse every URL that needs one, so a secret fails synth rather than every such request."""
+        for prefix, options in prefixes.items():
+            if options.secret is not None:
+                Annotations.of(self).add_error(
+                    f"vipsfront:dialects: {prefix!r} has a secret, but the edge does not check {options.dialect} "
+                    "signatures: leave it out (URLs then meet the unsigned policy) or serve that prefix from the origin"
+                )
 
     def _build_provided_store(self, signing_key: str) -> cloudfront.KeyValueStore:
         kid, _, secret = signing_key.partition(":")
@@ -194,16 +247,21 @@ class EdgeFunction(Construct):
         self._suppress_generator(bucket, generator)
         return store
 
-    def _build_function(self, code_path: Path, config: Mapping[str, object]) -> cloudfront.Function:
+    def _build_function(
+        self, construct_id: str, code_path: Path, policy: Policy, prefix: str, options: Options
+    ) -> cloudfront.Function:
+        native = options.dialect == NATIVE
+        config = edge_config(policy, prefix, options)
         if code_path.is_file():
-            source = minified(code_path)
+            source = minified(code_path, options.dialect, prefixed=prefix != "/")
             code = render(source, self.key_value_store.key_value_store_id, config)
             size = len(render(source, "x" * KVS_ID_BYTES, config).encode())
             if size > CODE_BUDGET_BYTES:
                 # An error annotation fails `cdk synth` and `cdk deploy`, before CloudFront's own limit.
                 Annotations.of(self).add_error(
-                    f"{code_path.name}, minified, with its config is {size} bytes, over the "
-                    f"{CODE_BUDGET_BYTES}-byte budget (CloudFront Functions' limit is {MAX_CODE_BYTES})"
+                    f"{code_path.name}, built for {options.dialect} at {prefix!r} and minified, with its config is "
+                    f"{size} bytes, over the {CODE_BUDGET_BYTES}-byte budget (CloudFront Functions' limit is "
+                    f"{MAX_CODE_BYTES})" + ("" if native else ": docs/migrating.md says which dialects fit")
                 )
         else:
             code = STUB_CODE
@@ -211,15 +269,17 @@ class EdgeFunction(Construct):
                 "vipsfront:edgeStub",
                 f"{code_path} not found: the viewer-request function answers 503 to everything",
             )
-        function = cloudfront.Function(
+        # a dialect's build reads no signature: only native builds need the store
+        return cloudfront.Function(
             self,
-            "ViewerRequest",
-            comment="vipsfront: canonical spec, fm=auto, signatures, URI rewrite",
+            construct_id,
+            comment="vipsfront: canonical spec, fm=auto, signatures, URI rewrite"
+            if native
+            else f"vipsfront: {options.dialect} URLs at {prefix}: canonical spec, fm=auto, policy, URI rewrite",
             code=cloudfront.FunctionCode.from_inline(code),
             runtime=cloudfront.FunctionRuntime.JS_2_0,
-            key_value_store=self.key_value_store,
+            key_value_store=self.key_value_store if native else None,
         )
-        return function
 
     def _suppress_generator(self, bucket: s3.Bucket, generator: lambda_.Function) -> None:
         acknowledge(

@@ -72,6 +72,7 @@ class VipsfrontStack(Stack):
             policy=self.origin_settings.policy,
             signing_key=s.signing_key,
             signing_key_id=s.signing_key_id,
+            dialects=self.origin_settings.dialects,
         )
         self.firewall = Firewall(self, "Firewall", rate_limit=s.waf_rate_limit) if s.waf_rate_limit else None
         self.cdn = Distribution(
@@ -80,6 +81,7 @@ class VipsfrontStack(Stack):
             variants=self.buckets.variants,
             function_url=self.transform.url,
             viewer_request=self.edge.function,
+            behaviours=self.edge.behaviours,
             read_timeout_seconds=min(s.timeout_seconds + 5, 60),
             price_class=s.price_class,
             origin_shield_region=s.origin_shield_region,
