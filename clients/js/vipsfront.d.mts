@@ -59,6 +59,26 @@ export function url(key: string, params?: Params, options?: UrlOptions): string;
 export function srcset(key: string, widths: readonly number[], params?: Params, options?: UrlOptions): string;
 export function sizes(rules: ReadonlyArray<readonly [string, string]> | Record<string, string>, fallback?: string): string;
 
+/**
+ * unpic's operations (its `Operations`: `width`, `height`, `format`, `quality`) and ours by their own
+ * names (a standard name wins); any other name is left out of the URL.
+ */
+export interface TransformOperations extends Params {
+  width?: number | string;
+  height?: number | string;
+  format?: Format | (string & {});
+  quality?: number | string;
+  [name: string]: unknown;
+}
+
+/**
+ * unpic's URL transformer (its `TransformerFunction`, the `transformer` of its components): a native URL in
+ * canonical form for `src` (an absolute vipsfront URL or a key's path, whose own parameters stay unless
+ * `operations` change them), `fm=auto` unless a format is given. `options` as for `url` (`base` prefixes
+ * a path `src`; an absolute one keeps its origin).
+ */
+export function transform(src: string | URL, operations?: TransformOperations, options?: UrlOptions): string;
+
 /** What Next.js passes to a custom loader. */
 export interface ImageLoaderProps {
   src: string;

@@ -208,6 +208,36 @@ export function createLoader({ base = '', params = {} } = {}) {
   };
 }
 
+// unpic's standard operation names; a native name (`w`, `fit`, `v`...) is taken as it is, and the
+// standard one wins over it, as in unpic's own providers
+const UNPIC_NAMES = { width: 'w', height: 'h', format: 'fm', quality: 'q' };
+const round = (value) => (value !== '' && Number.isFinite(Number(value)) ? Math.round(Number(value)) : value);
+
+/**
+ * unpic's URL transformer (`transformer` in its components, `(src, operations, options) => string`):
+ * `src` is a vipsfront URL, absolute (its origin is kept) or a key's path (`options.base` prefixes it);
+ * its own query's parameters stay unless `operations` change them. `operations` are unpic's (`width`,
+ * `height`, `format`, `quality`; sides rounded as unpic rounds them) and ours by their own names; any
+ * other name, and any query parameter of `src` that is not ours (`s` and `exp` too), is left out. No
+ * format is `fm=auto`. Values are checked as `url` checks them; the URL is its canonical form.
+ */
+export function transform(src, operations = {}, options = {}) {
+  const match = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)?([^?#]*)(?:\?([^#]*))?/i.exec(String(src));
+  const [, origin, path, query = ''] = match;
+  const params = { fm: 'auto' };
+  for (const piece of query.split('&')) {
+    const [name, value = ''] = piece.split(/=(.*)/s);
+    if (own(PARSERS, name)) params[name] = decodeURIComponent(value.replace(/\+/g, ' '));
+  }
+  const given = Object.entries(operations).filter(([, value]) => value !== undefined && value !== null);
+  for (const [name, value] of given) if (own(PARSERS, name)) params[name] = value;
+  for (const [name, value] of given) {
+    if (own(UNPIC_NAMES, name)) params[UNPIC_NAMES[name]] = name === 'width' || name === 'height' ? round(value) : value;
+  }
+  const key = decodeURIComponent(path.replace(/^\/+/, ''));
+  return url(key, params, origin ? { ...options, base: origin } : options);
+}
+
 /** The loader for a same-origin (or rewritten) vipsfront: `createLoader()`. */
 export const loader = createLoader();
 
