@@ -61,14 +61,13 @@ export function sizes(rules: ReadonlyArray<readonly [string, string]> | Record<s
 
 /**
  * unpic's operations (its `Operations`: `width`, `height`, `format`, `quality`) and ours by their own
- * names (a standard name wins); any other name is left out of the URL.
+ * names (a standard name wins); at run time any other name is left out of the URL.
  */
 export interface TransformOperations extends Params {
   width?: number | string;
   height?: number | string;
   format?: Format | (string & {});
   quality?: number | string;
-  [name: string]: unknown;
 }
 
 /**
