@@ -76,7 +76,7 @@ SKIP_DIRS = frozenset({"__pycache__", "tests", "test", ".pytest_cache", ".mypy_c
 NOT_RUNTIME = re.compile(r"(^|/)((bench|benchmarks?|vipsfront_bench|tests?|conftest)(\.py)?|test_[^/]*\.py)(/|$)")
 
 
-def _name(requirement: str) -> str:
+def requirement_name(requirement: str) -> str:
     match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
     if not match:
         raise ValueError(f"cannot read a package name from {requirement!r}")
@@ -86,7 +86,7 @@ def _name(requirement: str) -> str:
 def requirements(root: Path = ROOT) -> list[str]:
     """What the Lambda ships: pyproject's ``[project] dependencies`` less what the Lambda runtime provides."""
     listed: list[str] = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
-    return [req for req in listed if _name(req) not in RUNTIME_PROVIDED]
+    return [req for req in listed if requirement_name(req) not in RUNTIME_PROVIDED]
 
 
 def _files(folder: Path) -> Iterable[Path]:
@@ -145,7 +145,7 @@ def _pip(*args: str) -> None:
 def install_dependencies(out: Path, arch: str, reqs: list[str], python_version: str = PYTHON_VERSION) -> None:
     with tempfile.TemporaryDirectory(prefix="vipsfront-wheels-") as wheels:
         for req in reqs:
-            if _name(req) in SDIST_ONLY:
+            if requirement_name(req) in SDIST_ONLY:
                 bare = re.sub(r"\[[^\]]*\]", "", req)
                 _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", wheels, bare)
         platforms = [arg for platform in PLATFORMS[arch] for arg in ("--platform", platform)]

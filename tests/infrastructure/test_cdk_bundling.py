@@ -73,6 +73,6 @@ def test_the_asset_holds_bytecode_for_every_module(folder: Path) -> None:
 
 
 def test_the_asset_ships_pyprojects_dependencies_less_the_runtimes() -> None:
-    names = {build._name(r) for r in build.requirements()}
+    names = {build.requirement_name(r) for r in build.requirements()}
     assert {"pyvips", "fastapi", "starlette", "mangum", "aws-lambda-powertools"} <= names
     assert not names & {"boto3", "botocore", "moto", "uvicorn"}
