@@ -3,7 +3,7 @@
 export type Fit = 'cover' | 'contain' | 'fill' | 'inside' | 'outside';
 export type Position =
   | 'center' | 'top' | 'bottom' | 'left' | 'right' | 'top-left' | 'top-right' | 'bottom-left' | 'bottom-right'
-  | 'attention' | 'entropy';
+  | 'attention' | 'entropy' | 'face';
 export type Format = 'auto' | 'avif' | 'webp' | 'jpeg' | 'jpg' | 'png' | 'gif';
 
 /** The URL API's parameters (see the README); values are checked as the origin checks them. */

@@ -8,8 +8,9 @@ const MAX_SIDE = 8192;
 const ORDER = ['w', 'h', 'fit', 'pos', 'fx', 'fy', 'enlarge', 'fm', 'q', 'blur', 'sharpen', 'rot', 'flip', 'bg', 'rect', 'trim', 'v'];
 const DEFAULTS = { fit: 'cover', pos: 'center', enlarge: false, rot: 0 };
 const POSITIONS = ['center', 'top', 'bottom', 'left', 'right', 'top-left', 'top-right', 'bottom-left',
-  'bottom-right', 'attention', 'entropy'];
-const POS_ALIASES = { centre: 'center', north: 'top', south: 'bottom', east: 'right', west: 'left',
+  'bottom-right', 'attention', 'entropy', 'face'];
+const FACE_CANONICAL = 'face-1'; // the canonical form names the face detector; a signature covers `face`
+const POS_ALIASES = { [FACE_CANONICAL]: 'face', centre: 'center', north: 'top', south: 'bottom', east: 'right', west: 'left',
   northeast: 'top-right', northwest: 'top-left', southeast: 'bottom-right', southwest: 'bottom-left' };
 const FORMATS = ['jpeg', 'png', 'webp', 'avif', 'gif', 'auto', 'auto-webp', 'auto-avif', 'auto-avif-webp'];
 const BOOLS = { 0: false, 1: true, false: false, true: true };
@@ -130,6 +131,7 @@ export function canonical(params = {}, { signing = false } = {}) {
     .map((name) => {
       let value = v[name];
       if (name === 'fm' && signing && value.startsWith('auto')) value = 'auto';
+      if (name === 'pos' && !signing && value === 'face') value = FACE_CANONICAL;
       return `${name}=${typeof value === 'boolean' ? (value ? 1 : 0) : value}`;
     })
     .join(',');
