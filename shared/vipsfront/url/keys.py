@@ -16,7 +16,8 @@ finds exactly the key the function stored. The canonical spec after ``/_vf/`` ad
 ``:``, which carry no escape and which every encoder encodes alike. docs/deploy.md gives the references.
 
 Viewers' URLs (``encode_key``, signatures) keep ordinary percent-encoding; only the edge's rewrite, the
-stored variants and the invalidation paths use the origin form.
+stored variants and the invalidation paths use the origin form. ``/_vf/info/{key}`` is rewritten likewise,
+to ``info_path(key)``: ``/{origin form}/_vf/info``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from vipsfront.url.spec import Spec
 MAX_KEY_BYTES = 900  # the key, and its origin form: with "/_vf/" and the longest spec, within S3's 1,024 bytes
 VARIANT_SEGMENT = "_vf"
 INFO_TOKEN = "info.json"  # no "=": never a canonical spec, so it sits safely beside the variants
+INFO_PREFIX = f"/{VARIANT_SEGMENT}/info/"  # the viewer's /_vf/info/{key}, percent-encoded
+INFO_SUFFIX = f"/{VARIANT_SEGMENT}/info"  # the edge's /{origin form}/_vf/info: no spec, not the stored info.json
 
 
 def check_key(key: str) -> str:
@@ -90,6 +93,25 @@ def variant_key(key: str, spec: Spec) -> str:
 def info_key(key: str) -> str:
     """The S3 key of an original's cached ``/_vf/info`` answer, listed and purged with its variants."""
     return variant_prefix(key) + INFO_TOKEN
+
+
+def info_path(key: str) -> str:
+    """Where the edge sends ``/_vf/info/{key}``: the key in its origin form, as in a variant's path, so that
+    the Function URL behind origin access control reads the path as CloudFront signed it. ``info`` is no
+    canonical spec, and the ``_vf`` segment, which no key has, tells this path from the viewer's."""
+    return f"/{origin_key(key)}{INFO_SUFFIX}"
+
+
+def parse_info_path(raw_path: str) -> str:
+    """The key of an info path: ``/_vf/info/{key}`` percent-encoded (as a viewer sends it) or
+    ``info_path``'s ``/{origin form}/_vf/info``; ``InvalidKeyError`` as ``parse_path`` raises it."""
+    try:
+        path = unquote(raw_path, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidKeyError("path is not valid UTF-8", param="key") from None
+    if path.startswith(INFO_PREFIX):
+        return check_key(path.removeprefix(INFO_PREFIX))
+    return check_key(parse_origin_key(path.removeprefix("/").removesuffix(INFO_SUFFIX)))
 
 
 def encode_key(key: str) -> str:

@@ -35,7 +35,7 @@ from vipsfront.stores.base import ImageStore
 from vipsfront.stores.s3 import S3Store, run_by, s3_client
 from vipsfront.telemetry import Observer, Outcome, RequestRecord, ignore
 from vipsfront.url.grammar import SIGNATURE_PATTERN
-from vipsfront.url.keys import check_key
+from vipsfront.url.keys import parse_info_path
 from vipsfront.url.route import Hints, Route, route, with_version
 
 log = logging.getLogger(__name__)
@@ -344,14 +344,25 @@ def create_app(
         }
         return Response(status_code=204, headers=headers)
 
-    @app.api_route("/_vf/info/{key:anypath}", methods=["GET", "HEAD"])
-    async def info(request: Request, key: str) -> JSONResponse:
+    async def describe(request: Request) -> JSONResponse:
+        """The info document of the key an info path names (``keys.parse_info_path``)."""
+        key = parse_info_path(_raw_path(request))
         origin = Origin(settings, store, gate)
         deadline = _deadline(request, settings.request_budget_s)
-        settings.policy.authorize_info(check_key(key))
-        body, outcome = await run_by(deadline, lambda: origin.describe(check_key(key), deadline=deadline))
+        settings.policy.authorize_info(key)
+        body, outcome = await run_by(deadline, lambda: origin.describe(key, deadline=deadline))
         headers = {"cache-control": "public, max-age=300", "x-vipsfront-variant": outcome.value}
         return JSONResponse(body, headers=headers)
+
+    @app.api_route("/_vf/info/{key:anypath}", methods=["GET", "HEAD"])
+    async def info(request: Request, key: str) -> JSONResponse:
+        """``key`` percent-encoded, as a viewer sends it; behind CloudFront the ``/_vf/info/*`` behaviour's
+        function rewrites it to ``/{origin form of key}/_vf/info`` (``keys.info_path``), answered below."""
+        return await describe(request)
+
+    @app.api_route("/{origin:anypath}/_vf/info", methods=["GET", "HEAD"], include_in_schema=False)
+    async def info_at_origin_form(request: Request) -> JSONResponse:
+        return await describe(request)
 
     if settings.demo:
         from vipsfront.web.demo import router as demo_router
