@@ -4,7 +4,10 @@ One function per cache behaviour (``vipsfront:dialects``): the default behaviour
 dialect (native without one); with dialects, a native function reads the canonical path form
 (``*/_vf/*``, always native) and each other prefix has a behaviour ``{prefix}*`` whose function reads
 its dialect and strips the prefix. Each is built by ``functions/edge/build.mjs`` for its dialect and
-must fit the size budget on its own.
+must fit the size budget on its own. The ``/_vf/info/*`` behaviour has its own small function,
+``functions/edge/info_request.js`` (``build.mjs --info``): it checks the key, applies the info policy and
+rewrites the path to the key's origin form (``vipsfront.url.keys.info_path``), as the native function
+does for variants, so that the Function URL's SigV4 check reads it as CloudFront signed it.
 
 The function's source (``functions/edge/viewer_request.js``) has a line ``var CONFIG = __VIPSFRONT_CONFIG__;``;
 the token is replaced at synth with a JSON object: ``kvsId``, then the deployment's ``Policy`` as
@@ -93,15 +96,24 @@ def handler(event, context):
 
 # What deploys is the source minified by build.mjs beside it (terser, a root devDependency: `npm ci`).
 BUILD_SCRIPT = "build.mjs"
+INFO_SOURCE = "info_request.js"  # beside the viewer-request source: the /_vf/info/* behaviour's function
 CODE_BUDGET_BYTES = 9728  # synth fails above this (minified code + config): 512 bytes of room under MAX_CODE_BYTES
 
 
 def minified(code_path: Path, dialect: str = NATIVE, *, prefixed: bool = False) -> str:
     """The function as it deploys: ``code_path`` built for ``dialect`` (under a path prefix when
     ``prefixed``; a dialect's build always is) and minified by the ``build.mjs`` beside it (needs node)."""
-    args = ("--dialect", dialect, *(("--prefixed",) if prefixed else ()))
-    sources = "".join(path.read_text() for path in sorted(code_path.parent.rglob("*.js")))
-    return _minify(str(code_path.parent / BUILD_SCRIPT), args, hashlib.sha256(sources.encode()).hexdigest())
+    return _built(code_path.parent, ("--dialect", dialect, *(("--prefixed",) if prefixed else ())))
+
+
+def minified_info(edge_dir: Path) -> str:
+    """``edge_dir``'s ``info_request.js`` as it deploys, minified by ``build.mjs --info`` (needs node)."""
+    return _built(edge_dir, ("--info",))
+
+
+def _built(edge_dir: Path, args: tuple[str, ...]) -> str:
+    sources = "".join(path.read_text() for path in sorted(edge_dir.rglob("*.js")))
+    return _minify(str(edge_dir / BUILD_SCRIPT), args, hashlib.sha256(sources.encode()).hexdigest())
 
 
 @functools.cache
@@ -116,10 +128,13 @@ def _minify(script: str, args: tuple[str, ...], sources: str) -> str:
     return result.stdout
 
 
-def render(source: str, kvs_id: str, config: Mapping[str, object]) -> str:
-    """Replace the placeholder in ``source`` with the config object, ``kvsId`` first."""
+def render(source: str, kvs_id: str | None, config: Mapping[str, object]) -> str:
+    """Replace the placeholder in ``source`` with the config object, ``kvsId`` first (none for a function
+    that reads no store)."""
     if PLACEHOLDER not in source:
         raise ValueError(f"the edge function has no {PLACEHOLDER} placeholder")
+    if kvs_id is None:
+        return source.replace(PLACEHOLDER, json.dumps(config, separators=(",", ":")))
     text = json.dumps({"kvsId": _KVS_TOKEN, **config}, separators=(",", ":"))
     return source.replace(PLACEHOLDER, text.replace(_KVS_TOKEN, kvs_id))
 
@@ -135,6 +150,13 @@ def edge_config(policy: Policy, prefix: str = "/", options: Options | None = Non
     return config
 
 
+def info_config(policy: Policy) -> dict[str, object]:
+    """The info function's config: what ``Policy.authorize_info`` reads (the prefixes and the unsigned
+    ``info`` switch), signatures required as in ``edge_config``."""
+    config = policy.to_config()
+    return {"prefixes": config["prefixes"], "unsigned": {"info": config["unsigned"]["info"]}, "signed": True}
+
+
 @dataclass(frozen=True)
 class EdgeBehaviour:
     """A cache behaviour the distribution adds, in order, before its default: path pattern and function."""
@@ -145,7 +167,8 @@ class EdgeBehaviour:
 
 class EdgeFunction(Construct):
     """``function``: the default behaviour's viewer-request function; ``behaviours``: the path-pattern
-    behaviours and their functions (none without dialects); ``key_value_store``: the signing keys."""
+    behaviours and their functions (none without dialects); ``info_function``: the ``/_vf/info/*``
+    behaviour's (``info_request.js`` beside ``code_path``); ``key_value_store``: the signing keys."""
 
     def __init__(
         self,
@@ -168,6 +191,7 @@ class EdgeFunction(Construct):
         self._refuse_secrets(prefixes)
         root = prefixes.pop("/", Options(NATIVE))
         self.function = self._build_function("ViewerRequest", code_path, policy, "/", root)
+        self.info_function = self._build_info_function(code_path.parent / INFO_SOURCE, policy)
         self.behaviours: list[EdgeBehaviour] = []
         if not prefixes and root.dialect == NATIVE:
             return
@@ -255,20 +279,13 @@ class EdgeFunction(Construct):
         if code_path.is_file():
             source = minified(code_path, options.dialect, prefixed=prefix != "/")
             code = render(source, self.key_value_store.key_value_store_id, config)
-            size = len(render(source, "x" * KVS_ID_BYTES, config).encode())
-            if size > CODE_BUDGET_BYTES:
-                # An error annotation fails `cdk synth` and `cdk deploy`, before CloudFront's own limit.
-                Annotations.of(self).add_error(
-                    f"{code_path.name}, built for {options.dialect} at {prefix!r} and minified, with its config is "
-                    f"{size} bytes, over the {CODE_BUDGET_BYTES}-byte budget (CloudFront Functions' limit is "
-                    f"{MAX_CODE_BYTES})" + ("" if native else ": docs/migrating.md says which dialects fit")
-                )
-        else:
-            code = STUB_CODE
-            Annotations.of(self).add_warning_v2(
-                "vipsfront:edgeStub",
-                f"{code_path} not found: the viewer-request function answers 503 to everything",
+            self._check_budget(
+                len(render(source, "x" * KVS_ID_BYTES, config).encode()),
+                f"{code_path.name}, built for {options.dialect} at {prefix!r} and minified, with its config",
+                "" if native else ": docs/migrating.md says which dialects fit",
             )
+        else:
+            code = self._stub(code_path)
         # a dialect's build reads no signature: only native builds need the store
         return cloudfront.Function(
             self,
@@ -280,6 +297,35 @@ class EdgeFunction(Construct):
             runtime=cloudfront.FunctionRuntime.JS_2_0,
             key_value_store=self.key_value_store if native else None,
         )
+
+    def _build_info_function(self, code_path: Path, policy: Policy) -> cloudfront.Function:
+        if code_path.is_file():
+            code = render(minified_info(code_path.parent), None, info_config(policy))
+            self._check_budget(len(code.encode()), f"{code_path.name}, minified, with its config")
+        else:
+            code = self._stub(code_path)
+        # reads no signature and no store: info has no signed form (Policy.authorize_info)
+        return cloudfront.Function(
+            self,
+            "InfoRequest",
+            comment="vipsfront: /_vf/info/{key} checked and rewritten to the key's origin form",
+            code=cloudfront.FunctionCode.from_inline(code),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+        )
+
+    def _check_budget(self, size: int, what: str, hint: str = "") -> None:
+        if size > CODE_BUDGET_BYTES:
+            # An error annotation fails `cdk synth` and `cdk deploy`, before CloudFront's own limit.
+            Annotations.of(self).add_error(
+                f"{what} is {size} bytes, over the {CODE_BUDGET_BYTES}-byte budget (CloudFront Functions' limit "
+                f"is {MAX_CODE_BYTES}){hint}"
+            )
+
+    def _stub(self, code_path: Path) -> str:
+        Annotations.of(self).add_warning_v2(
+            "vipsfront:edgeStub", f"{code_path} not found: the viewer-request function answers 503 to everything"
+        )
+        return STUB_CODE
 
     def _suppress_generator(self, bucket: s3.Bucket, generator: lambda_.Function) -> None:
         acknowledge(

@@ -4,6 +4,7 @@
 //
 //   node functions/edge/build.mjs [--dialect NAME] [--prefixed]          # the minified code on stdout
 //   node functions/edge/build.mjs [--dialect NAME] [--prefixed] --size   # sizes only, in bytes
+//   node functions/edge/build.mjs --info [--size]          # info_request.js, the /_vf/info/* function
 //   node functions/edge/build.mjs - [--size]               # any source, on stdin
 //
 // One function per cache behaviour: the native build is viewer_request.js as it stands; `--prefixed`
@@ -11,7 +12,8 @@
 // (`--dialect imgix`, always prefixed) names the dialect on the file's DIALECT line and appends that
 // dialect's parser (dialects/*.js, listed in PARTS). terser folds the constants and drops what the build
 // cannot reach: in a dialect's build the native query form and the canonical path form, presets
-// expansion, client hints and signatures.
+// expansion, client hints and signatures. The /_vf/info/* behaviour has its own small function,
+// info_request.js (`--info`), which keeps `handler` and `rewrite`.
 //
 // Output stays within what cloudfront-js-2.0 documents: `ecma: 5` keeps terser from introducing
 // newer syntax (shorthand properties, arrow conversions, spread); the source's own arrows and
@@ -27,6 +29,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const SOURCE_PATH = path.join(HERE, 'viewer_request.js');
 export const TOKEN = '__VIPSFRONT_CONFIG__';
 export const KEEP = ['handler', 'route', 'authorize'];
+export const INFO_SOURCE_PATH = path.join(HERE, 'info_request.js');
+export const INFO_KEEP = ['handler', 'rewrite'];
 export const DIALECT_LINE = "var DIALECT = 'native', PREFIXED = false, translate = null;";
 /** Each dialect's parser files (dialects/NAME.js), in order; `native` is the file as it stands. */
 export const PARTS = {
@@ -38,13 +42,14 @@ export const PARTS = {
   dit: ['base', 'thumbor_path', 'dit'],
 };
 
-const OPTIONS = {
+/** terser's options; `keep`: the top-level names that keep their name. */
+const options = (keep) => ({
   module: true, // the file has ES module imports; top-level names are the file's own
   ecma: 5,
-  compress: { ecma: 5, passes: 2, top_retain: KEEP },
-  mangle: { reserved: KEEP },
+  compress: { ecma: 5, passes: 2, top_retain: keep },
+  mangle: { reserved: keep },
   format: { ecma: 5, ascii_only: true, comments: false },
-};
+});
 
 /** The source of `dialect`'s function (under a path prefix when `prefixed`): viewer_request.js, and for
  * a dialect its name and parser. */
@@ -58,12 +63,12 @@ export function assemble(dialect = 'native', prefixed = dialect !== 'native') {
   return [source.replace(DIALECT_LINE, () => line), ...parsers].join('\n');
 }
 
-/** The minified code of `source` (the native function by default). */
-export async function build(source = assemble()) {
-  const { code } = await minify(source, OPTIONS);
+/** The minified code of `source` (the native function by default), `keep` keeping their names. */
+export async function build(source = assemble(), keep = KEEP) {
+  const { code } = await minify(source, options(keep));
   const tokens = code.split(TOKEN).length - 1;
   if (tokens !== 1) throw new Error(`the minified function has the ${TOKEN} placeholder ${tokens} times, not once`);
-  for (const name of KEEP) {
+  for (const name of keep) {
     if (!new RegExp(`\\bfunction ${name}\\(`).test(code)) throw new Error(`the minified function lost '${name}'`);
   }
   return code;
@@ -72,8 +77,14 @@ export async function build(source = assemble()) {
 async function main(args) {
   const at = args.indexOf('--dialect');
   const dialect = at < 0 ? 'native' : args[at + 1];
-  const source = args.includes('-') ? fs.readFileSync(0, 'utf8') : assemble(dialect, dialect !== 'native' || args.includes('--prefixed'));
-  const code = await build(source);
+  const info = args.includes('--info');
+  if (info && at >= 0) throw new Error('--info is its own function: no --dialect');
+  const source = args.includes('-')
+    ? fs.readFileSync(0, 'utf8')
+    : info
+      ? fs.readFileSync(INFO_SOURCE_PATH, 'utf8')
+      : assemble(dialect, dialect !== 'native' || args.includes('--prefixed'));
+  const code = await build(source, info ? INFO_KEEP : KEEP);
   if (args.includes('--size')) {
     console.log(`source: ${Buffer.byteLength(source)} bytes; minified: ${Buffer.byteLength(code)} bytes`);
   } else {

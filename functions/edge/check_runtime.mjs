@@ -1,5 +1,5 @@
-// Holds viewer_request.js, each dialect's build of it (build.mjs PARTS) and their minified forms to what
-// the cloudfront-js-2.0 runtime documents:
+// Holds viewer_request.js, each dialect's build of it (build.mjs PARTS), info_request.js (the /_vf/info/*
+// function) and their minified forms to what the cloudfront-js-2.0 runtime documents:
 // ES 5.1 plus a few later features, modules by `import` only, no timers, network or dynamic code.
 // The checker parses the code with acorn and walks every node against an allow-list: a construct that
 // is not listed here (and in README.md's runtime notes) is refused, even if node would run it.
@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as acorn from 'acorn';
-import { assemble, build, PARTS, SOURCE_PATH, TOKEN } from './build.mjs';
+import { assemble, build, INFO_KEEP, INFO_SOURCE_PATH, PARTS, SOURCE_PATH, TOKEN } from './build.mjs';
 
 /** Modules the runtime provides (`cloudfront`: KeyValueStore helpers). */
 export const MODULES = ['cloudfront', 'crypto', 'buffer', 'querystring'];
@@ -168,6 +168,8 @@ async function main(files) {
       const source = assemble(dialect, true);
       targets.push([`${dialect} build (prefixed)`, source], [`${dialect} minified build (prefixed)`, await build(source)]);
     }
+    const info = fs.readFileSync(INFO_SOURCE_PATH, 'utf8');
+    targets.push([path.relative(process.cwd(), INFO_SOURCE_PATH), info], ['info minified build', await build(info, INFO_KEEP)]);
   }
   let count = 0;
   for (const [name, code] of targets) {

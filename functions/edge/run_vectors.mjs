@@ -9,6 +9,8 @@
 //
 //   node functions/edge/run_vectors.mjs [vector files or directories; default tests/vectors and
 //                                        tests/vectors/dialects]
+// tests/vectors/info/*.json (by default, or a directory named `info`) go through info_request.js, the
+// /_vf/info/* behaviour's function: `rewrite` (key and uri, or the error) and `handler`, source and build.
 // A file whose config has `dialects` (path prefix -> dialect) runs each case through its behaviour's build.
 //
 // A case may carry "fallback": false when CloudFront's parsed querystring object cannot represent its
@@ -21,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import * as acorn from 'acorn';
-import { assemble, build, TOKEN } from './build.mjs';
+import { assemble, build, INFO_KEEP, INFO_SOURCE_PATH, TOKEN } from './build.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const VECTORS = path.resolve(HERE, '..', '..', 'tests', 'vectors');
@@ -31,6 +33,11 @@ const BUDGET = 9728; // the CDK construct's size guard, CODE_BUDGET_BYTES (bytes
 const VARIANTS = [
   ['source', SOURCE],
   ['minified', MINIFIED],
+];
+const INFO_SOURCE = fs.readFileSync(INFO_SOURCE_PATH, 'utf8');
+const INFO_VARIANTS = [
+  ['source', INFO_SOURCE],
+  ['minified', await build(INFO_SOURCE, INFO_KEEP)],
 ];
 const CANONICAL = '*/_vf/*'; // the canonical path form: always the native build, before any prefix
 
@@ -291,6 +298,79 @@ async function runVectors(paths, failures) {
   return cases;
 }
 
+/** Each case of the info vector files in `paths` through info_request.js: `rewrite`, then `handler`. */
+async function runInfoVectors(paths, failures) {
+  let cases = 0;
+  for (const file of vectorFiles(paths)) {
+    const doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const config = configFor(doc.config);
+    for (const [variant, code] of INFO_VARIANTS) {
+      const fn = load(config, { now: doc.config.now, code });
+      for (const c of doc.cases) {
+        if (variant === 'source') cases += 1;
+        const problems = [checkRoute(c.expect, await settle(() => fn.rewrite(c.url.split('?')[0], config)))];
+        const out = await settle(() => fn.handler(makeEvent(c.url, null)));
+        problems.push(out.crash ? `handler crashed: ${out.crash}` : out.error ? `handler threw ${show(out.error)}` : checkResponse(c.expect, out.ok, 'handler', c.url));
+        const found = problems.filter(Boolean);
+        if (found.length) failures.push(`info/${path.basename(file, '.json')} (${variant}): ${c.name}\n    url: ${c.url}\n    ${found.join('\n    ')}`);
+      }
+    }
+  }
+  return cases;
+}
+
+// The info function beyond the vectors: what it keeps of the request, the policy's forms, its size.
+async function runInfoHandlerChecks(failures, variant, code) {
+  const config = { prefixes: null, unsigned: { info: true }, signed: true };
+  const checks = [];
+  const check = (name, fn) => checks.push([name, fn]);
+  check('rewrites the uri to the origin form, empties the query, keeps the rest of the request', async () => {
+    const fn = load(config, { code });
+    const event = makeEvent('/_vf/info/photos/my%20cat+1.jpg?x=1', 'application/json');
+    const out = fn.handler(event);
+    assert(out === event.request, 'returns the request object');
+    eq(out.uri, '/photos/my~20cat~2B1.jpg/_vf/info');
+    eq(show(out.querystring), '{}');
+    eq(out.method, 'GET');
+    eq(out.headers.host.value, 'cdn.example.com');
+    eq(out.headers.accept.value, 'application/json');
+  });
+  check('error response shape, as the native function answers', async () => {
+    const fn = load({ ...config, unsigned: { info: false } }, { code });
+    const out = fn.handler(makeEvent('/_vf/info/photos/cat.jpg'));
+    eq(out.statusCode, 403);
+    eq(out.statusDescription, 'Forbidden');
+    eq(out.headers['content-type'].value, 'application/json');
+    eq(out.headers['cache-control'].value, 'public, max-age=60');
+    eq(out.body.encoding, 'text');
+    eq(out.body.data, show({ error: 'image info is not served', code: 'forbidden', param: null }));
+    eq(JSON.parse(fn.handler(makeEvent('/_vf/info/a//b.jpg')).body.data).code, 'invalid_key');
+  });
+  check('without signing keys info is served, whatever the switch (Policy.authorize_info)', async () => {
+    const fn = load({ ...config, unsigned: { info: false }, signed: false }, { code });
+    eq(fn.handler(makeEvent('/_vf/info/photos/cat.jpg')).uri, '/photos/cat.jpg/_vf/info');
+  });
+  check('within the published prefixes it is rewritten; outside, 404', async () => {
+    const fn = load({ ...config, prefixes: ['photos/'] }, { code });
+    eq(fn.handler(makeEvent('/_vf/info/photos/caf%C3%A9.jpg')).uri, '/photos/caf~C3~A9.jpg/_vf/info');
+    const out = fn.handler(makeEvent('/_vf/info/other/cat.jpg'));
+    eq(out.statusCode, 404);
+    eq(out.statusDescription, 'Not Found');
+  });
+  check(`the rendered function stays under the ${BUDGET}-byte budget`, async () => {
+    const size = Buffer.byteLength(code.replace(TOKEN, () => JSON.stringify({ ...config, prefixes: ['a/', 'b/'] })));
+    assert(size <= BUDGET, `${size} bytes`);
+  });
+  for (const [name, fn] of checks) {
+    try {
+      await fn();
+    } catch (error) {
+      failures.push(`info handler (${variant}): ${name}\n    ${error.message}`);
+    }
+  }
+  return checks.length;
+}
+
 // Handler behaviour beyond the vectors: response shape, pass-through, KeyValueStore wiring, config forms.
 async function runHandlerChecks(failures, variant, code) {
   const presets = { thumb: { w: '200', h: '200', fm: 'webp', q: '70' } };
@@ -439,12 +519,18 @@ function eq(got, want) {
 async function main() {
   const failures = [];
   const args = process.argv.slice(2);
-  const cases = await runVectors(args.length ? args : [VECTORS, path.join(VECTORS, 'dialects')], failures);
+  const paths = args.length ? args : [VECTORS, path.join(VECTORS, 'dialects'), path.join(VECTORS, 'info')];
+  const isInfo = (p) => path.basename(p) === 'info';
+  const cases =
+    (await runVectors(paths.filter((p) => !isInfo(p)), failures)) + (await runInfoVectors(paths.filter(isInfo), failures));
   let checks = 0;
   for (const [variant, code] of VARIANTS) checks = await runHandlerChecks(failures, variant, code);
+  let infoChecks = 0;
+  for (const [variant, code] of INFO_VARIANTS) infoChecks = await runInfoHandlerChecks(failures, variant, code);
   for (const failure of failures) console.log(`FAIL ${failure}`);
-  console.log(`vectors: ${cases} cases; handler: ${checks} checks; ${failures.length} failed`);
+  console.log(`vectors: ${cases} cases; handler: ${checks + infoChecks} checks; ${failures.length} failed`);
   console.log(`each on the source (${Buffer.byteLength(SOURCE)} bytes) and its minified build (${Buffer.byteLength(MINIFIED)} bytes)`);
+  console.log(`info: ${Buffer.byteLength(INFO_SOURCE)} bytes of source, ${Buffer.byteLength(INFO_VARIANTS[1][1])} minified`);
   process.exitCode = failures.length ? 1 : 0;
 }
 

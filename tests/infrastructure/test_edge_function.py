@@ -1,11 +1,13 @@
-"""The CloudFront Function (functions/edge/viewer_request.js) under node, as source and as deployed.
+"""The CloudFront Functions (functions/edge/viewer_request.js, and info_request.js for /_vf/info/*) under
+node, as source and as deployed.
 
 It must pass every case in tests/vectors/*.json, as the Python route does, in its source and in its
 minified build (what the CDK construct deploys); the build with a deployed config must stay within the
 construct's size budget, below CloudFront Functions' 10 KB limit; and both must use only what the
 cloudfront-js-2.0 runtime documents (check_runtime.mjs). A seeded corpus of generated requests, whose
 expectations the Python route computes here, with and without client hints, checks the two
-implementations against each other beyond the vectors.
+implementations against each other beyond the vectors. The info function is held to
+tests/vectors/info/*.json and to generated info paths against ``keys.parse_info_path`` the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pytest
 
 from vipsfront.errors import VipsfrontError
 from vipsfront.url.breakpoints import BREAKPOINT_WIDTHS
+from vipsfront.url.keys import info_path, parse_info_path
 from vipsfront.url.policy import Policy
 from vipsfront.url.query import parse_query
 from vipsfront.url.route import Hints, route
@@ -59,6 +62,10 @@ def dialect_docs() -> list[dict[str, Any]]:
     return [json.loads(path.read_text()) for path in sorted((VECTORS / "dialects").glob("*.json"))]
 
 
+def info_docs() -> list[dict[str, Any]]:
+    return [json.loads(path.read_text()) for path in sorted((VECTORS / "info").glob("*.json"))]
+
+
 def summary(output: str) -> tuple[int, int, int]:
     match = re.search(r"vectors: (\d+) cases; handler: (\d+) checks; (\d+) failed", output)
     assert match, f"no summary line in the runner's output:\n{output}"
@@ -90,11 +97,12 @@ def deployed_config(presets: dict[str, dict[str, str]]) -> dict[str, Any]:
 @needs_node
 def test_every_vector_passes_under_node() -> None:
     result = run_node()
-    expected = sum(len(doc["cases"]) for doc in vector_docs() + dialect_docs())
+    expected = sum(len(doc["cases"]) for doc in vector_docs() + dialect_docs() + info_docs())
     assert result.returncode == 0, result.stdout + result.stderr
     cases, checks, failed = summary(result.stdout)
     assert (cases, failed) == (expected, 0)
-    assert checks >= 10
+    assert checks >= 15
+    assert info_docs(), "tests/vectors/info/ has no vectors"
 
 
 @needs_node
@@ -131,6 +139,16 @@ def test_what_deploys_is_minified_and_fits_the_budget_with_room_for_presets(cons
         assert len(construct.render(code, KVS_ID, config).encode()) <= construct.CODE_BUDGET_BYTES
 
 
+def test_the_info_function_is_small_and_fits_the_budget(construct: Any) -> None:
+    code = construct.minified_info(EDGE)
+    assert code.count(TOKEN) == 1 and code.isascii()
+    policy = Policy.from_config({"prefixes": [f"team{i}/" for i in range(50)], "unsigned": {"info": False}})
+    rendered = construct.render(code, None, construct.info_config(policy))
+    assert '"unsigned":{"info":false}' in rendered and '"signed":true' in rendered
+    assert len(rendered.encode()) <= construct.CODE_BUDGET_BYTES // 4, f"{len(rendered.encode())} bytes"
+    print(f"info function with 50 prefixes: {len(rendered.encode())} bytes")
+
+
 def test_config_placeholder_appears_exactly_once(construct: Any) -> None:
     text = SOURCE.read_text()
     assert text.count(TOKEN) == 1
@@ -143,8 +161,8 @@ def test_config_placeholder_appears_exactly_once(construct: Any) -> None:
 def test_source_and_build_use_only_what_the_runtime_documents() -> None:
     result = run_node(script=CHECKER)
     assert result.returncode == 0, result.stdout + result.stderr
-    # the native source and build, and each prefixed build's (build.mjs PARTS: native and five dialects)
-    assert "runtime check: 14 files; 0 problems" in result.stdout
+    # the native source and build, each prefixed build's (build.mjs PARTS: native and five dialects), info's
+    assert "runtime check: 16 files; 0 problems" in result.stdout
 
 
 # each construct the checker must refuse, with a part of its message
@@ -401,3 +419,65 @@ def test_generated_requests_match_the_python_route(tmp_path: Path) -> None:
     result = run_node(str(tmp_path))
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert summary(result.stdout)[0] == total
+
+
+# info paths: generated keys, percent-encoded as viewers do and not, expectations from keys.parse_info_path
+
+INFO_PIECES = [
+    "a",
+    "Z9",
+    "photos",
+    "-._",
+    " ",
+    "+",
+    "%",
+    "~",
+    "~20",
+    "~7E",
+    "é",
+    "写",
+    "\U0001f600",
+    "'()*!",
+    "=,",
+    ":&@$;",
+]
+INFO_BAD = ["", ".", "..", "_vf", "\n", "\x7f", "%FF", "%C3", "%ED%A0%80", "%zz"]
+
+
+def _info_path(rng: random.Random) -> str:
+    segments = []
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        segment = "".join(rng.choice(INFO_PIECES) for _ in range(rng.randint(1, 4)))
+        roll = rng.random()
+        if roll < 0.1:
+            segment = rng.choice(INFO_BAD)
+        elif roll < 0.6:
+            segment = quote(segment, safe=rng.choice(["", "~", "~+'()*!", "/"]))
+        segments.append(segment if segment.isascii() else quote(segment, safe="%~"))
+    path = "/_vf/info/" + "/".join(segments)
+    return path + "x" * rng.choice([0, 0, 0, 880, 895, 905]) if rng.random() < 0.1 else path
+
+
+def _info_expect(path: str) -> dict[str, Any]:
+    try:
+        key = parse_info_path(path)
+    except VipsfrontError as error:
+        return {"error": {"status": int(error.status), "param": error.param}}
+    return {"key": key, "uri": info_path(key)}
+
+
+@needs_node
+def test_generated_info_paths_match_the_python_reading(tmp_path: Path) -> None:
+    rng = random.Random(20260920)
+    cases = [
+        {"name": f"generated {i}", "url": path, "expect": _info_expect(path)}
+        for i in range(400)
+        for path in [_info_path(rng)]
+    ]
+    assert 40 < sum("error" in case["expect"] for case in cases) < 360
+    config = {"now": 1790000000, "presets": {}, "keys": {}, "unsigned": {}}
+    (tmp_path / "info").mkdir()
+    (tmp_path / "info" / "generated.json").write_text(json.dumps({"config": config, "cases": cases}))
+    result = run_node(str(tmp_path / "info"))
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert summary(result.stdout)[0] == len(cases)
