@@ -27,6 +27,8 @@ PRICE_CLASSES = {
 
 
 SIGNATURE_HEADERS = ("x-vipsfront-signature", "x-vipsfront-expires")
+# The info document: its own function rewrites the key to its origin form; before */_vf/*, which matches it too.
+INFO_PATTERN = "/_vf/info/*"
 # Answers that must never be cached: the health check and the API description (the edge lets both through).
 UNCACHED_PATHS = ("/_vf/health", "/_vf/openapi.json")
 # CloudFront does not deliver standard logs to a bucket in these Regions (Amazon CloudFront Developer Guide,
@@ -42,7 +44,8 @@ TLS_POLICIES = {
 class Distribution(Construct):
     """``distribution``: the default behaviour and one per dialect prefix (``behaviours``), each with its
     own viewer-request function and the same origin group and policies; every equivalent URL shares one
-    cache key (the rewritten URI), whichever behaviour rewrote it."""
+    cache key (the rewritten URI), whichever behaviour rewrote it. ``/_vf/info/*`` goes to the function
+    alone (nothing in the variants bucket answers it), through ``info_request``, cached as the rest."""
 
     def __init__(
         self,
@@ -52,6 +55,7 @@ class Distribution(Construct):
         variants: s3.IBucket,
         function_url: lambda_.IFunctionUrl,
         viewer_request: cloudfront.IFunction,
+        info_request: cloudfront.IFunction,
         behaviours: Sequence[EdgeBehaviour] = (),
         read_timeout_seconds: int = 30,
         price_class: str = "100",
@@ -84,6 +88,9 @@ class Distribution(Construct):
             minimum_tls=minimum_tls,
         )
         self._add_uncached_behaviours()
+        self.distribution.add_behavior(
+            INFO_PATTERN, self.transform_origin, **self._behaviour_options(info_request, cors=bool(cors_origins))
+        )
         for behaviour in behaviours:
             self.distribution.add_behavior(
                 behaviour.path_pattern, origin, **self._behaviour_options(behaviour.function, cors=bool(cors_origins))
@@ -276,7 +283,8 @@ class Distribution(Construct):
         )
 
     def _behaviour_options(self, viewer_request: cloudfront.IFunction, *, cors: bool) -> dict[str, Any]:
-        """What the default behaviour and each dialect prefix's behaviour share: all but the function."""
+        """What the default behaviour, the info behaviour and each dialect prefix's behaviour share: all but
+        the function (and the info behaviour's origin)."""
         return {
             "viewer_protocol_policy": cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
             # OPTIONS only with CORS: the origin answers the preflight and this policy adds the CORS

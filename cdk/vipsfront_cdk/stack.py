@@ -81,6 +81,7 @@ class VipsfrontStack(Stack):
             variants=self.buckets.variants,
             function_url=self.transform.url,
             viewer_request=self.edge.function,
+            info_request=self.edge.info_function,
             behaviours=self.edge.behaviours,
             read_timeout_seconds=min(s.timeout_seconds + 5, 60),
             price_class=s.price_class,

@@ -87,7 +87,8 @@ def dumped(value: Any) -> str:
 
 
 def edge_code(template: Template) -> str:
-    (function,) = resources(template, "AWS::CloudFront::Function").values()
+    """The viewer-request function's code (the /_vf/info/* behaviour's is test_stack_info.py's)."""
+    (function,) = [f for name, f in resources(template, "AWS::CloudFront::Function").items() if "Info" not in name]
     code = function["Properties"]["FunctionCode"]
     if isinstance(code, str):
         return code

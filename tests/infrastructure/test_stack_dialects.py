@@ -48,9 +48,12 @@ def errors(stack: VipsfrontStack) -> list[str]:
 
 
 def function_codes(template: Template) -> dict[str, str]:
-    """Each CloudFront function's logical id -> its code, the KeyValueStore id as a placeholder."""
+    """Each viewer-request function's logical id -> its code, the KeyValueStore id as a placeholder (not the
+    /_vf/info/* behaviour's, which tests/infrastructure/test_stack_info.py covers)."""
     codes = {}
     for name, resource in template.find_resources("AWS::CloudFront::Function").items():
+        if "InfoRequest" in name:
+            continue
         code = resource["Properties"]["FunctionCode"]
         if isinstance(code, dict):  # Fn::Join around the store's id
             code = "".join(part if isinstance(part, str) else "<token>" for part in code["Fn::Join"][1])
@@ -74,16 +77,19 @@ def test_one_behaviour_per_prefix_after_the_canonical_path_form(migrating: Vipsf
     ((_, distribution),) = template.find_resources("AWS::CloudFront::Distribution").items()
     config = distribution["Properties"]["DistributionConfig"]
     patterns = [b["PathPattern"] for b in config["CacheBehaviors"]]
-    # the uncached paths first, then the canonical path form, then the prefixes longest first (two of
-    # the same length cannot both match a path)
-    assert patterns == ["/_vf/health", "/_vf/openapi.json", "*/_vf/*", "/thumbor/*", "/native/*", "/imagor/*", "/aws/*"]
+    # the uncached paths and the info document first, then the canonical path form, then the prefixes
+    # longest first (two of the same length cannot both match a path)
+    assert patterns == [
+        *("/_vf/health", "/_vf/openapi.json", "/_vf/info/*"),
+        *("*/_vf/*", "/thumbor/*", "/native/*", "/imagor/*", "/aws/*"),
+    ]
     default = config["DefaultCacheBehavior"]
-    for behaviour in config["CacheBehaviors"][2:]:
+    for behaviour in config["CacheBehaviors"][3:]:
         # the same origin group and policies as the default: one cache key, the rewritten URI
         for key in ("TargetOriginId", "CachePolicyId", "OriginRequestPolicyId", "ResponseHeadersPolicyId"):
             assert behaviour[key] == default[key], key
         assert behaviour["FunctionAssociations"][0]["EventType"] == "viewer-request"
-    functions = [b["FunctionAssociations"][0]["FunctionARN"] for b in [default, *config["CacheBehaviors"][2:]]]
+    functions = [b["FunctionAssociations"][0]["FunctionARN"] for b in [default, *config["CacheBehaviors"][3:]]]
     assert len({json.dumps(f, sort_keys=True) for f in functions}) == 6
 
 
@@ -110,9 +116,9 @@ def test_each_function_is_its_dialects_build_within_the_budget(migrating: Vipsfr
         ]
     )
     # only the native functions read signatures, so only they are associated with the store
-    for code, resource in zip(
-        function_codes(template).values(), template.find_resources("AWS::CloudFront::Function").values(), strict=True
-    ):
+    resources = template.find_resources("AWS::CloudFront::Function")
+    for name, code in function_codes(template).items():
+        resource = resources[name]
         native = "dialect" not in config_of(code)
         assert ("KeyValueStoreAssociations" in resource["Properties"]["FunctionConfig"]) == native
 
@@ -130,10 +136,10 @@ def test_the_setting_reaches_the_transform_function(migrating: VipsfrontStack) -
 
 def test_without_dialects_one_function_and_no_extra_behaviour() -> None:
     template = Template.from_stack(synth({}))
-    template.resource_count_is("AWS::CloudFront::Function", 1)
+    template.resource_count_is("AWS::CloudFront::Function", 2)  # the viewer request's, and info's
     ((_, distribution),) = template.find_resources("AWS::CloudFront::Distribution").items()
     patterns = [b["PathPattern"] for b in distribution["Properties"]["DistributionConfig"]["CacheBehaviors"]]
-    assert patterns == ["/_vf/health", "/_vf/openapi.json"]
+    assert patterns == ["/_vf/health", "/_vf/openapi.json", "/_vf/info/*"]
 
 
 def test_dit_does_not_fit_and_synth_says_so() -> None:
