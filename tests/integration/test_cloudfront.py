@@ -92,13 +92,13 @@ def test_a_plan_becomes_invalidations(cloudfront: tuple[Any, str]) -> None:
         {
             "/photos/0.jpg/_vf/w=400",
             "/photos/0.jpg/_vf/original",
-            "/_vf/info/photos/0.jpg",
+            "/photos/0.jpg/_vf/info",
             "/photos/1.jpg/_vf/w=400",
             "/photos/1.jpg/_vf/original",
-            "/_vf/info/photos/1.jpg",
+            "/photos/1.jpg/_vf/info",
             "/photos/2.jpg/_vf/w=400",
             "/photos/2.jpg/_vf/original",
-            "/_vf/info/photos/2.jpg",
+            "/photos/2.jpg/_vf/info",
         }
     ]
 

@@ -8,12 +8,11 @@ from vipsfront.lifecycle.invalidation import (
     InvalidationLimits,
     OriginalChange,
     RetryPolicy,
-    info_path,
     paths_for,
     plan,
     wildcard_path,
 )
-from vipsfront.url.keys import info_key, variant_key, variant_path
+from vipsfront.url.keys import info_key, info_path, variant_key, variant_path
 from vipsfront.url.query import parse_query
 
 
@@ -29,22 +28,22 @@ def test_exact_paths_are_the_uris_the_edge_writes() -> None:
     paths = paths_for(key, listing(key, *queries))
     expected = {variant_path(key, parse_query(query).spec) for query in queries}
     assert paths == expected | {info_path(key)}
-    # the origin form the edge writes (keys.origin_key); the info path stays the viewer's URL
+    # the origin form the edge writes (keys.origin_key), for the info document too (keys.info_path)
     assert "/photos/summer~202024/cat~20~281~29.jpg/_vf/original" in paths
     assert "/photos/summer~202024/cat~20~281~29.jpg/_vf/w=400,fm=webp" in paths
-    assert info_path(key) == "/_vf/info/photos/summer%202024/cat%20%281%29.jpg"
+    assert info_path(key) == "/photos/summer~202024/cat~20~281~29.jpg/_vf/info"
     assert not any("?" in path or "*" in path for path in paths)
 
 
 def test_an_original_without_variants_still_invalidates_its_info() -> None:
-    assert paths_for("a.jpg", ()) == {"/_vf/info/a.jpg"}
+    assert paths_for("a.jpg", ()) == {"/a.jpg/_vf/info"}
 
 
 def test_long_listing_becomes_one_wildcard() -> None:
     key = "big.jpg"
     queries = [f"w={w}" for w in range(100, 131)]
     limits = InvalidationLimits(wildcard_above=30)
-    assert paths_for(key, listing(key, *queries), limits) == {"/big.jpg/_vf/*", "/_vf/info/big.jpg"}
+    assert paths_for(key, listing(key, *queries), limits) == {"/big.jpg/_vf/*", "/big.jpg/_vf/info"}
     assert len(paths_for(key, listing(key, *queries[:30]), limits)) == 31
 
 
@@ -79,7 +78,7 @@ def test_the_same_key_twice_is_merged() -> None:
     then = OriginalChange("a.jpg", listing("a.jpg", "w=400"), "seq-2")
     (batch,) = plan([first, then]).batches
     assert batch.keys == ("a.jpg",)
-    assert set(batch.paths) == {"/a.jpg/_vf/w=200", "/a.jpg/_vf/w=400", "/_vf/info/a.jpg"}
+    assert set(batch.paths) == {"/a.jpg/_vf/w=200", "/a.jpg/_vf/w=400", "/a.jpg/_vf/info"}
 
 
 def test_batches_respect_the_path_quota_and_never_split_an_original() -> None:

@@ -5,8 +5,9 @@ the edge function rewrites every image request, with or without parameters, to t
 ``/{encoded key}/_vf/{canonical}`` (``original`` for no parameters) before the cache is looked up. So the
 query form ``/{key}?w=400`` is never a cache entry and needs no invalidation; the variant paths are exactly
 the variant keys the variants bucket lists under ``{key}/_vf/`` (the bucket's expiry bounds CloudFront's
-TTL, so the listing is complete). Besides them, ``/_vf/info/{encoded key}`` is cached for a few minutes
-and must not keep answering the old version token, so it is always invalidated.
+TTL, so the listing is complete). Besides them, the info document is cached for a few minutes under the
+URI its edge function writes, ``/{origin form}/_vf/info`` (``keys.info_path``), and must not keep
+answering the old version token, so it is always invalidated.
 
 The plan (``plan``):
 
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 
 from vipsfront.errors import InvalidSpecError
 from vipsfront.url.grammar import parse_canonical
-from vipsfront.url.keys import INFO_TOKEN, encode_key, variant_path, variant_prefix
+from vipsfront.url.keys import INFO_TOKEN, info_path, variant_path, variant_prefix
 
 __all__ = [
     "InvalidationBatch",
@@ -41,13 +42,10 @@ __all__ = [
     "InvalidationPlan",
     "OriginalChange",
     "RetryPolicy",
-    "info_path",
     "paths_for",
     "plan",
     "wildcard_path",
 ]
-
-INFO_PATH_PREFIX = "/_vf/info/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +100,6 @@ class InvalidationPlan:
     def path_count(self) -> int:
         """Paths in all batches: what CloudFront bills (1,000 free a month, then a fee per path)."""
         return sum(len(batch.paths) for batch in self.batches)
-
-
-def info_path(key: str) -> str:
-    """The URL path of ``/_vf/info`` for ``key``."""
-    return INFO_PATH_PREFIX + encode_key(key)
 
 
 def wildcard_path(key: str) -> str:
