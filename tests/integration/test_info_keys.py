@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 import pyvips
+from lambda_events import FakeLambdaContext, body_bytes, function_url_event
+from mangum import Mangum
 from test_app import Origin, photo
 
 from vipsfront.config.settings import Settings
@@ -96,3 +98,17 @@ def test_the_stored_document_is_not_what_the_path_names(s3: Any) -> None:
     assert origin.client.get("/photos/cat.jpg/_vf/info").status_code == 200
     assert origin.variants() == ["photos/cat.jpg/_vf/info.json"]
     assert origin.client.get("/photos/cat.jpg/_vf/info.json").status_code == 400
+
+
+def test_the_function_url_event_cloudfront_sends_answers_the_document(s3: Any) -> None:
+    """The rewritten path as the Function URL hands it to the Lambda (``rawPath``, through Mangum as the
+    handler runs the app) answers the document of the key it decodes to."""
+    origin = Origin(s3, Settings())
+    origin.put("photos/my cat+1.jpg", photo(64, 48))
+    handler = Mangum(origin.app, lifespan="off")
+    event = function_url_event("/photos/my~20cat~2B1.jpg/_vf/info", accept="*/*")
+    response = handler(event, FakeLambdaContext())
+    assert response["statusCode"] == 200, response
+    body = json.loads(body_bytes(response))
+    assert body == origin.client.get("/_vf/info/photos/my%20cat+1.jpg").json()
+    assert (body["width"], body["height"]) == (64, 48)
