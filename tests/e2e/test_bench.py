@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import pyvips
 
-from vipsfront_bench.scenarios import OPS, QUICK_OPS
+from vipsfront_bench.deployed import QUICK_LAMBDA_OPS
+from vipsfront_bench.scenarios import CENTRED_OPS, OPS, QUICK_OPS
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,22 +47,60 @@ def decodes_as(path: str, width: int, fmt: str) -> None:
     assert image.get("vips-loader") == LOADERS[fmt]
 
 
-def test_lambda_measures_one_instance_of_the_deployed_handler(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def lambda_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    """One ``lambda --quick`` run (it builds the Lambda asset), shared by the tests that read it."""
     pytest.importorskip("mangum")
-    data, markdown = bench(tmp_path, "lambda", through_cli=True)
-    cold = data["cold_start"]
-    assert cold["import_s"] > 0 and cold["first_request_s"] > 0
-    assert set(data["misses"]) == set(QUICK_OPS)
-    for op in QUICK:
-        row = data["misses"][op.id]
-        assert row["miss_ms"]["p50"] > 0 and row["engine_ms"]["p50"] > 0
-        assert {"s3-read", "transform", "s3-write"} <= set(row["server_timing_ms"])
-        assert "s3-variant" not in row["server_timing_ms"]  # as deployed: no variant lookup
-        assert row["rss_peak_mb"] > 0 and row["usd_per_million"]["lambda_compute"] > 0
+    return bench(tmp_path_factory.mktemp("lambda"), "lambda", "--no-install", through_cli=True)
+
+
+def test_lambda_judges_each_goal_with_its_figures(lambda_run: tuple[dict[str, Any], str]) -> None:
+    data, markdown = lambda_run
+    goals = {goal["id"]: goal for goal in data["goals"]}
+    assert set(goals) == {"cold_start", "warm_misses", "overhead", "peak_rss"}
+    sample = "skipped" not in data["aws_sample"]
+    for goal in goals.values():
+        assert goal["verdict"] in (("met", "not met") if sample else ("met", "not met", "not measured"))
+        assert goal["goal"] in markdown
+    assert goals["cold_start"]["measured"]["vipsfront_s"] > 0
+    assert set(goals["overhead"]["measured"]["rest_ms_p50_by_op"]) == set(QUICK_LAMBDA_OPS)
+    assert goals["overhead"]["verdict"] in ("met", "not met")
+    assert goals["peak_rss"]["measured"]["peak_rss_mb"] > 0 and goals["peak_rss"]["verdict"] in ("met", "not met")
+    assert data["memory"]["vipsfront"]["memory_setting_mb"] >= data["memory"]["vipsfront"]["peak_rss_mb"]
+
+
+def test_lambda_runs_the_built_asset_as_one_instance(lambda_run: tuple[dict[str, Any], str]) -> None:
+    data, markdown = lambda_run
+    cold = data["cold_start"]["vipsfront"]
+    assert cold["import_s"] > 0 and cold["first_request_s"] > 0 and cold["spawn_to_first_image_s"] > 0
+    assert "vipsfront.web.app" in cold["loaded_by_first_request"]  # the app came from the asset
+    assert set(data["misses"]) == set(QUICK_LAMBDA_OPS)
+    for op in CENTRED_OPS:
+        if op.id not in QUICK_LAMBDA_OPS:
+            continue
+        row = data["misses"][op.id]["vipsfront"]
+        assert row["handler_ms"]["p50"] > 0 and row["rss_peak_mb"] > 0
+        assert set(row["steps_ms_p50"]) == {"s3_read", "transform", "s3_write"}
         for path in row["outputs"]:
             decodes_as(path, op.width, op.format)
+        for memory in data["cost"]["usd_per_million"][op.id].values():
+            assert memory["arm64"] > 0 and memory["x86_64"] > memory["arm64"]
         assert op.label in markdown
-    assert "## Cold start" in markdown and "## Misses, one at a time" in markdown
+    for heading in ("## Goals", "## Cold start", "## Warm misses", "## Memory", "## Cost per million misses"):
+        assert heading in markdown
+
+
+def test_lambda_runs_the_aws_sample_in_the_same_shape(lambda_run: tuple[dict[str, Any], str]) -> None:
+    data, _ = lambda_run
+    if "skipped" in data["aws_sample"]:
+        pytest.skip(f"the AWS sample did not run: {data['aws_sample']['skipped']}")
+    assert data["cold_start"]["aws-sample"]["spawn_to_first_image_s"] > 0
+    for op in CENTRED_OPS:
+        if op.id in QUICK_LAMBDA_OPS:
+            row = data["misses"][op.id]
+            assert row["aws-sample"]["handler_ms"]["p50"] > 0 and row["ours_over_sample"] > 0
+            for path in row["aws-sample"]["outputs"]:
+                decodes_as(path, op.width, op.format)
 
 
 def test_engines_run_side_by_side_and_a_missing_peer_carries_a_reason(tmp_path: Path) -> None:
@@ -139,11 +178,12 @@ def test_sigterm_stops_the_servers_the_run_started(tmp_path: Path) -> None:
     psutil = pytest.importorskip("psutil")
     pytest.importorskip("mangum")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIPSFRONT_"))}
-    command = [sys.executable, "-m", "vipsfront_bench", "lambda", "--quick", "--repeats", "50", "--out", str(tmp_path)]
+    command = [sys.executable, "-m", "vipsfront_bench", "lambda", "--quick", "--no-install", "--repeats", "50"]
+    command += ["--out", str(tmp_path)]
     bench = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         seen: list[Any] = []
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # after the asset's build and the cold starts
         while time.monotonic() < deadline and bench.poll() is None:  # until the instance serves
             seen = psutil.Process(bench.pid).children(recursive=True)
             if any("serve" in child.cmdline() for child in seen if child.is_running()):
