@@ -180,8 +180,9 @@ class Distribution(Construct):
                     referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN,
                     override=True,
                 ),
+                # the origin's own policy wins; this one covers what S3 serves (an SVG original kept as SVG)
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
-                    content_security_policy="default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
+                    content_security_policy="default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
                     override=False,
                 ),
             ),

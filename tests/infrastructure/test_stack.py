@@ -443,6 +443,12 @@ def test_response_headers_policy(template: Template) -> None:
                             "ContentTypeOptions": {"Override": True},
                             "FrameOptions": {"FrameOption": "DENY", "Override": True},
                             "ReferrerPolicy": Match.any_value(),
+                            # a raw SVG served from S3 runs no script and loads nothing (docs/originals.md)
+                            "ContentSecurityPolicy": {
+                                "ContentSecurityPolicy": "default-src 'none'; img-src 'self'; "
+                                "style-src 'unsafe-inline'; sandbox",
+                                "Override": False,
+                            },
                         }
                     ),
                 }
