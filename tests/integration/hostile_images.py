@@ -3,8 +3,7 @@
 Each ``Case`` names the file, the key it is stored under, the request made for it and the one status
 that is right for it. Where an encoder cannot make the file (a header that lies about its size), the bytes
 are patched or written by hand. ``run_cases`` runs them through the app on moto and returns measured
-outcomes; ``tests/integration/test_hostile_inputs.py`` asserts on them and
-``benchmarks/reliability_report.py`` prints them.
+outcomes; ``tests/integration/test_hostile_inputs.py`` asserts on them.
 """
 
 from __future__ import annotations
