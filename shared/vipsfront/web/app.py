@@ -297,7 +297,9 @@ def create_app(
 
     app.add_exception_handler(Exception, internal_error)
 
-    @app.api_route(HEALTH_PATH, methods=["GET", "HEAD"])
+    # GET in the OpenAPI document, HEAD beside it (one operation id each)
+    @app.get(HEALTH_PATH)
+    @app.head(HEALTH_PATH, include_in_schema=False)
     async def health() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__}, headers=NO_STORE)
 
@@ -354,7 +356,8 @@ def create_app(
         headers = {"cache-control": "public, max-age=300", "x-vipsfront-variant": outcome.value}
         return JSONResponse(body, headers=headers)
 
-    @app.api_route("/_vf/info/{key:anypath}", methods=["GET", "HEAD"])
+    @app.get("/_vf/info/{key:anypath}")
+    @app.head("/_vf/info/{key:anypath}", include_in_schema=False)
     async def info(request: Request, key: str) -> JSONResponse:
         """``key`` percent-encoded, as a viewer sends it; behind CloudFront the ``/_vf/info/*`` behaviour's
         function rewrites it to ``/{origin form of key}/_vf/info`` (``keys.info_path``), answered below."""
@@ -369,7 +372,8 @@ def create_app(
 
         app.include_router(demo_router)
 
-    @app.api_route("/{path:anypath}", methods=["GET", "HEAD"])
+    @app.get("/{path:anypath}")
+    @app.head("/{path:anypath}", include_in_schema=False)
     async def image(request: Request) -> Response:
         return await images(request)
 
