@@ -71,11 +71,12 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
 
 
 def write(out: Path, name: str, results: dict[str, Any], markdown: list[str]) -> list[Path]:
-    """``out/{name}.json`` and ``out/{name}.md``; the paths written."""
+    """``out/{name}.json`` and ``out/{name}.md``, and the Markdown summary on stdout; the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.json", out / f"{name}.md"]
     paths[0].write_text(json.dumps(results, indent=1, default=str) + "\n")
     paths[1].write_text("\n".join(markdown) + "\n")
+    print("\n".join(markdown), flush=True)
     say(f"{name}: {', '.join(map(str, paths))}")
     return paths
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import pyvips
 
-from vipsfront_bench.deployed import QUICK_LAMBDA_OPS
+from vipsfront_bench.deployed import QUICK_LAMBDA_OPS, QUICK_VERDICT
 from vipsfront_bench.scenarios import CENTRED_OPS, OPS, QUICK_OPS
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +38,9 @@ def bench(out: Path, *args: str, through_cli: bool = False) -> tuple[dict[str, A
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
-    return json.loads((out / f"{args[0]}.json").read_text()), (out / f"{args[0]}.md").read_text()
+    markdown = (out / f"{args[0]}.md").read_text()
+    assert markdown.strip() in done.stdout  # the summary is printed, not only written
+    return json.loads((out / f"{args[0]}.json").read_text()), markdown
 
 
 def decodes_as(path: str, width: int, fmt: str) -> None:
@@ -60,12 +62,14 @@ def test_lambda_judges_each_goal_with_its_figures(lambda_run: tuple[dict[str, An
     assert set(goals) == {"cold_start", "warm_misses", "overhead", "peak_rss"}
     sample = "skipped" not in data["aws_sample"]
     for goal in goals.values():
-        assert goal["verdict"] in (("met", "not met") if sample else ("met", "not met", "not measured"))
+        assert goal["verdict"] == QUICK_VERDICT  # a smoke run's figures judge no goal
+        assert goal["met"] is None
         assert goal["goal"] in markdown
     assert goals["cold_start"]["measured"]["vipsfront_s"] > 0
+    if sample:
+        assert goals["cold_start"]["measured"]["aws_sample_s"] > 0
     assert set(goals["overhead"]["measured"]["rest_ms_p50_by_op"]) == set(QUICK_LAMBDA_OPS)
-    assert goals["overhead"]["verdict"] in ("met", "not met")
-    assert goals["peak_rss"]["measured"]["peak_rss_mb"] > 0 and goals["peak_rss"]["verdict"] in ("met", "not met")
+    assert goals["peak_rss"]["measured"]["peak_rss_mb"] > 0
     assert data["memory"]["vipsfront"]["memory_setting_mb"] >= data["memory"]["vipsfront"]["peak_rss_mb"]
 
 
@@ -173,6 +177,16 @@ def test_the_runtime_imports_no_benchmark_module() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def command_line(process: Any) -> list[str]:
+    """A child's command line; empty once it has gone (a short-lived child can end between listing and reading)."""
+    import psutil
+
+    try:
+        return list(process.cmdline())
+    except psutil.Error:
+        return []
+
+
 def test_sigterm_stops_the_servers_the_run_started(tmp_path: Path) -> None:
     """``kill`` on a running bench unwinds it: moto and the Lambda instance stop with it, none orphaned."""
     psutil = pytest.importorskip("psutil")
@@ -186,15 +200,15 @@ def test_sigterm_stops_the_servers_the_run_started(tmp_path: Path) -> None:
         deadline = time.monotonic() + 300  # after the asset's build and the cold starts
         while time.monotonic() < deadline and bench.poll() is None:  # until the instance serves
             seen = psutil.Process(bench.pid).children(recursive=True)
-            if any("serve" in child.cmdline() for child in seen if child.is_running()):
+            if any("serve" in command_line(child) for child in seen):
                 break
             time.sleep(0.2)
         assert bench.poll() is None, "the bench ended before its instance started"
-        assert len(seen) >= 2, [child.cmdline() for child in seen]  # moto and the instance
+        assert len(seen) >= 2, [command_line(child) for child in seen]  # moto and the instance
         bench.send_signal(signal.SIGTERM)
         assert bench.wait(timeout=60) == 128 + signal.SIGTERM
         _, alive = psutil.wait_procs(seen, timeout=15)
-        assert not alive, [child.cmdline() for child in alive]
+        assert not alive, [command_line(child) for child in alive]
         assert b"Traceback" not in bench.stderr.read()  # type: ignore[union-attr]
     finally:
         if bench.poll() is None:
