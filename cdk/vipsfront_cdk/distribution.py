@@ -45,7 +45,10 @@ class Distribution(Construct):
     """``distribution``: the default behaviour and one per dialect prefix (``behaviours``), each with its
     own viewer-request function and the same origin group and policies; every equivalent URL shares one
     cache key (the rewritten URI), whichever behaviour rewrote it. ``/_vf/info/*`` goes to the function
-    alone (nothing in the variants bucket answers it), through ``info_request``, cached as the rest."""
+    alone (nothing in the variants bucket answers it), through ``info_request``, cached as the rest. A
+    behaviour (or the default) without a function goes to the function alone too, keyed on the path, the
+    whole query string and ``Accept``: nothing rewrote its URL, the origin reads it and looks up the
+    stored variant itself."""
 
     def __init__(
         self,
@@ -54,7 +57,7 @@ class Distribution(Construct):
         *,
         variants: s3.IBucket,
         function_url: lambda_.IFunctionUrl,
-        viewer_request: cloudfront.IFunction,
+        viewer_request: cloudfront.IFunction | None,
         info_request: cloudfront.IFunction,
         behaviours: Sequence[EdgeBehaviour] = (),
         read_timeout_seconds: int = 30,
@@ -75,9 +78,11 @@ class Distribution(Construct):
         self.cache_policy = self._build_cache_policy()
         self.origin_request_policy = self._build_origin_request_policy()
         self.response_headers_policy = self._build_response_headers_policy(cors_origins)
+        origin_only = viewer_request is None or any(b.function is None for b in behaviours)
+        self.origin_cache_policy = self._build_origin_cache_policy() if origin_only else None
         self.log_bucket = self._build_log_bucket(access_logs_expire_days) if access_logs_expire_days else None
         self.distribution = self._build_distribution(
-            origin,
+            self.transform_origin if viewer_request is None else origin,
             viewer_request,
             price_class,
             error_ttl_seconds,
@@ -93,7 +98,9 @@ class Distribution(Construct):
         )
         for behaviour in behaviours:
             self.distribution.add_behavior(
-                behaviour.path_pattern, origin, **self._behaviour_options(behaviour.function, cors=bool(cors_origins))
+                behaviour.path_pattern,
+                self.transform_origin if behaviour.function is None else origin,
+                **self._behaviour_options(behaviour.function, cors=bool(cors_origins)),
             )
         if additional_metrics:
             self._enable_additional_metrics()
@@ -131,6 +138,24 @@ class Distribution(Construct):
             comment="vipsfront: the cache key is the rewritten URI alone",
             query_string_behavior=cloudfront.CacheQueryStringBehavior.none(),
             header_behavior=cloudfront.CacheHeaderBehavior.none(),
+            cookie_behavior=cloudfront.CacheCookieBehavior.none(),
+            enable_accept_encoding_gzip=False,
+            enable_accept_encoding_brotli=False,
+            min_ttl=Duration.seconds(0),
+            default_ttl=Duration.days(30),
+            max_ttl=Duration.days(365),
+        )
+
+    def _build_origin_cache_policy(self) -> cloudfront.CachePolicy:
+        # No function folded the URL: a dialect's parameters are in its path and query (dit's base64 path,
+        # its query overrides), and Accept chooses the format of an fm=auto URL (imgix's auto=format). What
+        # the cache key holds CloudFront also sends to the origin, so no origin request policy is needed.
+        return cloudfront.CachePolicy(
+            self,
+            "PathQueryAccept",
+            comment="vipsfront: URLs the origin reads, keyed on path, query and Accept",
+            query_string_behavior=cloudfront.CacheQueryStringBehavior.all(),
+            header_behavior=cloudfront.CacheHeaderBehavior.allow_list("Accept"),
             cookie_behavior=cloudfront.CacheCookieBehavior.none(),
             enable_accept_encoding_gzip=False,
             enable_accept_encoding_brotli=False,
@@ -239,8 +264,8 @@ class Distribution(Construct):
 
     def _build_distribution(
         self,
-        origin: origins.OriginGroup,
-        viewer_request: cloudfront.IFunction,
+        origin: cloudfront.IOrigin,
+        viewer_request: cloudfront.IFunction | None,
         price_class: str,
         error_ttl_seconds: int,
         *,
@@ -283,9 +308,25 @@ class Distribution(Construct):
             ],
         )
 
-    def _behaviour_options(self, viewer_request: cloudfront.IFunction, *, cors: bool) -> dict[str, Any]:
+    def _behaviour_options(self, viewer_request: cloudfront.IFunction | None, *, cors: bool) -> dict[str, Any]:
         """What the default behaviour, the info behaviour and each dialect prefix's behaviour share: all but
-        the function (and the info behaviour's origin)."""
+        the function (and the info behaviour's origin); without a function, the policies of URLs the origin
+        reads (``origin_cache_policy``, no origin request policy)."""
+        if viewer_request is None:
+            assert self.origin_cache_policy is not None
+            return {**self._shared_options(cors), "cache_policy": self.origin_cache_policy}
+        return {
+            **self._shared_options(cors),
+            "cache_policy": self.cache_policy,
+            "origin_request_policy": self.origin_request_policy,
+            "function_associations": [
+                cloudfront.FunctionAssociation(
+                    function=viewer_request, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                )
+            ],
+        }
+
+    def _shared_options(self, cors: bool) -> dict[str, Any]:
         return {
             "viewer_protocol_policy": cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
             # OPTIONS only with CORS: the origin answers the preflight and this policy adds the CORS
@@ -295,15 +336,8 @@ class Distribution(Construct):
                 cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS if cors else cloudfront.AllowedMethods.ALLOW_GET_HEAD
             ),
             "cached_methods": cloudfront.CachedMethods.CACHE_GET_HEAD,
-            "cache_policy": self.cache_policy,
-            "origin_request_policy": self.origin_request_policy,
             "response_headers_policy": self.response_headers_policy,
             "compress": False,  # images are compressed already
-            "function_associations": [
-                cloudfront.FunctionAssociation(
-                    function=viewer_request, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
-                )
-            ],
         }
 
     def _add_uncached_behaviours(self) -> None:

@@ -4,7 +4,9 @@ One function per cache behaviour (``vipsfront:dialects``): the default behaviour
 dialect (native without one); with dialects, a native function reads the canonical path form
 (``*/_vf/*``, always native) and each other prefix has a behaviour ``{prefix}*`` whose function reads
 its dialect and strips the prefix. Each is built by ``functions/edge/build.mjs`` for its dialect and
-must fit the size budget on its own. The ``/_vf/info/*`` behaviour has its own small function,
+must fit the size budget on its own; a dialect's build that does not (``dit``), or a dialect with its own
+``secret`` (the edge checks no dialect's signatures), gets no function: its behaviour goes to the
+Function URL alone and the origin reads the dialect's URL (``EdgeBehaviour.function`` is ``None``). The ``/_vf/info/*`` behaviour has its own small function,
 ``functions/edge/info_request.js`` (``build.mjs --info``): it checks the key, applies the info policy and
 rewrites the path to the key's origin form (``vipsfront.url.keys.info_path``), as the native function
 does for variants, so that the Function URL's SigV4 check reads it as CloudFront signed it.
@@ -159,16 +161,18 @@ def info_config(policy: Policy) -> dict[str, object]:
 
 @dataclass(frozen=True)
 class EdgeBehaviour:
-    """A cache behaviour the distribution adds, in order, before its default: path pattern and function."""
+    """A cache behaviour the distribution adds, in order, before its default: path pattern and function
+    (``None``: the origin reads the prefix's URLs itself, the behaviour goes to the Function URL alone)."""
 
     path_pattern: str
-    function: cloudfront.Function
+    function: cloudfront.Function | None
 
 
 class EdgeFunction(Construct):
-    """``function``: the default behaviour's viewer-request function; ``behaviours``: the path-pattern
-    behaviours and their functions (none without dialects); ``info_function``: the ``/_vf/info/*``
-    behaviour's (``info_request.js`` beside ``code_path``); ``key_value_store``: the signing keys."""
+    """``function``: the default behaviour's viewer-request function (``None`` when the ``"/"`` dialect is
+    served by the origin); ``behaviours``: the path-pattern behaviours and their functions (none without
+    dialects); ``info_function``: the ``/_vf/info/*`` behaviour's (``info_request.js`` beside
+    ``code_path``); ``key_value_store``: the signing keys."""
 
     def __init__(
         self,
@@ -188,9 +192,8 @@ class EdgeFunction(Construct):
         else:
             self.key_value_store = self._build_generated_store(signing_key_id)
         prefixes = dict((dialects or Dialects()).prefixes)
-        self._refuse_secrets(prefixes)
         root = prefixes.pop("/", Options(NATIVE))
-        self.function = self._build_function("ViewerRequest", code_path, policy, "/", root)
+        self.function = self._edge_or_origin("ViewerRequest", code_path, policy, "/", root)
         self.info_function = self._build_info_function(code_path.parent / INFO_SOURCE, policy)
         self.behaviours: list[EdgeBehaviour] = []
         if not prefixes and root.dialect == NATIVE:
@@ -200,18 +203,33 @@ class EdgeFunction(Construct):
             canonical = self._build_function("ViewerRequestCanonical", code_path, policy, "/", Options(NATIVE))
         self.behaviours.append(EdgeBehaviour(CANONICAL_PATTERN, canonical))
         for index, prefix in enumerate(sorted(prefixes, key=len, reverse=True)):
-            function = self._build_function(f"ViewerRequest{index}", code_path, policy, prefix, prefixes[prefix])
+            function = self._edge_or_origin(f"ViewerRequest{index}", code_path, policy, prefix, prefixes[prefix])
             self.behaviours.append(EdgeBehaviour(f"{prefix}*", function))
 
-    def _refuse_secrets(self, prefixes: Mapping[str, Options]) -> None:
-        """A dialect's own signatures are checked at the origin only: at the edge the unsigned policy
-        would refuse every URL that needs one, so a secret fails synth rather than every such request."""
-        for prefix, options in prefixes.items():
-            if options.secret is not None:
-                Annotations.of(self).add_error(
-                    f"vipsfront:dialects: {prefix!r} has a secret, but the edge does not check {options.dialect} "
-                    "signatures: leave it out (URLs then meet the unsigned policy) or serve that prefix from the origin"
-                )
+    def _edge_or_origin(
+        self, construct_id: str, code_path: Path, policy: Policy, prefix: str, options: Options
+    ) -> cloudfront.Function | None:
+        """The prefix's function, or ``None`` when the origin must read its URLs: the dialect has its own
+        signatures (the edge would judge every URL by the unsigned policy) or its build is over the budget."""
+        why = None
+        if options.secret is not None:
+            why = f"the edge does not check {options.dialect} signatures"
+        elif options.dialect != NATIVE and code_path.is_file():
+            size = self._rendered_size(code_path, policy, prefix, options)
+            if size > CODE_BUDGET_BYTES:
+                why = f"its function would be {size} bytes, over the {CODE_BUDGET_BYTES}-byte budget"
+        if why is None:
+            return self._build_function(construct_id, code_path, policy, prefix, options)
+        Annotations.of(self).add_info(
+            f"vipsfront:dialects: {prefix!r} ({options.dialect}) has no edge function, {why}: its behaviour goes "
+            "to the function URL, which reads its URLs (docs/migrating.md, At the edge)"
+        )
+        return None
+
+    def _rendered_size(self, code_path: Path, policy: Policy, prefix: str, options: Options) -> int:
+        """The function's size as it deploys, the store's id at its full length."""
+        source = minified(code_path, options.dialect, prefixed=prefix != "/")
+        return len(render(source, "x" * KVS_ID_BYTES, edge_config(policy, prefix, options)).encode())
 
     def _build_provided_store(self, signing_key: str) -> cloudfront.KeyValueStore:
         kid, _, secret = signing_key.partition(":")
@@ -280,9 +298,8 @@ class EdgeFunction(Construct):
             source = minified(code_path, options.dialect, prefixed=prefix != "/")
             code = render(source, self.key_value_store.key_value_store_id, config)
             self._check_budget(
-                len(render(source, "x" * KVS_ID_BYTES, config).encode()),
+                self._rendered_size(code_path, policy, prefix, options),
                 f"{code_path.name}, built for {options.dialect} at {prefix!r} and minified, with its config",
-                "" if native else ": docs/migrating.md says which dialects fit",
             )
         else:
             code = self._stub(code_path)
@@ -313,12 +330,12 @@ class EdgeFunction(Construct):
             runtime=cloudfront.FunctionRuntime.JS_2_0,
         )
 
-    def _check_budget(self, size: int, what: str, hint: str = "") -> None:
+    def _check_budget(self, size: int, what: str) -> None:
         if size > CODE_BUDGET_BYTES:
             # An error annotation fails `cdk synth` and `cdk deploy`, before CloudFront's own limit.
             Annotations.of(self).add_error(
                 f"{what} is {size} bytes, over the {CODE_BUDGET_BYTES}-byte budget (CloudFront Functions' limit "
-                f"is {MAX_CODE_BYTES}){hint}"
+                f"is {MAX_CODE_BYTES})"
             )
 
     def _stub(self, code_path: Path) -> str:

@@ -3,8 +3,9 @@
 The canonical path form (``*/_vf/*``) goes to a native function before every prefix's behaviour; each
 other prefix has a behaviour ``{prefix}*`` whose function is its dialect's build; the default behaviour
 reads the ``"/"`` dialect. Every function fits the budget on its own, except the Serverless Image
-Handler's (``dit``), which synth refuses with its size; a dialect's own secret fails synth too. The
-setting reaches the transform function's environment as ``VIPSFRONT_DIALECTS``.
+Handler's (``dit``), which gets none: its prefix, and one with a secret of its dialect's own, goes to the
+Function URL alone (tests/infrastructure/test_stack_origin_dialects.py). The setting reaches the
+transform function's environment as ``VIPSFRONT_DIALECTS``.
 """
 
 from __future__ import annotations
@@ -140,18 +141,6 @@ def test_without_dialects_one_function_and_no_extra_behaviour() -> None:
     ((_, distribution),) = template.find_resources("AWS::CloudFront::Distribution").items()
     patterns = [b["PathPattern"] for b in distribution["Properties"]["DistributionConfig"]["CacheBehaviors"]]
     assert patterns == ["/_vf/health", "/_vf/openapi.json", "/_vf/info/*"]
-
-
-def test_dit_does_not_fit_and_synth_says_so() -> None:
-    messages = errors(synth({"/sih/": {"dialect": "dit", "buckets": {"legacy": ""}}}))
-    assert len(messages) == 1, messages
-    assert "built for dit at '/sih/'" in messages[0] and f"over the {CODE_BUDGET_BYTES}-byte budget" in messages[0]
-    print(messages[0])
-
-
-def test_a_dialects_own_secret_fails_synth() -> None:
-    messages = errors(synth({"/": {"dialect": "imgix", "secret": "imgix-secret-0123456789"}}))
-    assert any("'/' has a secret" in m and "imgix signatures" in m for m in messages), messages
 
 
 def test_the_context_key_is_read_by_the_runtime_parser() -> None:
