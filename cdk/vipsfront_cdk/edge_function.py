@@ -6,10 +6,12 @@ dialect (native without one); with dialects, a native function reads the canonic
 its dialect and strips the prefix. Each is built by ``functions/edge/build.mjs`` for its dialect and
 must fit the size budget on its own; a dialect's build that does not (``dit``), or a dialect with its own
 ``secret`` (the edge checks no dialect's signatures), gets no function: its behaviour goes to the
-Function URL alone and the origin reads the dialect's URL (``EdgeBehaviour.function`` is ``None``). The ``/_vf/info/*`` behaviour has its own small function,
-``functions/edge/info_request.js`` (``build.mjs --info``): it checks the key, applies the info policy and
-rewrites the path to the key's origin form (``vipsfront.url.keys.info_path``), as the native function
-does for variants, so that the Function URL's SigV4 check reads it as CloudFront signed it.
+Function URL alone and the origin reads the dialect's URL (``EdgeBehaviour.function`` is ``None``).
+
+The ``/_vf/info/*`` behaviour has its own small function, ``functions/edge/info_request.js``
+(``build.mjs --info``): it checks the key, applies the info policy and rewrites the path to the key's
+origin form (``vipsfront.url.keys.info_path``), as the native function does for variants, so that the
+Function URL's SigV4 check reads it as CloudFront signed it.
 
 The function's source (``functions/edge/viewer_request.js``) has a line ``var CONFIG = __VIPSFRONT_CONFIG__;``;
 the token is replaced at synth with a JSON object: ``kvsId``, then the deployment's ``Policy`` as
