@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from vipsfront.config.settings import Settings
@@ -23,7 +22,8 @@ def faces_timing(response: Any) -> str:
 
 
 def test_the_info_document_holds_the_faces_and_crops_reuse_them(s3: Any) -> None:
-    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib  # the dev extra's
+
     portrait = (Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg").read_bytes()
     s3.put_object(Bucket=ORIGINALS, Key="people/grace.jpg", Body=portrait, ContentType="image/jpeg")
     client = TestClient(create_app(Settings(), S3Store(s3, ORIGINALS, VARIANTS)))

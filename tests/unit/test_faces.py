@@ -21,7 +21,8 @@ from vipsfront.url.spec import FACE_CANONICAL, Spec
 
 @pytest.fixture(scope="module")
 def portrait() -> bytes:
-    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib  # the dev extra's
+
     return (Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg").read_bytes()
 
 
