@@ -1,1 +1,3 @@
-"""origin"""
+"""One request's work, without HTTP: the stored variant, or original → engine → stored variant
+(``serving``), and how many transforms run at once (``gate``).
+"""
