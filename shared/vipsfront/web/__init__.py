@@ -1,2 +1,1 @@
-"""The FastAPI app the Lambda, the tests and ``vipsfront serve`` all run (``app``), and the demo page.
-"""
+"""The FastAPI app the Lambda, the tests and ``vipsfront serve`` all run (``app``), and the demo page."""
