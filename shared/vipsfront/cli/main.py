@@ -122,7 +122,7 @@ def limit_malloc_arenas(env: MutableMapping[str, str]) -> None:
     """Cap glibc's malloc arenas at 2 (``MALLOC_ARENA_MAX``), in this process and its workers.
 
     libvips' worker threads each get an arena by default, and the fragmentation reads as a leak in a
-    long-running server (measured in the README's Reliability section). A value already set wins.
+    long-running server (docs/reliability.md). A value already set wins.
     """
     if "MALLOC_ARENA_MAX" in env:
         return
