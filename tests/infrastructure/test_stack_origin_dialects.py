@@ -5,7 +5,7 @@ own ``secret`` cannot be checked at the edge (the edge reads no dialect's signat
 behaviour ``{prefix}*`` keeps its place in the order (longest prefix first, after the canonical path
 form) and goes to the transform function's URL, not the S3-first group: nothing rewrote its URL, so the
 cache key is the path, the whole query string and ``Accept`` (an ``auto=format`` URL's format), and the
-origin looks the stored variant up itself (tests/unit/test_origin_dialect_lookup.py).
+origin looks the stored variant up itself (tests/integration/test_origin_dialect_lookup.py).
 """
 
 from __future__ import annotations

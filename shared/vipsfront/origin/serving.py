@@ -223,9 +223,12 @@ class Origin:
         (as the Lambda must: nothing runs after its response), so a repeat request finds it.
 
         Nothing, S3 calls included (each is given the deadline), runs past ``deadline`` (``time.monotonic()``).
+        Without ``settings.variant_lookup`` (behind CloudFront, whose S3-first origin looked already) only a
+        request in the canonical path form skips the lookup: any other form (a dialect's URL on a behaviour
+        with no edge function) was looked up by no one.
         """
         record.key, record.variant_key = route.key, route.variant_key
-        if self.settings.variant_lookup:
+        if self.settings.variant_lookup or not route.path_form:
             stored = self._timed(
                 record, "s3-variant", lambda: self.store.get_variant(route.variant_key, deadline=deadline)
             )

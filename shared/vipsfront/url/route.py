@@ -49,6 +49,7 @@ class Route:
     signature: str | None = None
     expires: int | None = None
     vary_hints: tuple[str, ...] = ()  # client-hint headers the spec depended on (for ``Vary``)
+    path_form: bool = False  # the request was in the canonical path form (behind CloudFront, the edge's)
 
     @property
     def location(self) -> str:
@@ -174,6 +175,7 @@ def route(
         params.signature,
         params.expires,
         vary_hints,
+        path_form=path.canonical is not None,
     )
 
 
