@@ -10,6 +10,7 @@ from vipsfront.config.cost import (
     CostBreakdown,
     CostModel,
     Prices,
+    S3Requests,
     billed_ms,
     per_million,
     s3_requests,
@@ -151,3 +152,12 @@ def test_architecture_parsing() -> None:
         Architecture.parse("sparc")
     with pytest.raises(ValueError, match="memory_mb"):
         CostModel(memory_mb=0)
+
+
+def test_a_lookup_the_origin_made_with_the_setting_off_is_counted() -> None:
+    """Behind CloudFront the setting is off, but a dialect URL served by the origin alone is looked up: its
+    record's ``s3-variant`` timing says so, and the lookup GET is counted."""
+    looked = RequestRecord(outcome=Outcome.MISS, status=200, timings={"s3-variant": 3.0, "transform": 20.0})
+    assert s3_requests(looked, variant_lookup=False) == S3Requests(gets=2, puts=1)
+    not_looked = RequestRecord(outcome=Outcome.MISS, status=200, timings={"transform": 20.0})
+    assert s3_requests(not_looked, variant_lookup=False) == S3Requests(gets=1, puts=1)

@@ -121,7 +121,8 @@ def s3_requests(record: RequestRecord, *, variant_lookup: bool = True) -> S3Requ
       original (for 404/413 it is answered or stopped at its headers; for 415/422 and 5xx it was read
       and nothing stored).
     """
-    lookup = 1 if variant_lookup else 0
+    # behind CloudFront (setting off) a request outside the canonical path form is still looked up: its timing says
+    lookup = 1 if variant_lookup or "s3-variant" in record.timings else 0
     outcome = record.outcome
     if outcome is Outcome.NOT_MODIFIED:
         made = "transform" in record.timings or "s3-write" in record.timings

@@ -194,7 +194,8 @@ SECTIONS = (
                 "VIPSFRONT_VARIANT_LOOKUP",
                 "variant_lookup",
                 FLAG,
-                "look for a stored variant before transforming (`0` behind CloudFront's S3-first origin group)",
+                "look for a stored variant before transforming (`0` behind CloudFront's S3-first origin group,"
+                " which looked; a request outside the canonical path form, which no group looked up, still is)",
             ),
             Variable(
                 "VIPSFRONT_TRUST_PATH_FORM",
