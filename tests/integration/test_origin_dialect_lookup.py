@@ -74,3 +74,17 @@ def test_the_canonical_path_form_still_skips_the_lookup(s3: Any) -> None:
     assert again.status_code == 200
     assert again.headers["x-vipsfront-variant"] == "miss"  # CloudFront's S3 origin looked, not this one
     assert "s3-variant" not in steps(again)
+
+
+def test_cloudfront_keeps_a_dialect_url_no_longer_than_a_browser(s3: Any) -> None:
+    """The lifecycle invalidates canonical paths; a dialect URL CloudFront caches as sent is not among
+    them, so it carries no longer shared lifetime than the browser's (an hour by default), while the
+    canonical path form keeps CloudFront's week, which the purge keeps honest."""
+    client, settings = behind_cloudfront(s3)
+    dialect = client.get(dit_url(200))
+    assert dialect.status_code == 200
+    assert dialect.headers["cache-control"] == f"public, max-age={settings.browser_max_age}"
+    canonical = client.get(route(dit_url(200), "", None, settings.policy, now=0, dialects=DIALECTS).uri)
+    assert canonical.headers["cache-control"] == (
+        f"public, max-age={settings.browser_max_age}, s-maxage={settings.shared_max_age}"
+    )

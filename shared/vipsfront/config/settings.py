@@ -135,12 +135,16 @@ class Settings:
                 env[variable.name] = variable.kind.render(value)
         return env
 
-    def cache_control_for(self, *, versioned: bool) -> str:
+    def cache_control_for(self, *, versioned: bool, purged: bool = True) -> str:
         """``Cache-Control`` of a variant: a versioned URL never changes (``cache_control``, a year,
         immutable); an unversioned one is kept ``browser_max_age`` by browsers, which no purge reaches,
-        and ``shared_max_age`` by CloudFront, which the lifecycle's invalidations keep honest."""
+        and ``shared_max_age`` by CloudFront, which the lifecycle's invalidations keep honest. A URL the
+        invalidations cannot name (``purged`` false: a dialect URL CloudFront caches as sent) is kept no
+        longer by CloudFront than by browsers."""
         if versioned:
             return self.cache_control
+        if not purged:
+            return f"public, max-age={self.browser_max_age}"
         return f"public, max-age={self.browser_max_age}, s-maxage={self.shared_max_age}"
 
     def cost_model(self) -> CostModel:

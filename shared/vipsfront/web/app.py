@@ -222,7 +222,11 @@ class ImageRequests:
         etag = served.etag or etag_of(served.data)
         record.timings["total"] = (time.perf_counter() - started) * 1000
         headers = {
-            "cache-control": settings.cache_control_for(versioned=routed.spec.v is not None),
+            # behind CloudFront, a request not in the canonical path form is cached under its own URL, which
+            # the lifecycle's invalidations do not name (a dialect prefix served by the origin alone)
+            "cache-control": settings.cache_control_for(
+                versioned=routed.spec.v is not None, purged=routed.path_form or not settings.trust_path_form
+            ),
             "etag": etag,
             "x-vipsfront-variant": "hit" if served.outcome is Outcome.HIT else "miss",
             "server-timing": _server_timing(record.timings, record.notes),
