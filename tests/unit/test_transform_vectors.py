@@ -27,10 +27,10 @@ CASES = DOC["cases"]
 NODE = shutil.which("node")
 
 
-def node(script: str) -> subprocess.CompletedProcess[str]:
+def node(script: str, *args: str) -> subprocess.CompletedProcess[str]:
     if NODE is None:
         pytest.skip("node is not on PATH: the JavaScript client cannot run")
-    return subprocess.run([NODE, str(TESTS / script)], capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run([NODE, str(TESTS / script), *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_vectors_cover_unpic_operations_ours_and_refusals() -> None:
@@ -64,7 +64,7 @@ def test_the_origin_reads_each_url_back_to_its_own_query(case: dict[str, Any]) -
 
 
 def test_javascript_transform() -> None:
-    result = node("run_transform_vectors.mjs")
+    result = node("run_url_vectors.mjs", str(VECTORS))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{len(CASES)} passed, 0 failed" in result.stdout
 

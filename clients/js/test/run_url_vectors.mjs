@@ -1,19 +1,19 @@
-// Runs tests/vectors/builders/urls.json through vipsfront.mjs (and sign.mjs): the URLs must equal the
-// Python builder's byte for byte. Prints one line per failure and a closing "N passed, N failed" line;
+// Runs a builder vector file through vipsfront.mjs (and sign.mjs): tests/vectors/builders/urls.json by
+// default (the URLs must equal the Python builder's byte for byte), or transform.json (unpic's transformer
+// signature: cases with `operations`). Prints one line per failure and a closing "N passed, N failed" line;
 // exits non-zero on any failure.   node clients/js/test/run_url_vectors.mjs [vector file]
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { createLoader, loader, sizes, srcset, url, VipsfrontError } from '../vipsfront.mjs';
+import { createLoader, loader, sizes, srcset, transform, url, VipsfrontError } from '../vipsfront.mjs';
 import { signer } from '../sign.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const file = process.argv[2] || path.resolve(HERE, '..', '..', '..', 'tests', 'vectors', 'builders', 'urls.json');
 const doc = JSON.parse(fs.readFileSync(file, 'utf8'));
 
-function options(args) {
-  const { base, sign, expires } = args.options || {};
+function options({ base, sign, expires } = {}) {
   const out = {};
   if (base !== undefined) out.base = base;
   if (sign !== undefined) out.signer = signer(sign, doc.keys[sign]);
@@ -22,12 +22,13 @@ function options(args) {
 }
 
 function run(c) {
+  if (c.operations !== undefined) return transform(c.src, c.operations, options(c.options));
   const a = c.args;
   switch (c.fn) {
     case 'url':
-      return url(a.key, a.params, options(a));
+      return url(a.key, a.params, options(a.options));
     case 'srcset':
-      return srcset(a.key, a.widths, a.params, options(a));
+      return srcset(a.key, a.widths, a.params, options(a.options));
     case 'sizes':
       return sizes(a.rules, a.fallback);
     case 'loader': {
@@ -55,5 +56,5 @@ for (const c of doc.cases) {
     console.log(`FAIL ${c.name}\n    expected ${JSON.stringify(c.expect)}\n    got      ${JSON.stringify(got)}`);
   }
 }
-console.log(`url vectors: ${passed} passed, ${failed} failed`);
+console.log(`${path.basename(file)}: ${passed} passed, ${failed} failed`);
 process.exitCode = failed ? 1 : 0;
