@@ -348,19 +348,7 @@ def markdown(results: dict[str, Any], ops: tuple[Op, ...]) -> list[str]:
     rows.append(["geomean", *(f(r[n]["geomean_latency_p50"], 2) for n in others)])
     lines += report.table(["op", *(f"engine ÷ {n}" for n in others)], rows)
     lines += ["", "## Bytes and SSIMULACRA2 of each engine's output (mean KB, mean score)", ""]
-    rows = []
-    for op in ops:
-        if not op.scored:
-            continue
-        per = results["scores"].get(op.id, {})
-        rows.append(
-            [op.label]
-            + [
-                "–" if n not in per else f"{per[n]['bytes_mean'] / 1024:.1f}, {per[n]['ssimulacra2_mean']:.1f}"
-                for n in names
-            ]
-        )
-    lines += report.table(["op", *names], rows)
+    lines += report.scores_table(((op.label, results["scores"].get(op.id, {})) for op in ops if op.scored), names)
     mq = results["matched_quality"]
     lines += ["", f"## Bytes at matched quality (photos → {mq['width']}w, mean KB at SSIMULACRA2 {mq['target']:g})", ""]
     rows = []

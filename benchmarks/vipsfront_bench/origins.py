@@ -320,16 +320,5 @@ def markdown(results: dict[str, Any], ops: tuple[Op, ...]) -> list[str]:
         rows.append(row)
     lines += report.table(["op", *(f"{n}: miss / hit / RSS" for n in names)], rows)
     lines += ["", "## Bytes and SSIMULACRA2 of each origin's output (mean KB, mean score)", ""]
-    rows = []
-    for op in ops:
-        if op.scored:
-            per = results["scores"].get(op.id, {})
-            rows.append(
-                [op.label]
-                + [
-                    "–" if n not in per else f"{per[n]['bytes_mean'] / 1024:.1f}, {per[n]['ssimulacra2_mean']:.1f}"
-                    for n in names
-                ]
-            )
-    lines += report.table(["op", *names], rows)
+    lines += report.scores_table(((op.label, results["scores"].get(op.id, {})) for op in ops if op.scored), names)
     return lines

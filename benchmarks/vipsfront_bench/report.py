@@ -70,6 +70,22 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
+def scores_table(labelled: Iterable[tuple[str, dict[str, Any]]], names: Sequence[str]) -> list[str]:
+    """Each output's mean bytes (KB) and mean SSIMULACRA2 by engine or origin, a row per labelled op
+    (``label, {name: {"bytes_mean", "ssimulacra2_mean"}}``); ``–`` where one made none."""
+    rows = [
+        [
+            label,
+            *(
+                "–" if n not in per else f"{per[n]['bytes_mean'] / 1024:.1f}, {per[n]['ssimulacra2_mean']:.1f}"
+                for n in names
+            ),
+        ]
+        for label, per in labelled
+    ]
+    return table(["op", *names], rows)
+
+
 def write(out: Path, name: str, results: dict[str, Any], markdown: list[str]) -> list[Path]:
     """``out/{name}.json`` and ``out/{name}.md``, and the Markdown summary on stdout; the paths written."""
     out.mkdir(parents=True, exist_ok=True)
