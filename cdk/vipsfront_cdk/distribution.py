@@ -132,30 +132,39 @@ class Distribution(Construct):
 
     def _build_cache_policy(self) -> cloudfront.CachePolicy:
         # The edge function has already folded query, Accept and dpr into the URI.
-        return cloudfront.CachePolicy(
-            self,
+        return self._cache_policy(
             "UriOnly",
-            comment="vipsfront: the cache key is the rewritten URI alone",
-            query_string_behavior=cloudfront.CacheQueryStringBehavior.none(),
-            header_behavior=cloudfront.CacheHeaderBehavior.none(),
-            cookie_behavior=cloudfront.CacheCookieBehavior.none(),
-            enable_accept_encoding_gzip=False,
-            enable_accept_encoding_brotli=False,
-            min_ttl=Duration.seconds(0),
-            default_ttl=Duration.days(30),
-            max_ttl=Duration.days(365),
+            "vipsfront: the cache key is the rewritten URI alone",
+            cloudfront.CacheQueryStringBehavior.none(),
+            cloudfront.CacheHeaderBehavior.none(),
         )
 
     def _build_origin_cache_policy(self) -> cloudfront.CachePolicy:
         # No function folded the URL: a dialect's parameters are in its path and query (dit's base64 path,
         # its query overrides), and Accept chooses the format of an fm=auto URL (imgix's auto=format). What
         # the cache key holds CloudFront also sends to the origin, so no origin request policy is needed.
+        return self._cache_policy(
+            "PathQueryAccept",
+            "vipsfront: URLs the origin reads, keyed on path, query and Accept",
+            cloudfront.CacheQueryStringBehavior.all(),
+            cloudfront.CacheHeaderBehavior.allow_list("Accept"),
+        )
+
+    def _cache_policy(
+        self,
+        name: str,
+        comment: str,
+        query: cloudfront.CacheQueryStringBehavior,
+        headers: cloudfront.CacheHeaderBehavior,
+    ) -> cloudfront.CachePolicy:
+        """A cache policy keyed on ``query`` and ``headers`` besides the path, with no cookies and no
+        Accept-Encoding (images are not compressed again), and the variants' lifetimes."""
         return cloudfront.CachePolicy(
             self,
-            "PathQueryAccept",
-            comment="vipsfront: URLs the origin reads, keyed on path, query and Accept",
-            query_string_behavior=cloudfront.CacheQueryStringBehavior.all(),
-            header_behavior=cloudfront.CacheHeaderBehavior.allow_list("Accept"),
+            name,
+            comment=comment,
+            query_string_behavior=query,
+            header_behavior=headers,
             cookie_behavior=cloudfront.CacheCookieBehavior.none(),
             enable_accept_encoding_gzip=False,
             enable_accept_encoding_brotli=False,
