@@ -26,26 +26,15 @@ sys.path.insert(0, str(ROOT / "cdk"))
 
 aws_cdk = pytest.importorskip("aws_cdk")
 
-from aws_cdk.assertions import Annotations, Match, Template  # noqa: E402
+from aws_cdk.assertions import Template  # noqa: E402
+from distribution_template import errors  # noqa: E402
+from distribution_template import synth_dialects as synth  # noqa: E402
 
 from vipsfront.config.kinds import DIALECTS  # noqa: E402
 from vipsfront_cdk import Settings, VipsfrontStack  # noqa: E402
 from vipsfront_cdk.edge_function import CODE_BUDGET_BYTES, PLACEHOLDER  # noqa: E402
 
 MIGRATING = {"/": "imgix", "/thumbor/": "thumbor", "/native/": "native", "/imagor/": "imagor", "/aws/": "aws-sample"}
-
-
-def synth(dialects: dict[str, Any]) -> VipsfrontStack:
-    app = aws_cdk.App()
-    stack = VipsfrontStack(
-        app, "Vipsfront", settings=Settings(bundle=False, dialects=DIALECTS.parse(json.dumps(dialects)))
-    )
-    app.synth()
-    return stack
-
-
-def errors(stack: VipsfrontStack) -> list[str]:
-    return [str(e.entry.data) for e in Annotations.from_stack(stack).find_error("*", Match.string_like_regexp(".*"))]
 
 
 def function_codes(template: Template) -> dict[str, str]:

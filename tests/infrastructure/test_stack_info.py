@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "cdk"))
 aws_cdk = pytest.importorskip("aws_cdk")
 
 from aws_cdk.assertions import Template  # noqa: E402
+from distribution_template import behaviour, distribution_config  # noqa: E402
 
 from vipsfront.config.kinds import DIALECTS  # noqa: E402
 from vipsfront_cdk import Settings, VipsfrontStack  # noqa: E402
@@ -39,16 +40,6 @@ def synth(**settings: Any) -> Template:
     stack = VipsfrontStack(app, "Vipsfront", settings=Settings(bundle=False, **settings))
     app.synth()
     return Template.from_stack(stack)
-
-
-def distribution_config(template: Template) -> dict[str, Any]:
-    ((_, distribution),) = template.find_resources("AWS::CloudFront::Distribution").items()
-    return distribution["Properties"]["DistributionConfig"]
-
-
-def behaviour(config: dict[str, Any], pattern: str) -> dict[str, Any]:
-    (found,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == pattern]
-    return found
 
 
 def first_match(config: dict[str, Any], path: str) -> str:

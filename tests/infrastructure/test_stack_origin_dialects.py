@@ -10,7 +10,6 @@ origin looks the stored variant up itself (tests/integration/test_origin_dialect
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -26,39 +25,17 @@ sys.path.insert(0, str(ROOT / "cdk"))
 aws_cdk = pytest.importorskip("aws_cdk")
 
 from aws_cdk.assertions import Annotations, Match, Template  # noqa: E402
+from distribution_template import behaviour, distribution_config, errors  # noqa: E402
+from distribution_template import synth_dialects as synth  # noqa: E402
 
-from vipsfront.config.kinds import DIALECTS  # noqa: E402
-from vipsfront_cdk import Settings, VipsfrontStack  # noqa: E402
+from vipsfront_cdk import VipsfrontStack  # noqa: E402
 
 SECRET = "imgix-secret-0123456789"
 MIXED = {"/sih/": {"dialect": "dit", "buckets": {"legacy": ""}}, "/thumbor/": "thumbor", "/ix/": "imgix"}
 
 
-def synth(dialects: dict[str, Any]) -> VipsfrontStack:
-    app = aws_cdk.App()
-    stack = VipsfrontStack(
-        app, "Vipsfront", settings=Settings(bundle=False, dialects=DIALECTS.parse(json.dumps(dialects)))
-    )
-    app.synth()
-    return stack
-
-
-def errors(stack: VipsfrontStack) -> list[str]:
-    return [str(e.entry.data) for e in Annotations.from_stack(stack).find_error("*", Match.string_like_regexp(".*"))]
-
-
 def infos(stack: VipsfrontStack) -> list[str]:
     return [str(e.entry.data) for e in Annotations.from_stack(stack).find_info("*", Match.string_like_regexp(".*"))]
-
-
-def distribution_config(template: Template) -> dict[str, Any]:
-    ((_, distribution),) = template.find_resources("AWS::CloudFront::Distribution").items()
-    return distribution["Properties"]["DistributionConfig"]
-
-
-def behaviour(config: dict[str, Any], pattern: str) -> dict[str, Any]:
-    (found,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == pattern]
-    return found
 
 
 def function_url_origin(config: dict[str, Any]) -> str:
