@@ -8,7 +8,7 @@ before that build (``vipsfront.url.route``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
@@ -30,22 +30,27 @@ MAX_QUERY_LENGTH = 2048
 Presets = Mapping[str, Mapping[str, str]]  # name -> raw spec parameters
 
 
-def split_query(query: str) -> dict[str, str]:
-    """Split and decode a raw query string; unknown, duplicated or nameless parameters are errors."""
+def decoded_pairs(query: str, label: str = "") -> Iterator[tuple[str, str]]:
+    """Each non-empty ``name=value`` piece of a raw query, decoded (``+`` a space), in order; an over-long
+    query, bad UTF-8 or a nameless piece is an ``InvalidSpecError`` whose message starts with ``label``
+    (a dialect's ``"imgix: "``), raised when the reader reaches it."""
     if len(query) > MAX_QUERY_LENGTH:
-        raise InvalidSpecError(f"query longer than {MAX_QUERY_LENGTH} characters", param=None)
-    pairs: dict[str, str] = {}
-    for piece in query.split("&"):
-        if not piece:
-            continue
+        raise InvalidSpecError(f"{label}query longer than {MAX_QUERY_LENGTH} characters", param=None)
+    for piece in filter(None, query.split("&")):
         name, _, raw = piece.partition("=")
         try:
-            name = unquote_plus(name, errors="strict")
-            raw = unquote_plus(raw, errors="strict")
+            name, raw = unquote_plus(name, errors="strict"), unquote_plus(raw, errors="strict")
         except UnicodeDecodeError:
-            raise InvalidSpecError("query is not valid UTF-8", param=None) from None
+            raise InvalidSpecError(f"{label}query is not valid UTF-8", param=None) from None
         if not name:
-            raise InvalidSpecError("parameter without a name", param=None)
+            raise InvalidSpecError(f"{label}parameter without a name", param=None)
+        yield name, raw
+
+
+def split_query(query: str) -> dict[str, str]:
+    """Split and decode a raw query string; unknown, duplicated or nameless parameters are errors."""
+    pairs: dict[str, str] = {}
+    for name, raw in decoded_pairs(query):
         check_names([name], ALL_PARAMS)
         if name in pairs:
             raise InvalidSpecError(f"parameter {name!r} given more than once", param=name)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote
 
 from vipsfront.errors import InvalidKeyError, InvalidSpecError, SignatureError
 from vipsfront.url.grammar import build
 from vipsfront.url.keys import check_key
-from vipsfront.url.query import MAX_QUERY_LENGTH
+from vipsfront.url.query import decoded_pairs
 
 MAX_PATH_LENGTH = 4096  # a base64 request or a thumbor path, as received
 
@@ -58,17 +58,8 @@ def checked(dialect: str, values: Mapping[str, str], names: Mapping[str, str] | 
 
 def split_pairs(dialect: str, query: str) -> list[tuple[str, str]]:
     """A query's decoded pairs in order; a repeated name or bad UTF-8 is a 400."""
-    if len(query) > MAX_QUERY_LENGTH:
-        raise InvalidSpecError(f"{dialect}: query longer than {MAX_QUERY_LENGTH} characters", param=None)
     pairs: list[tuple[str, str]] = []
-    for piece in filter(None, query.split("&")):
-        name, _, raw = piece.partition("=")
-        try:
-            name, raw = unquote_plus(name, errors="strict"), unquote_plus(raw, errors="strict")
-        except UnicodeDecodeError:
-            raise InvalidSpecError(f"{dialect}: query is not valid UTF-8", param=None) from None
-        if not name:
-            raise InvalidSpecError(f"{dialect}: parameter without a name", param=None)
+    for name, raw in decoded_pairs(query, label=f"{dialect}: "):
         if any(name == seen for seen, _ in pairs):
             raise refuse(dialect, name, f"parameter {name[:40]!r} given more than once")
         pairs.append((name, raw))
